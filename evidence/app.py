@@ -1,0 +1,81 @@
+"""The open store: settings, engine and sessions, prepared on first use."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.orm import Session
+
+from evidence.config import Settings, prepare_home
+from evidence.db.engine import make_engine, read_session, write_session
+from evidence.errors import StoreError
+
+ACTOR_ENV = "EVIDENCE_ACTOR"
+
+
+def default_actor() -> str:
+    """Who is acting: --actor, else $EVIDENCE_ACTOR, else the operating-system user."""
+    try:
+        return os.environ.get(ACTOR_ENV) or getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return f"uid:{os.getuid()}"
+
+
+class App:
+    def __init__(self, settings: Settings, actor: str | None = None):
+        self.settings = settings
+        self.actor = actor or default_actor()
+
+    @cached_property
+    def engine(self) -> Engine:
+        """Create the home folder, the schema (Alembic) and the catalog on first use."""
+        from evidence.catalog.store import sync_shipped_catalog
+        from evidence.db.migrate import ensure_schema
+
+        prepare_home(self.settings)
+        engine = make_engine(self.settings.database_url)
+        try:
+            ensure_schema(engine)
+            with write_session(engine) as session:
+                sync_shipped_catalog(session)
+        except (OperationalError, DatabaseError) as exc:
+            engine.dispose()
+            raise StoreError(f"cannot open the database: {describe_db_error(exc)}") from exc
+        return engine
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction: everything in the block is committed together or not at all."""
+        with _translated(), write_session(self.engine) as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with _translated(), read_session(self.engine) as session:
+            yield session
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
+def describe_db_error(exc: Exception) -> str:
+    original = getattr(exc, "orig", None)
+    text = str(original or exc).splitlines()[0]
+    if "file is not a database" in text or "malformed" in text:
+        return f"{text} (the database file is damaged or not a SQLite database)"
+    return text
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        raise StoreError(f"database error: {describe_db_error(exc)}") from exc

@@ -1,0 +1,264 @@
+"""Read and validate the catalog YAML into plain, immutable facts.
+
+The structure is checked by a JSON Schema (catalog/suggested_documentation.schema.json);
+what a schema cannot express (cross-references, the year rules) is checked here. Every
+problem is reported, each on one line naming the file, line, activity and field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from evidence import rules
+from evidence.errors import CatalogError, InputError
+from evidence.resources import catalog_schema_path
+from evidence.yamlio import YamlDocument, load_yaml
+
+GENERIC_ITEM_KEY = 1
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    key: int
+    label: str
+    description: str
+
+
+@dataclass(frozen=True)
+class DocumentationFacts:
+    activity_id: str
+    rule: str  # all | any | single
+    items: tuple[ItemFacts, ...]
+    generic: bool
+
+
+@dataclass(frozen=True)
+class ActivityFacts:
+    activity_id: str
+    title: str
+    subcategory: str | None
+    weight: str | None  # high | medium | none; None in unweighted years
+
+
+@dataclass(frozen=True)
+class YearFacts:
+    year: int
+    weighted: bool
+    activities: tuple[ActivityFacts, ...]
+
+
+@dataclass(frozen=True)
+class CatalogFile:
+    path: Path
+    sha256: str
+    source: str
+    subcategories: dict[str, str]
+    generic: ItemFacts
+    documentation: dict[str, DocumentationFacts]
+    years: dict[int, YearFacts]
+
+    def documentation_for(self, activity_id: str) -> DocumentationFacts:
+        """The seed's suggested documentation, or the generic single item."""
+        known = self.documentation.get(activity_id)
+        if known is not None:
+            return known
+        return DocumentationFacts(activity_id, "single", (self.generic,), generic=True)
+
+    def activity_ids(self) -> set[str]:
+        return {a.activity_id for year in self.years.values() for a in year.activities}
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+
+    schema = json.loads(catalog_schema_path().read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def _stringify_keys(value: Any) -> Any:
+    """YAML allows integer keys (2020:, 1:); JSON Schema speaks of string property names."""
+    if isinstance(value, dict):
+        return {str(k): _stringify_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stringify_keys(v) for v in value]
+    return value
+
+
+def describe_location(location: Sequence[Any]) -> str:
+    """Path in the file, in words.
+
+    ['years', '2020', 'activities', 'IA_EPA_1', 'weight'] -> year 2020, activity IA_EPA_1, field 'weight'
+    """
+    parts: list[str] = []
+    steps = list(location)
+    i = 0
+    while i < len(steps):
+        step = str(steps[i])
+        nxt = str(steps[i + 1]) if i + 1 < len(steps) else None
+        if step == "years" and nxt is not None:
+            parts.append(f"year {nxt}")
+            i += 2
+        elif step in ("activities", "documentation") and nxt is not None:
+            parts.append(f"activity {nxt}")
+            i += 2
+        elif step == "items" and nxt is not None:
+            parts.append(f"item {nxt}")
+            i += 2
+        else:
+            parts.append(f"field {step!r}")
+            i += 1
+    return ", ".join(parts) if parts else "top level"
+
+
+def _friendly(error: Any) -> str:
+    """A schema error in words a compliance officer can act on."""
+    validator = error.validator
+    if validator == "required":
+        missing = [name for name in error.validator_value if name not in (error.instance or {})]
+        return f"missing field {missing[0]!r}" if missing else error.message
+    if validator == "additionalProperties":
+        return error.message.replace("Additional properties are not allowed", "unknown field(s)")
+    if validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    if validator == "not" and error.validator_value == {"required": ["weight"]}:
+        return "has a weight, but this year is marked weighted: false"
+    if validator in ("minProperties", "maxProperties") and list(error.absolute_path)[-1:] == ["items"]:
+        return (
+            "rule 'single' takes exactly one item"
+            if validator == "maxProperties"
+            else ("rules 'all' and 'any' need at least two items")
+        )
+    if validator == "pattern" and error.relative_path and isinstance(error.instance, str):
+        return f"{error.instance!r} is not a valid value"
+    return error.message
+
+
+def _schema_problems(document: YamlDocument, data: Any) -> list[tuple[int | None, str]]:
+    problems = []
+    for error in _validator().iter_errors(data):
+        location = list(error.absolute_path)
+        if "propertyNames" in error.absolute_schema_path:
+            message = f"{error.instance!r} is not a valid key here"
+            # The offending key is the instance; point at it.
+            location = [*location, error.instance] if isinstance(error.instance, str) else location
+        else:
+            message = _friendly(error)
+        where = describe_location(location)
+        problems.append((document.line_of(location), f"{where}: {message}"))
+    return problems
+
+
+def _semantic_problems(document: YamlDocument, data: dict[str, Any]) -> list[tuple[int | None, str]]:
+    """Cross-references and year rules, checked once the structure is known to be right."""
+    problems: list[tuple[int | None, str]] = []
+    subcategories = set(data["subcategories"])
+    known_ids: set[str] = set()
+    for year_key, year in data["years"].items():
+        year_number = int(year_key)
+        if year_number < rules.FIRST_PERFORMANCE_YEAR:
+            problems.append(
+                (
+                    document.line_of(["years", year_key]),
+                    f"year {year_key}: MIPS starts in {rules.FIRST_PERFORMANCE_YEAR}",
+                )
+            )
+        if year["weighted"] != rules.uses_weights(year_number):
+            expected = "true" if rules.uses_weights(year_number) else "false"
+            location = ["years", year_key, "weighted"]
+            problems.append(
+                (
+                    document.line_of(location),
+                    f"year {year_key}, field 'weighted': must be {expected} for PY{year_key}",
+                )
+            )
+        for activity_id, activity in year["activities"].items():
+            known_ids.add(activity_id)
+            sub = activity["subcategory"]
+            if sub is not None and sub not in subcategories:
+                location = ["years", year_key, "activities", activity_id, "subcategory"]
+                problems.append(
+                    (
+                        document.line_of(location),
+                        f"{describe_location(location)}: unknown subcategory {sub!r}",
+                    )
+                )
+    for activity_id, requirement in data["documentation"].items():
+        if activity_id not in known_ids:
+            location = ["documentation", activity_id]
+            problems.append(
+                (
+                    document.line_of(location),
+                    f"activity {activity_id}: documentation for an activity in no year's inventory",
+                )
+            )
+        keys = sorted(int(k) for k in requirement["items"])
+        if keys != list(range(1, len(keys) + 1)):
+            location = ["documentation", activity_id, "items"]
+            problems.append(
+                (
+                    document.line_of(location),
+                    f"activity {activity_id}, field 'items': keys must be 1, 2, ... in order, found {keys}",
+                )
+            )
+    return problems
+
+
+def _raise(path: Path, problems: Iterable[tuple[int | None, str]]) -> None:
+    ordered = sorted(problems, key=lambda p: (p[0] or 0, p[1]))
+    if ordered:
+        raise CatalogError.listing(path, [f"line {line}: {text}" if line else text for line, text in ordered])
+
+
+def load_catalog_file(path: Path) -> CatalogFile:
+    """Parse and validate a catalog YAML file; raise CatalogError listing every problem."""
+    path = Path(path)
+    try:
+        document = load_yaml(path)
+    except InputError as exc:
+        raise CatalogError(exc.message) from None
+    data = _stringify_keys(document.data)
+    if not isinstance(data, dict):
+        raise CatalogError(f"{path}: not a catalog (expected a mapping with 'years' and 'documentation')")
+    _raise(path, _schema_problems(document, data))
+    _raise(path, _semantic_problems(document, data))
+    return _build(path, data)
+
+
+def _build(path: Path, data: dict[str, Any]) -> CatalogFile:
+    def items(raw: dict[str, Any]) -> tuple[ItemFacts, ...]:
+        return tuple(
+            ItemFacts(int(key), value["label"].strip(), value["description"].strip())
+            for key, value in sorted(raw.items(), key=lambda kv: int(kv[0]))
+        )
+
+    generic = data["generic_documentation"]
+    years = {
+        int(year_key): YearFacts(
+            int(year_key),
+            year["weighted"],
+            tuple(
+                ActivityFacts(activity_id, a["title"], a["subcategory"], a.get("weight"))
+                for activity_id, a in sorted(year["activities"].items())
+            ),
+        )
+        for year_key, year in data["years"].items()
+    }
+    return CatalogFile(
+        path=path,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        source=data.get("documentation_source", ""),
+        subcategories=dict(data["subcategories"]),
+        generic=ItemFacts(GENERIC_ITEM_KEY, generic["label"].strip(), generic["description"].strip()),
+        documentation={
+            activity_id: DocumentationFacts(activity_id, req["rule"], items(req["items"]), generic=False)
+            for activity_id, req in data["documentation"].items()
+        },
+        years=years,
+    )

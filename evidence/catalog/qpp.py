@@ -1,0 +1,163 @@
+"""Import CMS's own IA inventory (qpp-measures-data `measures-data.json`, or just its IA entries).
+
+So a practice can load next year's inventory the day CMS publishes it. The whole file is
+checked before anything is written; our suggested-documentation items stay attached by id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from evidence import rules
+from evidence.catalog.model import ActivityFacts
+from evidence.catalog.store import YearChange, apply_year_activities, ensure_requirements
+from evidence.db.models import CatalogYear
+from evidence.db.types import utcnow
+from evidence.errors import CatalogError
+
+# The fields we take from each IA entry; everything else CMS adds is ignored.
+IA_ENTRY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["measureId", "title", "subcategoryId"],
+    "properties": {
+        "category": {"const": "ia"},
+        "measureId": {"type": "string", "pattern": "^IA_[A-Z0-9]+(_[A-Z0-9]+)*$"},
+        "title": {"type": "string", "minLength": 1, "maxLength": 1000},
+        "description": {"type": ["string", "null"]},
+        "subcategoryId": {"type": ["string", "null"], "pattern": "^[a-zA-Z]+$"},
+        "weight": {"enum": ["high", "medium", None]},
+        "firstPerformanceYear": {"type": "integer"},
+        "lastPerformanceYear": {"type": ["integer", "null"]},
+    },
+}
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(IA_ENTRY_SCHEMA)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    year: int
+    activities: int
+    weighted: bool
+    change: YearChange
+
+
+def read_qpp_file(path: Path, year: int) -> tuple[list[ActivityFacts], dict[str, str | None]]:
+    """Parse and check the file; raise CatalogError listing every bad entry."""
+    path = Path(path)
+    if year < rules.FIRST_PERFORMANCE_YEAR:
+        raise CatalogError(f"--year {year}: MIPS performance years start in {rules.FIRST_PERFORMANCE_YEAR}")
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise CatalogError(f"{path}: not UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        raise CatalogError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+    if isinstance(data, dict) and isinstance(data.get("measures"), list):
+        data = data["measures"]
+    if not isinstance(data, list):
+        raise CatalogError(f"{path}: expected a JSON array of measures (qpp-measures-data format)")
+
+    problems: list[str] = []
+    entries: list[tuple[int, dict[str, Any]]] = []
+    for index, entry in enumerate(data):
+        if not isinstance(entry, dict):
+            problems.append(f"entry {index}: not an object")
+            continue
+        category = entry.get("category")
+        if category is not None and category != "ia":
+            continue  # quality, PI and cost measures share the file
+        if category is None and not str(entry.get("measureId", "")).startswith("IA_"):
+            problems.append(f"entry {index}: no 'category' and not an IA measure id")
+            continue
+        entries.append((index, entry))
+
+    weighted = any("weight" in entry for _, entry in entries)
+    seen: dict[str, int] = {}
+    for index, entry in entries:
+        label = f"entry {index} ({entry.get('measureId', '?')})"
+        for error in sorted(_validator().iter_errors(entry), key=lambda e: list(e.path)):
+            field = ".".join(str(p) for p in error.path) or (
+                error.message.split("'")[1] if error.validator == "required" else "entry"
+            )
+            message = "missing" if error.validator == "required" else _short(error)
+            problems.append(f"{label}, field {field!r}: {message}")
+        measure_id = entry.get("measureId")
+        if isinstance(measure_id, str):
+            if measure_id in seen:
+                problems.append(f"{label}: duplicate measureId (first at entry {seen[measure_id]})")
+            seen.setdefault(measure_id, index)
+        first, last = entry.get("firstPerformanceYear"), entry.get("lastPerformanceYear")
+        if isinstance(first, int) and first > year:
+            problems.append(
+                f"{label}: firstPerformanceYear {first} is after --year {year}; is this another year's file?"
+            )
+        if isinstance(last, int) and last < year:
+            problems.append(
+                f"{label}: lastPerformanceYear {last} is before --year {year}; is this another year's file?"
+            )
+        if weighted and "weight" not in entry:
+            problems.append(f"{label}, field 'weight': missing while other entries have one")
+
+    if not entries and not problems:
+        problems.append("no improvement activities (category 'ia') in the file")
+    if entries and weighted != rules.uses_weights(year):
+        state = "has weights" if weighted else "has no weights"
+        expected = "weighted" if rules.uses_weights(year) else "scored without weights"
+        problems.append(f"the file {state}, but PY{year} is {expected}; check --year")
+    if problems:
+        raise CatalogError.listing(path, problems)
+
+    facts = [
+        ActivityFacts(
+            entry["measureId"],
+            " ".join(entry["title"].split()),
+            entry["subcategoryId"],
+            (entry.get("weight") or "none") if weighted else None,
+        )
+        for _, entry in entries
+    ]
+    descriptions = {entry["measureId"]: entry.get("description") for _, entry in entries}
+    return facts, descriptions
+
+
+def _short(error: Any) -> str:
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "type":
+        return f"{error.instance!r} is not of type {error.validator_value}"
+    return error.message
+
+
+def import_qpp(session: Session, path: Path, year: int) -> ImportResult:
+    """Replace PY`year`'s inventory with the file's IA entries, in the caller's transaction."""
+    path = Path(path)
+    facts, descriptions = read_qpp_file(path, year)
+    weighted = rules.uses_weights(year)
+    row = session.get(CatalogYear, year)
+    if row is None:
+        row = CatalogYear(performance_year=year)
+        session.add(row)
+    row.weighted = weighted
+    row.source = "imported"
+    row.source_name = path.name
+    row.source_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    row.loaded_at = utcnow()
+    session.flush()
+    change = apply_year_activities(session, year, facts, descriptions=descriptions)
+    ensure_requirements(session, [f.activity_id for f in facts])
+    return ImportResult(year, len(facts), weighted, change)

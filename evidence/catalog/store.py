@@ -1,0 +1,314 @@
+"""The catalog in the database: sync from the shipped YAML, lookups and listings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from evidence.catalog.model import ActivityFacts, CatalogFile, DocumentationFacts, load_catalog_file
+from evidence.db.models import (
+    Activity,
+    Attestation,
+    CatalogYear,
+    DocumentationItem,
+    DocumentationRequirement,
+    EvidenceLink,
+    Setting,
+)
+from evidence.db.types import utcnow
+from evidence.errors import ConflictError, InputError, NotFoundError
+from evidence.resources import shipped_catalog_path
+
+SHIPPED_FINGERPRINT = "shipped_catalog_sha256"
+SUBCATEGORY_NAMES = "subcategory_names"
+
+
+def activity_sort_key(activity_id: str) -> tuple[tuple[int, int, str], ...]:
+    """IA_PSPA_2 before IA_PSPA_10."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in activity_id.split("_"))
+
+
+def shipped_fingerprint() -> str:
+    import hashlib
+
+    return hashlib.sha256(shipped_catalog_path().read_bytes()).hexdigest()
+
+
+def sync_shipped_catalog(session: Session, *, force: bool = False) -> bool:
+    """Bring the database in line with the shipped catalog; True when anything was applied.
+
+    Cheap when nothing changed: the YAML is only parsed if its fingerprint differs from the
+    one recorded at the last sync. Years a user loaded with import-qpp are left alone.
+    """
+    fingerprint = shipped_fingerprint()
+    recorded = session.get(Setting, SHIPPED_FINGERPRINT)
+    if recorded is not None and recorded.value == fingerprint and not force:
+        return False
+    catalog = load_catalog_file(shipped_catalog_path())
+    for year in catalog.years.values():
+        existing = session.get(CatalogYear, year.year)
+        if existing is not None and existing.source == "imported":
+            continue
+        if existing is None:
+            existing = CatalogYear(performance_year=year.year)
+            session.add(existing)
+        existing.weighted = year.weighted
+        existing.source = "shipped"
+        existing.source_name = catalog.path.name
+        existing.source_sha256 = catalog.sha256
+        existing.loaded_at = utcnow()
+        session.flush()
+        apply_year_activities(session, year.year, year.activities, descriptions=None)
+    sync_documentation(session, catalog)
+    _set(session, SHIPPED_FINGERPRINT, fingerprint)
+    import json
+
+    _set(session, SUBCATEGORY_NAMES, json.dumps(catalog.subcategories, sort_keys=True))
+    return True
+
+
+def _set(session: Session, key: str, value: str) -> None:
+    row = session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value=value))
+    else:
+        row.value = value
+
+
+def subcategory_names(session: Session) -> dict[str, str]:
+    import json
+
+    row = session.get(Setting, SUBCATEGORY_NAMES)
+    return json.loads(row.value) if row else {}
+
+
+@dataclass(frozen=True)
+class YearChange:
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+
+
+def apply_year_activities(
+    session: Session,
+    year: int,
+    activities: Iterable[ActivityFacts],
+    *,
+    descriptions: dict[str, str | None] | None,
+) -> YearChange:
+    """Make the year's inventory equal `activities`, keeping row ids (attestations point at them)."""
+    current = {
+        a.activity_id: a for a in session.scalars(select(Activity).where(Activity.performance_year == year))
+    }
+    wanted = {a.activity_id: a for a in activities}
+    added = updated = unchanged = 0
+    for activity_id, facts in wanted.items():
+        row = current.get(activity_id)
+        description = descriptions.get(activity_id) if descriptions is not None else None
+        if row is None:
+            session.add(
+                Activity(
+                    performance_year=year,
+                    activity_id=activity_id,
+                    title=facts.title,
+                    subcategory=facts.subcategory,
+                    weight=facts.weight,
+                    description=description,
+                )
+            )
+            added += 1
+            continue
+        new_values = {"title": facts.title, "subcategory": facts.subcategory, "weight": facts.weight}
+        if descriptions is not None:
+            new_values["description"] = description
+        if any(getattr(row, k) != v for k, v in new_values.items()):
+            for k, v in new_values.items():
+                setattr(row, k, v)
+            updated += 1
+        else:
+            unchanged += 1
+    gone = [row for activity_id, row in current.items() if activity_id not in wanted]
+    if gone:
+        attested = session.scalars(
+            select(Activity.activity_id)
+            .join(Attestation, Attestation.activity_pk == Activity.id)
+            .where(Activity.id.in_([row.id for row in gone]))
+            .distinct()
+        ).all()
+        if attested:
+            raise ConflictError(
+                f"PY{year}: cannot drop {', '.join(sorted(attested, key=activity_sort_key))} from the "
+                "inventory: attestations refer to it"
+            )
+        for row in gone:
+            session.delete(row)
+    session.flush()
+    return YearChange(added, updated, len(gone), unchanged)
+
+
+def sync_documentation(session: Session, catalog: CatalogFile) -> None:
+    """Give every activity id in any year its documentation requirement and items.
+
+    Items are updated in place by key, so evidence already linked to item 2 stays linked.
+    """
+    all_ids = set(session.scalars(select(Activity.activity_id).distinct()))
+    existing = {
+        r.activity_id: r
+        for r in session.scalars(
+            select(DocumentationRequirement).options(selectinload(DocumentationRequirement.items))
+        )
+    }
+    for activity_id in all_ids:
+        _apply_requirement(
+            session, catalog.documentation_for(activity_id), existing.get(activity_id), catalog.source
+        )
+    session.flush()
+
+
+def ensure_requirements(session: Session, activity_ids: Iterable[str]) -> None:
+    """New activity ids (from an import) get the shipped documentation, or the generic item."""
+    missing = set(activity_ids) - set(session.scalars(select(DocumentationRequirement.activity_id)))
+    if not missing:
+        return
+    catalog = load_catalog_file(shipped_catalog_path())
+    for activity_id in missing:
+        _apply_requirement(session, catalog.documentation_for(activity_id), None, catalog.source)
+    session.flush()
+
+
+def _apply_requirement(
+    session: Session, facts: DocumentationFacts, row: DocumentationRequirement | None, source: str
+) -> None:
+    source_text = "generic" if facts.generic else source
+    if row is None:
+        row = DocumentationRequirement(
+            activity_id=facts.activity_id, rule=facts.rule, generic=facts.generic, source=source_text
+        )
+        session.add(row)
+    row.rule, row.generic, row.source = facts.rule, facts.generic, source_text
+    by_key = {item.key: item for item in row.items}
+    for item in facts.items:
+        current = by_key.pop(item.key, None)
+        if current is None:
+            row.items.append(DocumentationItem(key=item.key, label=item.label, description=item.description))
+        else:
+            current.label, current.description = item.label, item.description
+    for leftover in by_key.values():
+        if leftover.id is not None and session.scalar(
+            select(func.count()).select_from(EvidenceLink).where(EvidenceLink.item_id == leftover.id)
+        ):
+            raise ConflictError(
+                f"{facts.activity_id}: documentation item {leftover.key} has linked evidence "
+                "and cannot be removed"
+            )
+        row.items.remove(leftover)
+
+
+# --- Lookups ---------------------------------------------------------------------------------
+
+
+def catalog_years(session: Session) -> list[int]:
+    return list(session.scalars(select(CatalogYear.performance_year).order_by(CatalogYear.performance_year)))
+
+
+def require_year(session: Session, year: int) -> CatalogYear:
+    row = session.get(CatalogYear, year)
+    if row is None:
+        years = catalog_years(session)
+        span = f"{years[0]}-{years[-1]}" if years else "none"
+        raise InputError(
+            f"no IA inventory for performance year {year} (loaded: {span}); "
+            "load it with `evidence catalog import-qpp`"
+        )
+    return row
+
+
+def require_activity(session: Session, activity_id: str, year: int) -> Activity:
+    """The activity as it stands in `year`; an activity absent that year cannot be attested."""
+    require_year(session, year)
+    row = session.scalar(
+        select(Activity).where(Activity.performance_year == year, Activity.activity_id == activity_id)
+    )
+    if row is None:
+        years = sorted(
+            session.scalars(select(Activity.performance_year).where(Activity.activity_id == activity_id))
+        )
+        hint = f" (it is in PY{', PY'.join(map(str, years))})" if years else " (no year's inventory has it)"
+        raise InputError(f"activity {activity_id} is not in the PY{year} inventory{hint}")
+    return row
+
+
+def requirement_for(session: Session, activity_id: str) -> DocumentationRequirement:
+    row = session.scalar(
+        select(DocumentationRequirement)
+        .options(selectinload(DocumentationRequirement.items))
+        .where(DocumentationRequirement.activity_id == activity_id)
+    )
+    if row is None:  # only if the catalog was never synced for this id
+        raise NotFoundError(f"no documentation requirement for {activity_id}")
+    return row
+
+
+@dataclass(frozen=True)
+class ActivityListing:
+    year: int
+    activity_id: str
+    title: str
+    subcategory: str | None
+    weight: str | None
+    rule: str
+    items: int
+    generic: bool
+
+
+def list_activities(
+    session: Session, year: int, *, subcategory: str | None = None, weight: str | None = None
+) -> list[ActivityListing]:
+    require_year(session, year)
+    item_counts = (
+        select(DocumentationItem.activity_id, func.count().label("n"))
+        .group_by(DocumentationItem.activity_id)
+        .subquery()
+    )
+    query = (
+        select(Activity, DocumentationRequirement, item_counts.c.n)
+        .join(DocumentationRequirement, DocumentationRequirement.activity_id == Activity.activity_id)
+        .join(item_counts, item_counts.c.activity_id == Activity.activity_id)
+        .where(Activity.performance_year == year)
+    )
+    if subcategory is not None:
+        query = query.where(Activity.subcategory == subcategory)
+    if weight is not None:
+        query = query.where(Activity.weight == weight)
+    rows = [
+        ActivityListing(year, a.activity_id, a.title, a.subcategory, a.weight, r.rule, n, r.generic)
+        for a, r, n in session.execute(query)
+    ]
+    return sorted(rows, key=lambda row: activity_sort_key(row.activity_id))
+
+
+@dataclass(frozen=True)
+class ActivityDetail:
+    activity_id: str
+    years: list[Activity]
+    requirement: DocumentationRequirement
+
+
+def activity_detail(session: Session, activity_id: str, year: int | None = None) -> ActivityDetail:
+    if year is not None:
+        years = [require_activity(session, activity_id, year)]
+    else:
+        years = list(
+            session.scalars(
+                select(Activity)
+                .where(Activity.activity_id == activity_id)
+                .order_by(Activity.performance_year)
+            )
+        )
+        if not years:
+            raise NotFoundError(f"activity {activity_id} is in no performance year's inventory")
+    return ActivityDetail(activity_id, years, requirement_for(session, activity_id))

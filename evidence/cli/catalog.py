@@ -1,0 +1,173 @@
+"""`evidence catalog`: look up, validate and import the IA inventory."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+
+from evidence.app import App
+from evidence.cli.output import emit, format_option
+
+WEIGHT_CHOICES = ("high", "medium", "none")
+
+
+@click.group()
+def catalog() -> None:
+    """The IA inventory per performance year and its suggested documentation.
+
+    \b
+    Examples:
+        evidence catalog list --year 2020 --weight high
+        evidence catalog show IA_PSPA_20 --year 2020
+        evidence catalog import-qpp measures-data.json --year 2027
+    """
+
+
+@catalog.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def validate(file: Path) -> None:
+    """Check a catalog YAML file against the schema and the year rules.
+
+    Every problem is listed with its line, activity and field; exit code 1 if any.
+
+    \b
+    Example:
+        evidence catalog validate catalog/suggested_documentation.yaml
+    """
+    from evidence.catalog.model import load_catalog_file
+
+    parsed = load_catalog_file(file)
+    activities = sum(len(y.activities) for y in parsed.years.values())
+    years = sorted(parsed.years)
+    click.echo(
+        f"{file}: valid: {len(years)} performance years ({years[0]}-{years[-1]}), "
+        f"{activities} activity entries, "
+        f"suggested documentation for {len(parsed.documentation)} activities"
+    )
+
+
+def _default_year(app: App) -> int:
+    """The current calendar year's inventory, or the nearest loaded one."""
+    from evidence.catalog.store import catalog_years
+
+    with app.read() as session:
+        years = catalog_years(session)
+    today = date.today().year
+    return max((y for y in years if y <= today), default=years[0] if years else today)
+
+
+@catalog.command("list")
+@click.option("--year", type=int, help="Performance year [default: this year's inventory].")
+@click.option("--subcategory", help="CMS subcategory id, e.g. populationManagement.")
+@click.option(
+    "--weight", type=click.Choice(WEIGHT_CHOICES), help="Only activities of this weight (PY2017-2024)."
+)
+@format_option
+@click.pass_obj
+def list_(app: App, year: int | None, subcategory: str | None, weight: str | None, fmt: str) -> None:
+    """List a performance year's activities with their documentation rule.
+
+    \b
+    Example:
+        evidence catalog list --year 2020 --subcategory populationManagement
+    """
+    from evidence.catalog.store import list_activities
+
+    year = year or _default_year(app)
+    with app.read() as session:
+        rows = list_activities(session, year, subcategory=subcategory, weight=weight)
+    emit(
+        [
+            {
+                "year": r.year,
+                "activity": r.activity_id,
+                "weight": r.weight if r.weight is not None else "unweighted",
+                "subcategory": r.subcategory,
+                "documentation": "generic"
+                if r.generic
+                else f"{r.rule} of {r.items}"
+                if r.rule != "single"
+                else "single",
+                "title": r.title,
+            }
+            for r in rows
+        ],
+        fmt,
+        columns=["year", "activity", "weight", "subcategory", "documentation", "title"],
+    )
+
+
+@catalog.command()
+@click.argument("activity_id", metavar="IA_ID")
+@click.option("--year", type=int, help="Only this performance year.")
+@click.pass_obj
+def show(app: App, activity_id: str, year: int | None) -> None:
+    """Show an activity: title, weight and subcategory per year, and its suggested documentation.
+
+    \b
+    Example:
+        evidence catalog show IA_PM_15 --year 2020
+    """
+    from evidence.catalog.store import activity_detail, subcategory_names
+
+    activity_id = activity_id.strip().upper()
+    with app.read() as session:
+        detail = activity_detail(session, activity_id, year)
+        names = subcategory_names(session)
+    latest = detail.years[-1]
+    click.echo(f"{activity_id}: {latest.title}")
+    sub = latest.subcategory
+    click.echo(f"Subcategory: {names.get(sub, sub) if sub else 'none (APM / medical home)'}")
+    click.echo("Performance years:")
+    for row in detail.years:
+        weight = row.weight if row.weight is not None else "unweighted year"
+        title = "" if row.title == latest.title else f"  (title: {row.title})"
+        click.echo(f"  PY{row.performance_year}: weight {weight}{title}")
+    if latest.description:
+        click.echo(f"Description (CMS, PY{latest.performance_year}):")
+        click.echo(click.wrap_text(latest.description, width=96, initial_indent="  ", subsequent_indent="  "))
+    requirement = detail.requirement
+    rule_words = {
+        "all": "all of these items are needed",
+        "any": "any one of these items is enough",
+        "single": "one item",
+    }
+    kind = (
+        "generic (CMS suggests no specific documentation)"
+        if requirement.generic
+        else rule_words[requirement.rule]
+    )
+    click.echo(f"Suggested documentation: {kind}")
+    for item in requirement.items:
+        click.echo(f"  {item.key}) {item.label}: {item.description}")
+
+
+@catalog.command("import-qpp")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--year", type=int, required=True, help="The performance year the file describes.")
+@click.pass_obj
+def import_qpp(app: App, file: Path, year: int) -> None:
+    """Load a performance year's inventory from CMS's qpp-measures-data file.
+
+    Takes a `measures-data.json` (IA entries are picked out of all the measures) or a file of
+    just its IA entries. Ids, titles, descriptions, weights and subcategories replace that
+    year's inventory; suggested documentation stays attached by activity id. The whole file
+    is checked first: one bad entry refuses it and nothing changes.
+
+    \b
+    Example:
+        evidence catalog import-qpp measures/2027/measures-data.json --year 2027
+    """
+    from evidence.catalog.qpp import import_qpp as run_import
+
+    with app.write() as session:
+        result = run_import(session, file, year)
+    change = result.change
+    click.echo(
+        f"PY{year}: {result.activities} activities from {file.name} "
+        f"({'weighted' if result.weighted else 'unweighted'}): "
+        f"{change.added} added, {change.updated} updated, "
+        f"{change.removed} removed, {change.unchanged} unchanged"
+    )

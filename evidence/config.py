@@ -1,0 +1,55 @@
+"""Where the data lives: the home folder, the database URL and the evidence file store."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from evidence.errors import StoreError
+from evidence.fsutil import make_private_dir, touch_private_file
+
+APP_NAME = "evidence"
+HOME_ENV = "EVIDENCE_HOME"
+DATABASE_URL_ENV = "EVIDENCE_DATABASE_URL"
+DATABASE_FILE = "evidence.sqlite3"
+STORE_DIR = "store"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+
+    @property
+    def store_dir(self) -> Path:
+        return self.home / STORE_DIR
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file when the URL is the embedded default (or any file SQLite URL)."""
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix) and self.database_url != "sqlite:///:memory:":
+            return Path(self.database_url[len(prefix) :])
+        return None
+
+
+def resolve_settings(home: str | os.PathLike[str] | None = None, database_url: str | None = None) -> Settings:
+    """Command-line values win over environment variables, which win over defaults."""
+    home_path = Path(home or os.environ.get(HOME_ENV) or click.get_app_dir(APP_NAME)).expanduser()
+    url = database_url or os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{home_path / DATABASE_FILE}"
+    return Settings(home=home_path.absolute(), database_url=url)
+
+
+def prepare_home(settings: Settings) -> None:
+    """Create the home folder and store (0700) and the SQLite file (0600) if missing."""
+    try:
+        make_private_dir(settings.home)
+        make_private_dir(settings.store_dir, tighten=True)
+        if settings.sqlite_path is not None:
+            make_private_dir(settings.sqlite_path.parent)
+            touch_private_file(settings.sqlite_path)
+    except OSError as exc:
+        raise StoreError(f"cannot prepare the home folder {settings.home}: {exc.strerror or exc}") from exc

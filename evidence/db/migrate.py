@@ -1,0 +1,67 @@
+"""Create and upgrade the schema with Alembic, from code."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, inspect, text
+
+from evidence.resources import migrations_dir
+
+# The newest migration. A test checks it equals Alembic's head, so start-up can compare the
+# store's revision with this constant without loading Alembic's script directory.
+HEAD_REVISION = "0001"
+
+
+def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    _run(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    _run(engine, "downgrade", revision)
+
+
+def _run(engine: Engine, direction: str, revision: str) -> None:
+    from alembic import command
+
+    config = alembic_config(engine)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        if sqlite:
+            # Batch mode rebuilds tables; with foreign keys on, that could cascade deletes.
+            # The pragma only takes effect outside a transaction, hence the raw connection.
+            raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                getattr(command, direction)(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys = ON")
+
+
+def ensure_schema(engine: Engine) -> bool:
+    """Upgrade to head if needed; True when something was migrated."""
+    if current_revision(engine) == HEAD_REVISION:
+        return False
+    upgrade(engine)
+    return True

@@ -1,0 +1,330 @@
+"""The schema: catalog, practices and clinicians, attestations, evidence.
+
+Designed for the whole tool: later features add columns and tables, not rewrites.
+Identifiers users type (TIN, NPI, IA ids) are stored as text exactly as validated;
+surrogate integer keys join the tables.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from evidence.db.types import UTCDateTime, utcnow
+
+# Named constraints, so Alembic's batch mode (SQLite) can drop and recreate them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+WEIGHTS = ("high", "medium", "none")
+DOCUMENTATION_RULES = ("all", "any", "single")
+APM_KINDS = ("none", "mips", "other", "app")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Setting(Base):
+    """Small key/value facts about the store (shipped catalog fingerprint, retention...)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+# --- The IA catalog -------------------------------------------------------------------------
+
+
+class CatalogYear(Base):
+    """One performance year's inventory and where it came from."""
+
+    __tablename__ = "catalog_years"
+
+    performance_year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    weighted: Mapped[bool] = mapped_column(Boolean)
+    # "shipped" (catalog/suggested_documentation.yaml) or "imported" (evidence catalog import-qpp).
+    source: Mapped[str] = mapped_column(String(16))
+    source_name: Mapped[str] = mapped_column(String(1024))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    activities: Mapped[list[Activity]] = relationship(
+        back_populates="catalog_year", order_by="Activity.activity_id"
+    )
+
+    __table_args__ = (CheckConstraint("source IN ('shipped', 'imported')", name="source"),)
+
+
+class Activity(Base):
+    """An improvement activity as it stands in one performance year's inventory."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    performance_year: Mapped[int] = mapped_column(
+        ForeignKey("catalog_years.performance_year", ondelete="CASCADE")
+    )
+    activity_id: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(1000))
+    subcategory: Mapped[str | None] = mapped_column(String(64))
+    # high / medium / none (IA_PCMH) in weighted years; NULL in years scored without weights.
+    weight: Mapped[str | None] = mapped_column(String(8))
+    # CMS's long description; only filled by import-qpp (it is not copied into the repo).
+    description: Mapped[str | None] = mapped_column(Text)
+
+    catalog_year: Mapped[CatalogYear] = relationship(back_populates="activities")
+
+    __table_args__ = (
+        UniqueConstraint("performance_year", "activity_id"),
+        Index("ix_activities_activity_id", "activity_id"),
+        CheckConstraint("weight IS NULL OR weight IN ('high', 'medium', 'none')", name="weight"),
+    )
+
+
+class DocumentationRequirement(Base):
+    """What CMS suggests as documentation for an activity id, and how the items combine."""
+
+    __tablename__ = "documentation_requirements"
+
+    activity_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(8))
+    # True where no CMS suggested documentation is known: one generic item stands in.
+    generic: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(200))
+
+    items: Mapped[list[DocumentationItem]] = relationship(
+        back_populates="requirement", order_by="DocumentationItem.key", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (CheckConstraint("rule IN ('all', 'any', 'single')", name="rule"),)
+
+
+class DocumentationItem(Base):
+    __tablename__ = "documentation_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[str] = mapped_column(
+        ForeignKey("documentation_requirements.activity_id", ondelete="CASCADE")
+    )
+    key: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+
+    requirement: Mapped[DocumentationRequirement] = relationship(back_populates="items")
+
+    __table_args__ = (UniqueConstraint("activity_id", "key"),)
+
+
+# --- Practices, clinicians, attestations ----------------------------------------------------
+
+
+class Practice(Base):
+    """A TIN: the practice that attests."""
+
+    __tablename__ = "practices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tin: Mapped[str] = mapped_column(String(9), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    # Certified patient-centered medical home (IA_PCMH full credit).
+    pcmh: Mapped[bool] = mapped_column(Boolean, default=False)
+    apm: Mapped[str] = mapped_column(String(8), default="none")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (CheckConstraint("apm IN ('none', 'mips', 'other', 'app')", name="apm"),)
+
+
+class Clinician(Base):
+    """An NPI. Which TIN it bills under, and its status inputs, are per year (Membership)."""
+
+    __tablename__ = "clinicians"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    npi: Mapped[str] = mapped_column(String(10), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Membership(Base):
+    """A clinician billing under a TIN in one performance year, with special-status inputs."""
+
+    __tablename__ = "memberships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"))
+    performance_year: Mapped[int] = mapped_column(Integer)
+    rural: Mapped[bool] = mapped_column(Boolean, default=False)
+    hpsa: Mapped[bool] = mapped_column(Boolean, default=False)
+    patient_facing_encounters: Mapped[int | None] = mapped_column(Integer)
+    hospital_pos_pct: Mapped[float | None] = mapped_column(Float)
+    asc_pos_pct: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    practice: Mapped[Practice] = relationship()
+    clinician: Mapped[Clinician] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("practice_id", "clinician_id", "performance_year"),
+        Index("ix_memberships_practice_year", "practice_id", "performance_year"),
+    )
+
+
+class Attestation(Base):
+    """A TIN's (group) or an NPI's (individual) "yes" to an activity for a period."""
+
+    __tablename__ = "attestations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
+    # NULL for a group attestation.
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"))
+    performance_year: Mapped[int] = mapped_column(Integer)
+    activity_pk: Mapped[int] = mapped_column(ForeignKey("activities.id"))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    practice: Mapped[Practice] = relationship()
+    clinician: Mapped[Clinician | None] = relationship()
+    activity: Mapped[Activity] = relationship()
+    participations: Mapped[list[Participation]] = relationship(
+        back_populates="attestation", order_by="Participation.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint("end_date >= start_date", name="period_order"),
+        # One attestation per activity, year and reporting entity. Two partial indexes because
+        # NULLs (group attestations) never collide in a plain unique constraint.
+        Index(
+            "uq_attestations_group",
+            "practice_id",
+            "performance_year",
+            "activity_pk",
+            unique=True,
+            sqlite_where=text("clinician_id IS NULL"),
+            postgresql_where=text("clinician_id IS NULL"),
+        ),
+        Index(
+            "uq_attestations_individual",
+            "practice_id",
+            "clinician_id",
+            "performance_year",
+            "activity_pk",
+            unique=True,
+            sqlite_where=text("clinician_id IS NOT NULL"),
+            postgresql_where=text("clinician_id IS NOT NULL"),
+        ),
+        Index("ix_attestations_practice_year", "practice_id", "performance_year"),
+    )
+
+
+class Participation(Base):
+    """One clinician's own period of performing a group-attested activity (50% rule, 2020+)."""
+
+    __tablename__ = "participations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attestation_id: Mapped[int] = mapped_column(ForeignKey("attestations.id"))
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    attestation: Mapped[Attestation] = relationship(back_populates="participations")
+    clinician: Mapped[Clinician] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("attestation_id", "clinician_id"),
+        CheckConstraint("end_date >= start_date", name="period_order"),
+    )
+
+
+# --- Evidence -------------------------------------------------------------------------------
+
+
+class Blob(Base):
+    """A stored file's content, addressed by its hash: the same bytes are stored once."""
+
+    __tablename__ = "blobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hash_algorithm: Mapped[str] = mapped_column(String(16), default="sha256")
+    digest: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(200))
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("hash_algorithm", "digest"),)
+
+
+class Evidence(Base):
+    """One registration of a file: its name, what it documents and when the work happened."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"))
+    original_name: Mapped[str] = mapped_column(String(1024))
+    effective_date: Mapped[date] = mapped_column(Date)
+    description: Mapped[str | None] = mapped_column(Text)
+    registered_by: Mapped[str] = mapped_column(String(200))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(String(200))
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+
+    blob: Mapped[Blob] = relationship()
+    links: Mapped[list[EvidenceLink]] = relationship(back_populates="evidence", order_by="EvidenceLink.id")
+
+    __table_args__ = (Index("ix_evidence_blob_id", "blob_id"),)
+
+
+class EvidenceLink(Base):
+    """Ties evidence to an attestation and to the documentation item it satisfies."""
+
+    __tablename__ = "evidence_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"))
+    attestation_id: Mapped[int] = mapped_column(ForeignKey("attestations.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("documentation_items.id"))
+    # The participating clinician this evidence documents, for group attestations.
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    evidence: Mapped[Evidence] = relationship(back_populates="links")
+    attestation: Mapped[Attestation] = relationship()
+    item: Mapped[DocumentationItem] = relationship()
+    clinician: Mapped[Clinician | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("evidence_id", "attestation_id", "item_id"),
+        Index("ix_evidence_links_attestation_id", "attestation_id"),
+    )

@@ -1,0 +1,162 @@
+"""The command line as a user meets it: help, version, where data lives, errors without tracebacks."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from evidence import __version__
+from evidence.cli import COMMANDS, cli
+
+
+def _walk(group: click.Group, ctx: click.Context, prefix: tuple[str, ...] = ()):
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
+        yield (*prefix, name), command
+        if isinstance(command, click.Group):
+            yield from _walk(command, click.Context(command, parent=ctx, info_name=name), (*prefix, name))
+
+
+ALL_COMMANDS = [path for path, _ in _walk(cli, click.Context(cli, info_name="evidence"))]
+
+
+@pytest.mark.parametrize("path", ALL_COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(run, path: tuple[str, ...]) -> None:
+    result = run(*path, "--help")
+    assert "Usage: " in result.output
+    assert "Example" in result.output, f"`evidence {' '.join(path)} --help` shows no example"
+    assert "evidence " in result.output.split("Example", 1)[1]
+
+
+def test_root_help_lists_every_command_with_its_own_summary(run) -> None:
+    output = run("--help").output
+    ctx = click.Context(cli, info_name="evidence")
+    for name, (_, _, summary) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command.get_short_help_str(limit=200) == summary, name
+        assert name in output
+
+
+def test_version(run) -> None:
+    assert run("--version").output.strip() == f"evidence, version {__version__}"
+
+
+def test_python_dash_m_works(home: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "evidence", "--version"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_home_and_store_are_owner_only_whatever_the_umask(tmp_path: Path, run) -> None:
+    fresh = tmp_path / "deep" / "new-home"
+    old = os.umask(0)
+    try:
+        run("--home", fresh, "catalog", "list", "--year", "2020")
+    finally:
+        os.umask(old)
+    for folder in (fresh.parent, fresh, fresh / "store"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    for file in fresh.glob("evidence.sqlite3*"):
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+
+
+def test_env_home_is_used(home: Path, run) -> None:
+    run("catalog", "list", "--year", "2019")
+    assert (home / "evidence.sqlite3").exists()
+
+
+def test_database_url_option_and_env(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "elsewhere.sqlite3"
+    run("--db", f"sqlite:///{db}", "catalog", "list", "--year", "2018")
+    assert db.exists()
+    other = tmp_path / "from-env.sqlite3"
+    monkeypatch.setenv("EVIDENCE_DATABASE_URL", f"sqlite:///{other}")
+    run("db", "upgrade")
+    assert other.exists()
+
+
+def test_bad_database_url_is_a_clear_error(run) -> None:
+    result = run("--db", "nosuchdriver://x/y", "db", "upgrade", expect=1)
+    assert result.output.startswith("Error: cannot use database URL")
+
+
+def test_password_never_printed(run) -> None:
+    result = run("--db", "postgresql+nosuch://user:s3cret@localhost/db", "db", "upgrade", expect=1)
+    assert "s3cret" not in result.output
+
+
+def test_corrupted_database_is_reported_not_used(tmp_path: Path, run) -> None:
+    broken = tmp_path / "broken-home"
+    broken.mkdir()
+    (broken / "evidence.sqlite3").write_bytes(b"this is not a database" * 100)
+    result = run("--home", broken, "catalog", "list", expect=1)
+    assert "Error: cannot open the database" in result.output
+    assert "damaged or not a SQLite database" in result.output
+
+
+def test_unknown_activity_and_year_errors(run) -> None:
+    assert (
+        "IA_ERP_3 is not in the PY2019 inventory"
+        in run("catalog", "show", "IA_ERP_3", "--year", "2019", expect=1).output
+    )
+    assert (
+        "no IA inventory for performance year 2016"
+        in run("catalog", "list", "--year", "2016", expect=1).output
+    )
+    assert "in no performance year's inventory" in run("catalog", "show", "IA_NOPE_1", expect=1).output
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_catalog_list_formats(run, fmt: str) -> None:
+    import csv
+    import io
+    import json
+
+    output = run("catalog", "list", "--year", "2020", "--weight", "high", "--format", fmt).output
+    if fmt == "json":
+        rows = json.loads(output)
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(output)))
+    else:
+        rows = output.splitlines()[2:]
+    assert len(rows) == 26
+    if fmt == "json":
+        assert {r["weight"] for r in rows} == {"high"}
+        assert rows[0]["activity"] == "IA_AHE_1"
+
+
+def test_catalog_list_filters_by_subcategory_and_sorts_naturally(run) -> None:
+    import json
+
+    rows = json.loads(
+        run(
+            "catalog",
+            "list",
+            "--year",
+            "2020",
+            "--subcategory",
+            "patientSafetyAndPracticeAssessment",
+            "--format",
+            "json",
+        ).output
+    )
+    ids = [r["activity"] for r in rows]
+    assert len(ids) == 29
+    assert ids.index("IA_PSPA_2") < ids.index("IA_PSPA_10")
+    assert {r["subcategory"] for r in rows} == {"patientSafetyAndPracticeAssessment"}
+
+
+def test_catalog_show_gives_items_and_rule(run) -> None:
+    output = run("catalog", "show", "IA_PSPA_20", "--year", "2020").output
+    assert "any one of these items is enough" in output
+    assert "1) " in output and "3) " in output and "4) " not in output
+    generic = run("catalog", "show", "IA_EPA_1", "--year", "2020").output
+    assert "generic" in generic and "during the attested period" in generic

@@ -1,0 +1,178 @@
+"""import-qpp: CMS's inventory files give the same facts as the shipped catalog; bad files change nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from evidence.catalog.model import load_catalog_file
+from evidence.db.models import Activity, CatalogYear, DocumentationRequirement
+from evidence.resources import shipped_catalog_path
+from tests.conftest import reference_file
+
+YEARS = range(2017, 2028)
+
+
+@pytest.mark.parametrize("year", YEARS)
+def test_reference_file_matches_shipped_catalog(run, app, year: int) -> None:
+    path = reference_file(year)
+    result = run("catalog", "import-qpp", path, "--year", year)
+    shipped = {a.activity_id: a for a in load_catalog_file(shipped_catalog_path()).years[year].activities}
+    assert f"PY{year}: {len(shipped)} activities" in result.output
+    assert "0 added" in result.output and "0 removed" in result.output
+    with app.read() as session:
+        rows = {
+            a.activity_id: a
+            for a in session.scalars(select(Activity).where(Activity.performance_year == year))
+        }
+        source = session.get(CatalogYear, year)
+    assert source.source == "imported" and source.source_name == path.name
+    assert set(rows) == set(shipped)
+    for activity_id, row in rows.items():
+        assert (row.weight, row.subcategory) == (
+            shipped[activity_id].weight,
+            shipped[activity_id].subcategory,
+        )
+        assert row.description  # CMS's descriptions arrive with the import
+
+
+def test_full_measures_file_with_other_categories(tmp_path: Path, run, app) -> None:
+    entries = json.loads(reference_file(2020).read_text(encoding="utf-8"))
+    mixed = [
+        {"category": "quality", "measureId": "001", "title": "Diabetes"},
+        *entries,
+        {"category": "pi", "measureId": "PI_EP_1"},
+    ]
+    path = tmp_path / "measures-data.json"
+    path.write_text(json.dumps(mixed), encoding="utf-8")
+    assert "PY2020: 106 activities" in run("catalog", "import-qpp", path, "--year", "2020").output
+
+
+def _small(tmp_path: Path, entries: list[dict], name: str = "ia.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(entries), encoding="utf-8")
+    return path
+
+
+def _entry(measure_id: str, weight: str | None = "medium", **extra) -> dict:
+    entry = {
+        "category": "ia",
+        "measureId": measure_id,
+        "title": f"Title of {measure_id}",
+        "description": "What it is.",
+        "subcategoryId": "populationManagement",
+        "firstPerformanceYear": 2017,
+        "lastPerformanceYear": None,
+        "weight": weight,
+    }
+    entry.update(extra)
+    return entry
+
+
+def test_small_file_replaces_year_and_keeps_documentation(tmp_path: Path, run, app) -> None:
+    path = _small(tmp_path, [_entry("IA_PM_15", "high"), _entry("IA_NEW_1")])
+    result = run("catalog", "import-qpp", path, "--year", "2021")
+    assert "2 activities" in result.output and "added" in result.output
+    with app.read() as session:
+        rows = {
+            a.activity_id: a.weight
+            for a in session.scalars(select(Activity).where(Activity.performance_year == 2021))
+        }
+        new_doc = session.get(DocumentationRequirement, "IA_NEW_1")
+        kept_doc = session.get(DocumentationRequirement, "IA_PM_15")
+    assert rows == {"IA_PM_15": "high", "IA_NEW_1": "medium"}
+    assert new_doc.generic and new_doc.rule == "single"
+    assert kept_doc.rule == "any" and not kept_doc.generic
+    shown = run("catalog", "show", "IA_PM_15", "--year", "2021").output
+    assert "weight high" in shown and "any one of these items" in shown
+
+
+def test_shipped_sync_does_not_overwrite_an_imported_year(tmp_path: Path, run, app) -> None:
+    from evidence.catalog.store import sync_shipped_catalog
+
+    run("catalog", "import-qpp", _small(tmp_path, [_entry("IA_PM_15", "high")]), "--year", "2021")
+    with app.write() as session:
+        assert sync_shipped_catalog(session, force=True)
+    with app.read() as session:
+        count = len(session.scalars(select(Activity).where(Activity.performance_year == 2021)).all())
+    assert count == 1
+
+
+def test_next_year_can_be_loaded(tmp_path: Path, run) -> None:
+    unweighted = {k: v for k, v in _entry("IA_PM_15", title="Next year").items() if k != "weight"}
+    run("catalog", "import-qpp", _small(tmp_path, [unweighted]), "--year", "2028")
+    assert "PY2028: weight unweighted" in run("catalog", "show", "IA_PM_15").output
+
+
+MALFORMED = {
+    "not json": ("{not json", r":1: not valid JSON"),
+    "not an array": ('{"a": 1}', r"expected a JSON array"),
+    "no ia entries": ('[{"category": "quality", "measureId": "001"}]', r"no improvement activities"),
+    "bad weight": (
+        [_entry("IA_PM_15", "heavy")],
+        r"entry 0 \(IA_PM_15\), field 'weight': 'heavy' is not one of",
+    ),
+    "missing title": (
+        [{k: v for k, v in _entry("IA_PM_15").items() if k != "title"}],
+        r"field 'title': missing",
+    ),
+    "duplicate id": ([_entry("IA_PM_15"), _entry("IA_PM_15")], r"entry 1 \(IA_PM_15\): duplicate measureId"),
+    "bad id": ([_entry("PM 15")], r"field 'measureId'"),
+    "wrong year": (
+        [_entry("IA_PM_15", firstPerformanceYear=2023)],
+        r"firstPerformanceYear 2023 is after --year 2021",
+    ),
+    "weights in an unweighted year": (
+        [_entry("IA_PM_15")],
+        r"has weights, but PY2026 is scored without weights",
+    ),
+    "one entry lacks weight": (
+        [_entry("IA_PM_15"), {k: v for k, v in _entry("IA_PM_16").items() if k != "weight"}],
+        r"entry 1 \(IA_PM_16\), field 'weight': missing while other entries have one",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_file_is_refused_and_nothing_changes(tmp_path: Path, run, dump, case: str) -> None:
+    import re
+
+    content, expected = MALFORMED[case]
+    path = tmp_path / "bad.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
+    year = "2026" if case == "weights in an unweighted year" else "2021"
+    before = dump()
+    result = run("catalog", "import-qpp", path, "--year", year, expect=1)
+    assert re.search(expected, result.output), result.output
+    assert result.output.startswith("Error: ")
+    assert dump() == before
+
+
+def test_dropping_an_attested_activity_is_refused(tmp_path: Path, run, app, dump) -> None:
+    from datetime import date
+
+    from evidence.catalog.store import require_activity
+    from evidence.db.models import Attestation, Practice
+
+    with app.write() as session:
+        practice = Practice(tin="000123456", name="Sample")
+        session.add(practice)
+        session.flush()
+        activity = require_activity(session, "IA_PM_7", 2021)
+        session.add(
+            Attestation(
+                practice_id=practice.id,
+                performance_year=2021,
+                activity_pk=activity.id,
+                start_date=date(2021, 1, 1),
+                end_date=date(2021, 12, 31),
+                created_by="t",
+            )
+        )
+    before = dump()
+    result = run("catalog", "import-qpp", _small(tmp_path, [_entry("IA_PM_15")]), "--year", "2021", expect=1)
+    assert "cannot drop IA_PM_7 from the inventory: attestations refer to it" in result.output
+    assert dump() == before

@@ -1,0 +1,52 @@
+"""Alembic owns the schema: migrations and models agree, and the round trip works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from evidence.db import migrate
+from evidence.db.engine import make_engine
+from evidence.db.models import Base
+
+
+def test_upgrade_check_downgrade_round_trip(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'round-trip.sqlite3'}")
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.HEAD_REVISION
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "render_as_batch": True})
+        assert compare_metadata(context, Base.metadata) == []
+        assert set(inspect(connection).get_table_names()) >= set(Base.metadata.tables)
+    migrate.downgrade(engine, "base")
+    assert migrate.current_revision(engine) is None
+    assert inspect(engine).get_table_names() == ["alembic_version"]
+    migrate.upgrade(engine)  # and up again from base
+    assert migrate.current_revision(engine) == migrate.HEAD_REVISION
+    engine.dispose()
+
+
+def test_head_revision_constant_matches_alembic_head(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    script = ScriptDirectory.from_config(migrate.alembic_config(engine))
+    assert script.get_heads() == [migrate.HEAD_REVISION]
+    engine.dispose()
+
+
+def test_store_is_created_and_upgraded_on_first_use(run, home: Path, tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh-home"
+    run("--home", fresh, "catalog", "list", "--year", "2020")
+    result = run("--home", fresh, "db", "current")
+    assert f"revision: {migrate.HEAD_REVISION} (newest)" in result.output
+    assert "upgrade" not in result.output.split("(newest)")[0]
+
+
+def test_db_current_on_empty_database_and_upgrade(run, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'other.sqlite3'}"
+    assert "none (empty database)" in run("--db", url, "db", "current").output
+    assert "newest" in run("--db", url, "db", "upgrade").output
+    assert f"revision: {migrate.HEAD_REVISION} (newest)" in run("--db", url, "db", "current").output

@@ -1,15 +1,189 @@
 """IA rules that depend on the performance year (../shared/RULES.md).
 
 Each rule is one function keyed by performance year, so a change in CMS policy is a change
-in one place.
+in one place, with one table-driven test row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date, timedelta
+from fractions import Fraction
+
 FIRST_PERFORMANCE_YEAR = 2017
 LAST_WEIGHTED_YEAR = 2024
+# The 50% group rule starts with PY2020; before it, one clinician let the whole TIN claim.
+FIRST_HALF_OF_CLINICIANS_YEAR = 2020
+MINIMUM_CONSECUTIVE_DAYS = 90
 
 
 def uses_weights(year: int) -> bool:
     """PY2017-2024 score activities by weight (medium/high); from PY2025 on they are unweighted."""
     return year <= LAST_WEIGHTED_YEAR
+
+
+# --- Performance period ----------------------------------------------------------------------
+
+
+def performance_period(year: int) -> tuple[date, date]:
+    """The performance year: January 1 to December 31."""
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def minimum_days(year: int) -> int:
+    """Each activity runs at least 90 consecutive days inside the performance year."""
+    return MINIMUM_CONSECUTIVE_DAYS
+
+
+def period_days(start: date, end: date) -> int:
+    """Days in a period, both ends included (Oct 3 - Dec 31 is 90 days)."""
+    return (end - start).days + 1
+
+
+def latest_start(year: int) -> date:
+    """The last start date that still leaves `minimum_days` before December 31 (October 3)."""
+    return performance_period(year)[1] - timedelta(days=minimum_days(year) - 1)
+
+
+def period_problem(year: int, start: date, end: date) -> str | None:
+    """Why a period cannot support an attestation for `year`, or None if it can."""
+    first, last = performance_period(year)
+    if end < start:
+        return f"the period ends ({end}) before it starts ({start})"
+    if start < first or end > last:
+        return f"the period {start} to {end} is not inside performance year {year} ({first} to {last})"
+    days = period_days(start, end)
+    if days < minimum_days(year):
+        return (
+            f"the period {start} to {end} is {days} days; an activity needs at least "
+            f"{minimum_days(year)} consecutive days (latest start for PY{year}: {latest_start(year)})"
+        )
+    return None
+
+
+# --- Group reporting ---------------------------------------------------------------------------
+
+
+def group_needs_half_of_clinicians(year: int) -> bool:
+    """PY2020 on: at least 50% of the TIN's clinicians must each perform the activity."""
+    return year >= FIRST_HALF_OF_CLINICIANS_YEAR
+
+
+def group_participation_met(year: int, participating: int, clinicians: int) -> bool:
+    """Does the documented participation let the group claim the activity?"""
+    if participating <= 0 or clinicians <= 0:
+        return False
+    if not group_needs_half_of_clinicians(year):
+        return True  # one clinician is enough before 2020
+    return Fraction(participating, clinicians) >= Fraction(1, 2)
+
+
+# --- Special statuses (RULES.md "Special status definitions") ---------------------------------
+
+SMALL_PRACTICE_MAX_CLINICIANS = 15
+NON_PATIENT_FACING_MAX_ENCOUNTERS = 100
+# Hospital-based and ASC-based: 75% or more of covered services in those places of service.
+BASED_MIN_POS_PCT = 75
+# Group rural, HPSA, non-patient facing and hospital-based need MORE than this share of NPIs.
+GROUP_STATUS_SHARE = Fraction(3, 4)
+
+SPECIAL_STATUSES = ("small_practice", "rural", "hpsa", "non_patient_facing", "hospital_based", "asc_based")
+# Hospital-based and ASC-based are real statuses but change nothing in IA scoring.
+IA_DOUBLING_STATUSES = frozenset({"small_practice", "rural", "hpsa", "non_patient_facing"})
+
+
+def is_small_practice(year: int, clinicians: int) -> bool:
+    """15 or fewer clinicians bill under the TIN; a TIN with none recorded cannot be judged."""
+    return 0 < clinicians <= SMALL_PRACTICE_MAX_CLINICIANS
+
+
+def is_non_patient_facing(year: int, encounters: int | None) -> bool:
+    """100 or fewer patient-facing encounters; unknown (None) is not non-patient facing."""
+    return encounters is not None and encounters <= NON_PATIENT_FACING_MAX_ENCOUNTERS
+
+
+def is_pos_based(year: int, pos_pct: float | None) -> bool:
+    """Hospital-based (POS 19, 21, 22, 23) or ASC-based (POS 24): 75% or more of covered services."""
+    return pos_pct is not None and pos_pct >= BASED_MIN_POS_PCT
+
+
+def group_share_met(year: int, count: int, clinicians: int) -> bool:
+    """More than 75% of the TIN's NPIs (exact: 3 of 4 is not more than 75%)."""
+    return clinicians > 0 and Fraction(count, clinicians) > GROUP_STATUS_SHARE
+
+
+def group_all_met(year: int, count: int, clinicians: int) -> bool:
+    """Every clinician billing under the TIN (group ASC-based)."""
+    return clinicians > 0 and count == clinicians
+
+
+def status_doubles_ia_points(year: int, status: str) -> bool:
+    return status in IA_DOUBLING_STATUSES
+
+
+def has_ia_special_status(year: int, statuses: Iterable[str]) -> bool:
+    """Does any of the statuses that apply double IA points?"""
+    return any(status_doubles_ia_points(year, status) for status in statuses)
+
+
+# --- Points and full credit (RULES.md "Points and full credit") -------------------------------
+
+FULL_CREDIT_POINTS = 40
+WEIGHTED_ACTIVITY_POINTS = {"medium": 10, "high": 20, "none": 0}
+UNWEIGHTED_ACTIVITY_POINTS = 20
+# Medical-home recognition earns full credit on its own, whatever the year's weights.
+FULL_CREDIT_ACTIVITIES = frozenset({"IA_PCMH"})
+SPECIAL_STATUS_MULTIPLIER = 2
+IA_FINAL_SCORE_WEIGHT = 15
+IA_FINAL_SCORE_WEIGHT_APP = 20
+
+
+def full_credit_points(year: int) -> int:
+    """The IA category maximum."""
+    return FULL_CREDIT_POINTS
+
+
+def activity_base_points(year: int, weight: str | None) -> int:
+    """Points before doubling: by weight through PY2024, the same for every activity from PY2025."""
+    if not uses_weights(year):
+        return UNWEIGHTED_ACTIVITY_POINTS
+    if weight not in WEIGHTED_ACTIVITY_POINTS:
+        raise ValueError(f"PY{year} is weighted but the activity has weight {weight!r}")
+    return WEIGHTED_ACTIVITY_POINTS[weight]
+
+
+def activity_points(year: int, weight: str | None, special_status: bool) -> int:
+    """A qualifying activity's points; a special status that counts for IA doubles them."""
+    base = activity_base_points(year, weight)
+    return base * SPECIAL_STATUS_MULTIPLIER if special_status else base
+
+
+def earns_full_credit(year: int, activity_id: str) -> bool:
+    return activity_id in FULL_CREDIT_ACTIVITIES
+
+
+def apm_credit(year: int, apm_kind: str) -> int:
+    """MIPS APM (APM scoring standard) and APP: full credit; any other APM: half; none: nothing."""
+    full = full_credit_points(year)
+    credits = {"mips": full, "app": full, "other": full // 2, "none": 0}
+    if apm_kind not in credits:
+        raise ValueError(f"unknown APM participation {apm_kind!r}")
+    return credits[apm_kind]
+
+
+def capped_points(year: int, raw_points: int) -> int:
+    return min(raw_points, full_credit_points(year))
+
+
+def category_score(year: int, raw_points: int) -> Fraction:
+    """min(points, 40) / 40, exact."""
+    return Fraction(capped_points(year, raw_points), full_credit_points(year))
+
+
+def final_score_weight(year: int, apm_kind: str) -> int:
+    """IA is 15 of the 100 final-score points, 20 for APP reporters."""
+    return IA_FINAL_SCORE_WEIGHT_APP if apm_kind == "app" else IA_FINAL_SCORE_WEIGHT
+
+
+def final_score_points(year: int, raw_points: int, apm_kind: str) -> Fraction:
+    return category_score(year, raw_points) * final_score_weight(year, apm_kind)

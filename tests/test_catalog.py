@@ -214,8 +214,7 @@ BROKEN = {
     "documentation for an unknown activity": (
         GOOD_HEAD.replace(
             "\ndocumentation:\n",
-            "\ndocumentation:\n  IA_XX_1:\n    rule: single\n    items:\n"
-            "      1: {label: X, description: Y.}\n",
+            "\ndocumentation:\n  IA_XX_1:\n    rule: single\n    items:\n      1: {label: X, description: Y.}\n",
         ),
         r"activity IA_XX_1: documentation for an activity in no year's inventory",
     ),

@@ -24,10 +24,7 @@ def test_reference_file_matches_shipped_catalog(run, app, year: int) -> None:
     assert f"PY{year}: {len(shipped)} activities" in result.output
     assert "0 added" in result.output and "0 removed" in result.output
     with app.read() as session:
-        rows = {
-            a.activity_id: a
-            for a in session.scalars(select(Activity).where(Activity.performance_year == year))
-        }
+        rows = {a.activity_id: a for a in session.scalars(select(Activity).where(Activity.performance_year == year))}
         source = session.get(CatalogYear, year)
     assert source.source == "imported" and source.source_name == path.name
     assert set(rows) == set(shipped)
@@ -78,8 +75,7 @@ def test_small_file_replaces_year_and_keeps_documentation(tmp_path: Path, run, a
     assert "2 activities" in result.output and "added" in result.output
     with app.read() as session:
         rows = {
-            a.activity_id: a.weight
-            for a in session.scalars(select(Activity).where(Activity.performance_year == 2021))
+            a.activity_id: a.weight for a in session.scalars(select(Activity).where(Activity.performance_year == 2021))
         }
         new_doc = session.get(DocumentationRequirement, "IA_NEW_1")
         kept_doc = session.get(DocumentationRequirement, "IA_PM_15")

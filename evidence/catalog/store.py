@@ -101,9 +101,7 @@ def apply_year_activities(
     descriptions: dict[str, str | None] | None,
 ) -> YearChange:
     """Make the year's inventory equal `activities`, keeping row ids (attestations point at them)."""
-    current = {
-        a.activity_id: a for a in session.scalars(select(Activity).where(Activity.performance_year == year))
-    }
+    current = {a.activity_id: a for a in session.scalars(select(Activity).where(Activity.performance_year == year))}
     wanted = {a.activity_id: a for a in activities}
     added = updated = unchanged = 0
     for activity_id, facts in wanted.items():
@@ -158,14 +156,10 @@ def sync_documentation(session: Session, catalog: CatalogFile) -> None:
     all_ids = set(session.scalars(select(Activity.activity_id).distinct()))
     existing = {
         r.activity_id: r
-        for r in session.scalars(
-            select(DocumentationRequirement).options(selectinload(DocumentationRequirement.items))
-        )
+        for r in session.scalars(select(DocumentationRequirement).options(selectinload(DocumentationRequirement.items)))
     }
     for activity_id in all_ids:
-        _apply_requirement(
-            session, catalog.documentation_for(activity_id), existing.get(activity_id), catalog.source
-        )
+        _apply_requirement(session, catalog.documentation_for(activity_id), existing.get(activity_id), catalog.source)
     session.flush()
 
 
@@ -202,8 +196,7 @@ def _apply_requirement(
             select(func.count()).select_from(EvidenceLink).where(EvidenceLink.item_id == leftover.id)
         ):
             raise ConflictError(
-                f"{facts.activity_id}: documentation item {leftover.key} has linked evidence "
-                "and cannot be removed"
+                f"{facts.activity_id}: documentation item {leftover.key} has linked evidence and cannot be removed"
             )
         row.items.remove(leftover)
 
@@ -221,8 +214,7 @@ def require_year(session: Session, year: int) -> CatalogYear:
         years = catalog_years(session)
         span = f"{years[0]}-{years[-1]}" if years else "none"
         raise InputError(
-            f"no IA inventory for performance year {year} (loaded: {span}); "
-            "load it with `evidence catalog import-qpp`"
+            f"no IA inventory for performance year {year} (loaded: {span}); load it with `evidence catalog import-qpp`"
         )
     return row
 
@@ -230,13 +222,9 @@ def require_year(session: Session, year: int) -> CatalogYear:
 def require_activity(session: Session, activity_id: str, year: int) -> Activity:
     """The activity as it stands in `year`; an activity absent that year cannot be attested."""
     require_year(session, year)
-    row = session.scalar(
-        select(Activity).where(Activity.performance_year == year, Activity.activity_id == activity_id)
-    )
+    row = session.scalar(select(Activity).where(Activity.performance_year == year, Activity.activity_id == activity_id))
     if row is None:
-        years = sorted(
-            session.scalars(select(Activity.performance_year).where(Activity.activity_id == activity_id))
-        )
+        years = sorted(session.scalars(select(Activity.performance_year).where(Activity.activity_id == activity_id)))
         hint = f" (it is in PY{', PY'.join(map(str, years))})" if years else " (no year's inventory has it)"
         raise InputError(f"activity {activity_id} is not in the PY{year} inventory{hint}")
     return row
@@ -304,9 +292,7 @@ def activity_detail(session: Session, activity_id: str, year: int | None = None)
     else:
         years = list(
             session.scalars(
-                select(Activity)
-                .where(Activity.activity_id == activity_id)
-                .order_by(Activity.performance_year)
+                select(Activity).where(Activity.activity_id == activity_id).order_by(Activity.performance_year)
             )
         )
         if not years:

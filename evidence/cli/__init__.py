@@ -24,6 +24,56 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "db": ("evidence.cli.db", "db", "Create, upgrade and inspect the database schema."),
     "demo": ("evidence.cli.demo", "demo", "Run the main job on the bundled synthetic sample practice."),
+    "practice": ("evidence.cli.practice", "practice", "Add, list and show practices (TINs)."),
+    "clinician": (
+        "evidence.cli.practice",
+        "clinician",
+        "Add and list clinicians (NPIs) billing under a TIN in a year.",
+    ),
+    "attest": ("evidence.cli.practice", "attest", "Record a group or individual attestation to an activity."),
+    "participate": (
+        "evidence.cli.practice",
+        "participate",
+        "Record one clinician's own period for a group-attested activity.",
+    ),
+    "import": (
+        "evidence.cli.practice",
+        "import_",
+        "Bulk-load practices, clinicians, attestations and participation from CSV.",
+    ),
+    "status": (
+        "evidence.cli.score",
+        "status",
+        "Special statuses (small, rural, HPSA, non-patient facing, ...) with reasons.",
+    ),
+    "score": ("evidence.cli.score", "score", "The IA score the attestations earn, activity by activity."),
+    "export-qpp": ("evidence.cli.score", "export_qpp", "The IA measurement set as QPP Submissions API JSON."),
+    "register": (
+        "evidence.cli.evidence_cmds",
+        "register",
+        "Register evidence files and link them to an attestation's documentation items.",
+    ),
+    "list": ("evidence.cli.evidence_cmds", "list_", "List registered evidence and where it is linked."),
+    "show": (
+        "evidence.cli.evidence_cmds",
+        "show",
+        "Show one piece of evidence: file facts, who registered it, and its links.",
+    ),
+    "withdraw": (
+        "evidence.cli.evidence_cmds",
+        "withdraw",
+        "Take a mistaken registration out of reports and packets (record and file are kept).",
+    ),
+    "verify": (
+        "evidence.cli.evidence_cmds",
+        "verify",
+        "Re-hash every stored file; report missing, corrupted and orphaned files (exit 1 if any).",
+    ),
+    "missing": (
+        "evidence.cli.evidence_cmds",
+        "missing",
+        "Attested activities whose documentation is missing or outside the attested period.",
+    ),
 }
 
 
@@ -60,15 +110,12 @@ class LazyGroup(click.Group):
             raise EvidenceCommandError(exc) from exc
 
 
-@click.group(
-    cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
-)
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="evidence")
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder holding the database and the evidence store "
-    "[env: EVIDENCE_HOME; default: the user's app folder].",
+    help="Folder holding the database and the evidence store [env: EVIDENCE_HOME; default: the user's app folder].",
 )
 @click.option(
     "--db",

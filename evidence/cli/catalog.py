@@ -61,9 +61,7 @@ def _default_year(app: App) -> int:
 @catalog.command("list")
 @click.option("--year", type=int, help="Performance year [default: this year's inventory].")
 @click.option("--subcategory", help="CMS subcategory id, e.g. populationManagement.")
-@click.option(
-    "--weight", type=click.Choice(WEIGHT_CHOICES), help="Only activities of this weight (PY2017-2024)."
-)
+@click.option("--weight", type=click.Choice(WEIGHT_CHOICES), help="Only activities of this weight (PY2017-2024).")
 @format_option
 @click.pass_obj
 def list_(app: App, year: int | None, subcategory: str | None, weight: str | None, fmt: str) -> None:
@@ -134,11 +132,7 @@ def show(app: App, activity_id: str, year: int | None) -> None:
         "any": "any one of these items is enough",
         "single": "one item",
     }
-    kind = (
-        "generic (CMS suggests no specific documentation)"
-        if requirement.generic
-        else rule_words[requirement.rule]
-    )
+    kind = "generic (CMS suggests no specific documentation)" if requirement.generic else rule_words[requirement.rule]
     click.echo(f"Suggested documentation: {kind}")
     for item in requirement.items:
         click.echo(f"  {item.key}) {item.label}: {item.description}")

@@ -46,9 +46,7 @@ def emit(
 ) -> None:
     columns = list(columns or (rows[0].keys() if rows else []))
     if fmt == "json":
-        click.echo(
-            json.dumps([{k: _plain(r.get(k)) for k in columns} for r in rows], indent=2, ensure_ascii=False)
-        )
+        click.echo(json.dumps([{k: _plain(r.get(k)) for k in columns} for r in rows], indent=2, ensure_ascii=False))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)

@@ -71,9 +71,7 @@ class CatalogYear(Base):
     source_sha256: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    activities: Mapped[list[Activity]] = relationship(
-        back_populates="catalog_year", order_by="Activity.activity_id"
-    )
+    activities: Mapped[list[Activity]] = relationship(back_populates="catalog_year", order_by="Activity.activity_id")
 
     __table_args__ = (CheckConstraint("source IN ('shipped', 'imported')", name="source"),)
 
@@ -84,9 +82,7 @@ class Activity(Base):
     __tablename__ = "activities"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    performance_year: Mapped[int] = mapped_column(
-        ForeignKey("catalog_years.performance_year", ondelete="CASCADE")
-    )
+    performance_year: Mapped[int] = mapped_column(ForeignKey("catalog_years.performance_year", ondelete="CASCADE"))
     activity_id: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(1000))
     subcategory: Mapped[str | None] = mapped_column(String(64))
@@ -126,9 +122,7 @@ class DocumentationItem(Base):
     __tablename__ = "documentation_items"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    activity_id: Mapped[str] = mapped_column(
-        ForeignKey("documentation_requirements.activity_id", ondelete="CASCADE")
-    )
+    activity_id: Mapped[str] = mapped_column(ForeignKey("documentation_requirements.activity_id", ondelete="CASCADE"))
     key: Mapped[int] = mapped_column(Integer)
     label: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)

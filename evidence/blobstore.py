@@ -1,0 +1,165 @@
+"""The content-addressed file store: every file kept once, by its SHA-256, owner-only.
+
+Layout: <home>/store/sha256/ab/cd/<64 hex digits>. A file is streamed in chunks into a
+temporary file while it is hashed (one read of the source), fsynced, then renamed into
+place, so a crash leaves either the whole file or a temporary one that `verify` reports;
+never a half-written blob under its final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from evidence.errors import StoreError
+from evidence.fsutil import PRIVATE_FILE_MODE, fsync_dir, make_private_dir
+from evidence.mediatype import sniff_media_type
+
+ALGORITHM = "sha256"
+CHUNK_SIZE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    algorithm: str
+    digest: str
+    size: int
+    media_type: str
+    created: bool  # False when the same content was already stored
+
+
+class LocalBlobStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.blobs = self.root / ALGORITHM
+        self.incoming = self.root / "incoming"
+
+    def path_for(self, digest: str) -> Path:
+        return self.blobs / digest[:2] / digest[2:4] / digest
+
+    def exists(self, digest: str) -> bool:
+        return self.path_for(digest).is_file()
+
+    def put_file(self, source: Path, *, follow_symlinks: bool = False) -> StoredBlob:
+        """Copy `source` into the store; raises OSError for unreadable sources."""
+        make_private_dir(self.incoming, tighten=True)
+        flags = os.O_RDONLY | (0 if follow_symlinks else os.O_NOFOLLOW)
+        source_fd = os.open(source, flags)
+        tmp = self.incoming / f"{os.getpid()}-{os.urandom(6).hex()}.part"
+        hasher = hashlib.sha256()
+        size = 0
+        head = b""
+        try:
+            out_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+            try:
+                while chunk := os.read(source_fd, CHUNK_SIZE):
+                    if not head:
+                        head = chunk[:8192]
+                    hasher.update(chunk)
+                    size += len(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        written = os.write(out_fd, view)
+                        view = view[written:]
+                os.fsync(out_fd)
+            finally:
+                os.close(out_fd)
+            digest = hasher.hexdigest()
+            target = self.path_for(digest)
+            created = not target.exists()
+            if created:
+                make_private_dir(target.parent, tighten=True)
+                os.replace(tmp, target)
+                fsync_dir(target.parent)
+            else:
+                tmp.unlink()
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+        finally:
+            os.close(source_fd)
+        return StoredBlob(ALGORITHM, digest, size, sniff_media_type(head, source.name), created)
+
+    def open(self, digest: str):  # type: ignore[no-untyped-def]
+        try:
+            return open(self.path_for(digest), "rb")
+        except FileNotFoundError:
+            raise StoreError(f"stored file {digest} is missing from {self.blobs}") from None
+
+    def hash_of(self, digest: str) -> str | None:
+        """Re-hash a stored file; None if it is missing."""
+        path = self.path_for(digest)
+        try:
+            with open(path, "rb") as handle:
+                hasher = hashlib.sha256()
+                while chunk := handle.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+                return hasher.hexdigest()
+        except FileNotFoundError:
+            return None
+
+    def digests(self) -> Iterator[str]:
+        """Every blob present on disk."""
+        if not self.blobs.is_dir():
+            return
+        for path in self.blobs.glob("*/*/*"):
+            if path.is_file():
+                yield path.name
+
+    def leftovers(self) -> list[Path]:
+        """Temporary files left by an interrupted registration (not those of a running one)."""
+        if not self.incoming.is_dir():
+            return []
+        return sorted(p for p in self.incoming.glob("*.part") if not _process_alive(p.name.split("-")[0]))
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Held (shared) from storing a blob until its rows are committed.
+
+        `verify --repair` and purge take the lock exclusively before deleting files, so they
+        can never remove a blob that a registration in another process is about to commit.
+        """
+        with self._lock(fcntl.LOCK_SH):
+            yield
+
+    @contextlib.contextmanager
+    def maintenance(self) -> Iterator[None]:
+        with self._lock(fcntl.LOCK_EX):
+            yield
+
+    @contextlib.contextmanager
+    def _lock(self, mode: int) -> Iterator[None]:
+        make_private_dir(self.root, tighten=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        try:
+            fcntl.flock(fd, mode)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def delete(self, digest: str) -> bool:
+        path = self.path_for(digest)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        fsync_dir(path.parent)
+        return True
+
+
+def _process_alive(pid_text: str) -> bool:
+    if not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

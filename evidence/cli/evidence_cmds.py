@@ -1,0 +1,274 @@
+"""Registering evidence, listing it, withdrawing it, verifying the store, and the missing report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from evidence.app import App
+from evidence.cli.output import emit, format_option
+from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TIN, YEAR
+
+
+def _store(app: App):  # type: ignore[no-untyped-def]
+    from evidence.blobstore import LocalBlobStore
+
+    app.engine  # noqa: B018 - prepares the home folder and store first
+    return LocalBlobStore(app.settings.store_dir)
+
+
+def _progress(total: int):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CSV or YAML manifest.")
+@click.option("--tin", type=TIN, help="The practice.")
+@click.option("--year", type=YEAR, help="Performance year.")
+@click.option("--activity", type=ACTIVITY, help="The attested activity, e.g. IA_PM_7.")
+@click.option("--item", "items", type=click.IntRange(min=1), multiple=True, help="Documentation item key (repeatable).")
+@click.option("--npi", type=NPI, help="The clinician (individual attestation, or a group participant).")
+@click.option("--effective-date", type=ISO_DATE, help="When the documented work happened [default: file date].")
+@click.option("--description", help="What the file shows.")
+@click.option("--follow-symlinks", is_flag=True, help="Register the targets of symbolic links.")
+@click.option("--allow-empty", is_flag=True, help="Accept zero-byte files.")
+@click.option("--allow-outside", is_flag=True, help="Let a manifest name files outside its folder.")
+@click.pass_obj
+def register(
+    app: App,
+    paths: tuple[Path, ...],
+    manifest: Path | None,
+    tin: str | None,
+    year: int | None,
+    activity: str | None,
+    items: tuple[int, ...],
+    npi: str | None,
+    effective_date,  # type: ignore[no-untyped-def]
+    description: str | None,
+    follow_symlinks: bool,
+    allow_empty: bool,
+    allow_outside: bool,
+) -> None:
+    """Register evidence files and link them to an attestation's documentation items.
+
+    Files are stored once by SHA-256 (owner-only), streamed and written atomically. A folder
+    means every file in it. Registering a file again with a link it already has changes
+    nothing ("already present"), so an interrupted run can simply be run again. Failures
+    are listed at the end, and the exit code is 1 if there were any.
+
+    \b
+    Examples:
+        evidence register qcdr-q3.pdf --tin 000123456 --year 2020 --activity IA_PM_7
+        evidence register minutes/ --tin 000123456 --year 2020 --activity IA_PSPA_20 --item 2
+        evidence register --manifest sample_evidence/manifest.yaml
+    """
+    from evidence.manifest import read_manifest
+    from evidence.registration import FileToRegister, LinkRequest, Outcome, expand_paths, register_one
+
+    if manifest is not None:
+        if paths or tin or year or activity or items or npi:
+            raise click.UsageError(
+                "--manifest takes the files and their links from the manifest; "
+                "give no PATH or --tin/--year/--activity/--item/--npi"
+            )
+        files, problems = read_manifest(manifest, allow_outside=allow_outside, follow_symlinks=follow_symlinks)
+        outcomes = [Outcome(p.path, "failed", f"{p.source}: {p.message}") for p in problems]
+    else:
+        missing = [
+            name
+            for name, value in (("PATH", paths), ("--tin", tin), ("--year", year), ("--activity", activity))
+            if not value
+        ]
+        if missing:
+            raise click.UsageError(f"missing {', '.join(missing)} (or use --manifest FILE)")
+        request = LinkRequest(tin, year, activity, tuple(items), npi)  # type: ignore[arg-type]
+        from evidence.registration import resolve_target
+
+        with app.read() as session:
+            resolve_target(session, request)  # a wrong target is one error, not one per file
+        files = [
+            FileToRegister(path, request, effective_date, description)
+            for path in expand_paths(paths, follow_symlinks=follow_symlinks)
+        ]
+        outcomes = []
+    store = _store(app)
+    cache: dict = {}
+    with _progress(len(files)) as bar:
+        for file in files:
+            outcomes.append(
+                register_one(
+                    app, store, file, follow_symlinks=follow_symlinks, allow_empty=allow_empty, target_cache=cache
+                )
+            )
+            bar.update()
+    registered = sum(1 for o in outcomes if o.status == "registered")
+    present = sum(1 for o in outcomes if o.status == "present")
+    failed = [o for o in outcomes if o.status == "failed"]
+    for outcome in outcomes:
+        if outcome.status == "registered" and len(outcomes) <= 50:
+            click.echo(f"registered {outcome.path.name}: {outcome.message}")
+    click.echo(f"{registered} registered, {present} already present, {len(failed)} failed")
+    for outcome in failed:
+        click.echo(f"  failed: {outcome.message}", err=True)
+    if failed:
+        sys.exit(1)
+
+
+def _evidence_rows(views) -> list[dict]:  # type: ignore[no-untyped-def]
+    rows = []
+    for v in views:
+        links = "; ".join(
+            f"{link.tin} PY{link.year} {link.activity_id} item {link.item_key}"
+            + (
+                f" (NPI {link.clinician_npi or link.attestation_npi})"
+                if (link.clinician_npi or link.attestation_npi)
+                else ""
+            )
+            for link in v.links
+        )
+        rows.append(
+            {
+                "id": v.id,
+                "name": v.original_name,
+                "effective_date": v.effective_date,
+                "size": v.size,
+                "media_type": v.media_type,
+                "sha256": v.digest,
+                "registered_by": v.registered_by,
+                "registered_at": v.registered_at.replace(microsecond=0),
+                "withdrawn": v.withdrawn_at is not None,
+                "links": links,
+                "description": v.description,
+            }
+        )
+    return rows
+
+
+@click.command("list")
+@click.option("--tin", type=TIN, help="Only evidence linked to this practice.")
+@click.option("--year", type=YEAR, help="Only this performance year.")
+@click.option("--activity", type=ACTIVITY, help="Only this activity.")
+@format_option
+@click.pass_obj
+def list_(app: App, tin: str | None, year: int | None, activity: str | None, fmt: str) -> None:
+    """List registered evidence and where it is linked.
+
+    \b
+    Example:
+        evidence list --tin 000123456 --year 2020 --format csv
+    """
+    from evidence.records import list_evidence
+
+    with app.read() as session:
+        views = list_evidence(session, tin=tin, year=year, activity=activity)
+    rows = _evidence_rows(views)
+    columns = ["id", "name", "effective_date", "size", "withdrawn", "links"]
+    emit(rows, fmt, columns=columns if fmt == "table" else list(rows[0]) if rows else columns)
+
+
+@click.command()
+@click.argument("evidence_id", type=int)
+@click.pass_obj
+def show(app: App, evidence_id: int) -> None:
+    """Show one piece of evidence: file facts, who registered it, and its links.
+
+    \b
+    Example:
+        evidence show 3
+    """
+    from evidence.records import evidence_detail
+
+    with app.read() as session:
+        v = evidence_detail(session, evidence_id)
+    click.echo(f"Evidence {v.id}: {v.original_name}")
+    click.echo(f"  effective date: {v.effective_date}")
+    click.echo(f"  size: {v.size} bytes, {v.media_type}")
+    click.echo(f"  {v.hash_algorithm}: {v.digest}")
+    click.echo(f"  registered by {v.registered_by} at {v.registered_at:%Y-%m-%d %H:%M:%S} UTC")
+    if v.description:
+        click.echo(f"  description: {v.description}")
+    if v.withdrawn_at:
+        click.echo(f"  WITHDRAWN by {v.withdrawn_by} at {v.withdrawn_at:%Y-%m-%d %H:%M:%S} UTC: {v.withdrawal_reason}")
+    click.echo("  links:" if v.links else "  links: none")
+    for link in v.links:
+        who = f" NPI {link.attestation_npi}" if link.attestation_npi else " group"
+        about = f", participant {link.clinician_npi}" if link.clinician_npi else ""
+        click.echo(
+            f"    {link.tin} PY{link.year} {link.activity_id}{who}{about}: item {link.item_key} ({link.item_label})"
+        )
+
+
+@click.command()
+@click.argument("evidence_id", type=int)
+@click.option("--reason", required=True, help="Why it was a mistake.")
+@click.pass_obj
+def withdraw(app: App, evidence_id: int, reason: str) -> None:
+    """Take a mistaken registration out of reports and packets (record and file are kept).
+
+    \b
+    Example:
+        evidence withdraw 7 --reason "wrong practice's report"
+    """
+    from evidence.registration import withdraw as run
+
+    with app.write() as session:
+        evidence = run(session, evidence_id, reason, actor=app.actor)
+    click.echo(f"evidence {evidence.id} ({evidence.original_name}) withdrawn: {reason}")
+
+
+@click.command()
+@click.option("--repair", is_flag=True, help="Remove orphaned files and leftovers of interrupted runs.")
+@click.pass_obj
+def verify(app: App, repair: bool) -> None:
+    """Re-hash every stored file; report missing, corrupted and orphaned files (exit 1 if any).
+
+    \b
+    Example:
+        evidence verify
+    """
+    from evidence.verify import verify_store
+
+    report = verify_store(app, _store(app), repair=repair)
+    for digest in report.missing:
+        click.echo(f"missing: {digest} (in the database, not in the store)")
+    for digest in report.corrupted:
+        click.echo(f"corrupted: {digest} (content no longer matches its SHA-256)")
+    for digest in report.orphaned:
+        click.echo(f"orphaned: {digest} (in the store, not in the database; --repair removes it)")
+    for path in report.leftovers:
+        click.echo(f"leftover: {path.name} (temporary file of an interrupted registration; --repair removes it)")
+    for line in report.repaired:
+        click.echo(f"repaired: {line}")
+    problems = len(report.missing) + len(report.corrupted) + len(report.orphaned) + len(report.leftovers)
+    click.echo(f"{report.checked} stored files checked: {problems} problem{'s' if problems != 1 else ''}")
+    if not report.ok or report.missing or report.corrupted:
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--tin", type=TIN, help="Only this practice.")
+@click.option("--year", type=YEAR, help="Only this performance year.")
+@click.option("--npi", type=NPI, help="Only this clinician's individual attestations.")
+@format_option
+@click.option("--fail-on-missing", is_flag=True, help="Exit 1 when anything is missing (for scripts).")
+@click.pass_obj
+def missing(app: App, tin: str | None, year: int | None, npi: str | None, fmt: str, fail_on_missing: bool) -> None:
+    """Attested activities whose documentation is missing or outside the attested period.
+
+    \b
+    Example:
+        evidence missing --tin 000123456 --year 2020
+    """
+    from evidence.cli.missing_view import render_missing
+    from evidence.missing import missing_report
+
+    with app.read() as session:
+        report = missing_report(session, tin=tin, year=year, npi=npi)
+    render_missing(report, fmt)
+    if fail_on_missing and report.anything_missing:
+        sys.exit(1)

@@ -1,0 +1,124 @@
+"""How the missing-documentation report is shown: a readable table, JSON or CSV."""
+
+from __future__ import annotations
+
+import click
+
+from evidence.cli.output import emit
+from evidence.missing import COMPLETE, MissingReport
+
+MARK = {"covered": "[x]", "missing": "[ ]", "outside the attested period": "[!]"}
+
+
+def summary_line(report: MissingReport) -> str:
+    total = len(report.activities)
+    return (
+        f"{total} attested activit{'y' if total == 1 else 'ies'}: {report.count('complete')} complete, "
+        f"{report.count('incomplete')} incomplete, {report.count('missing')} missing"
+    )
+
+
+def render_missing(report: MissingReport, fmt: str) -> None:
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([_as_dict(a) for a in report.activities], indent=2, default=str))
+        return
+    if fmt == "csv":
+        emit(
+            [
+                {
+                    "tin": a.tin,
+                    "year": a.year,
+                    "activity": a.activity_id,
+                    "level": a.level,
+                    "npi": a.npi,
+                    "start": a.start,
+                    "end": a.end,
+                    "rule": a.rule,
+                    "activity_status": a.status,
+                    "item": i.key,
+                    "label": i.label,
+                    "item_status": i.status,
+                    "evidence": "; ".join(e.name for e in i.covering),
+                    "outside_period": "; ".join(f"{e.name} ({e.effective_date})" for e in i.outside),
+                    "participation_met": None if a.participation is None else a.participation.met,
+                }
+                for a in report.activities
+                for i in a.items
+            ],
+            "csv",
+        )
+        return
+    if not report.activities:
+        click.echo("No attestations match.")
+        return
+    current = None
+    for a in report.activities:
+        heading = (a.tin, a.year)
+        if heading != current:
+            click.echo(f"\n{a.tin}  {a.practice_name}  PY{a.year}")
+            current = heading
+        who = f"individual {a.npi} ({a.clinician_name})" if a.npi else "group"
+        state = a.status.upper() + (f": {a.missing_text}" if a.status != COMPLETE else "")
+        click.echo(f"  {a.activity_id}  {who}, {a.start} to {a.end}, rule '{a.rule}'  {state}")
+        for item in a.items:
+            click.echo(f"    {MARK[item.status]} {item.key}) {item.label}")
+            for e in item.covering:
+                about = f" [NPI {e.clinician_npi}]" if e.clinician_npi else ""
+                click.echo(f"          {e.name} ({e.effective_date}){about}")
+            for e in item.outside:
+                period = f"{e.period_start} to {e.period_end}"
+                click.echo(f"          {e.name} ({e.effective_date}): outside the attested period {period}")
+            if not item.evidence:
+                needed = a.status != COMPLETE
+                click.echo("          MISSING" if needed else "          none (not needed: the 'any' rule is met)")
+        if a.participation is not None:
+            click.echo(f"    participation: {a.participation.describe()}")
+    click.echo("\n" + summary_line(report))
+
+
+def _as_dict(a) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "tin": a.tin,
+        "practice": a.practice_name,
+        "year": a.year,
+        "activity": a.activity_id,
+        "title": a.title,
+        "level": a.level,
+        "npi": a.npi,
+        "start": a.start,
+        "end": a.end,
+        "rule": a.rule,
+        "generic": a.generic,
+        "status": a.status,
+        "missing": a.missing_text,
+        "items": [
+            {
+                "key": i.key,
+                "label": i.label,
+                "status": i.status,
+                "evidence": [
+                    {
+                        "id": e.id,
+                        "name": e.name,
+                        "effective_date": e.effective_date,
+                        "sha256": e.digest,
+                        "in_period": e.in_period,
+                        "npi": e.clinician_npi,
+                    }
+                    for e in i.evidence
+                ],
+            }
+            for i in a.items
+        ],
+        "participation": None
+        if a.participation is None
+        else {
+            "clinicians": a.participation.clinicians,
+            "participating": a.participation.valid_count,
+            "half_required": a.participation.half_required,
+            "met": a.participation.met,
+            "participants": [p.npi for p in a.participation.participants],
+        },
+    }

@@ -1,0 +1,51 @@
+"""Click parameter types for the identifiers users type: a bad value is a usage error."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import click
+
+from evidence.errors import InputError
+from evidence.identifiers import parse_activity_id, parse_iso_date, parse_npi, parse_tin
+
+
+class _Parsed(click.ParamType):
+    parser: Any = None
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return type(self).parser(value)
+        except InputError as exc:
+            self.fail(exc.message, param, ctx)
+
+
+class TinType(_Parsed):
+    name = "TIN"
+    parser = staticmethod(parse_tin)
+
+
+class NpiType(_Parsed):
+    name = "NPI"
+    parser = staticmethod(parse_npi)
+
+
+class ActivityType(_Parsed):
+    name = "IA_ID"
+    parser = staticmethod(parse_activity_id)
+
+
+class IsoDateType(_Parsed):
+    name = "YYYY-MM-DD"
+    parser = staticmethod(parse_iso_date)
+
+
+TIN, NPI, ACTIVITY, ISO_DATE = TinType(), NpiType(), ActivityType(), IsoDateType()
+YEAR = click.IntRange(2017, 2100)
+
+
+def today() -> date:
+    return date.today()

@@ -1,0 +1,264 @@
+"""Practices, clinicians, attestations, participation and the CSV bulk import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from evidence.app import App
+from evidence.cli.output import emit, format_option
+from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TIN, YEAR
+from evidence.db.models import APM_KINDS
+
+
+@click.group()
+def practice() -> None:
+    """Add, list and show practices (TINs).
+
+    \b
+    Examples:
+        evidence practice add 000123456 --name "Riverbend Family Medicine"
+        evidence practice show 000123456 --year 2020
+    """
+
+
+@practice.command("add")
+@click.argument("tin", type=TIN)
+@click.option("--name", required=True, help="The practice's name.")
+@click.option("--pcmh", is_flag=True, help="Certified patient-centered medical home (full IA credit).")
+@click.option(
+    "--apm",
+    type=click.Choice(APM_KINDS),
+    default="none",
+    show_default=True,
+    help="APM participation: mips (APM scoring standard), app (APP reporter), other APM, or none.",
+)
+@click.pass_obj
+def practice_add(app: App, tin: str, name: str, pcmh: bool, apm: str) -> None:
+    """Add a practice (TIN: 9 digits, leading zeros kept).
+
+    \b
+    Example:
+        evidence practice add 000123456 --name "Riverbend Family Medicine" --apm other
+    """
+    from evidence.practices import add_practice
+
+    with app.write() as session:
+        row, _ = add_practice(session, tin, name, pcmh=pcmh, apm=apm)
+    click.echo(f"practice {row.tin} added: {row.name}")
+
+
+@practice.command("list")
+@format_option
+@click.pass_obj
+def practice_list(app: App, fmt: str) -> None:
+    """List practices with their clinician and attestation counts.
+
+    \b
+    Example:
+        evidence practice list --format csv
+    """
+    from evidence.practices import list_practices
+
+    with app.read() as session:
+        rows = list_practices(session)
+    emit(rows, fmt, columns=["tin", "name", "pcmh", "apm", "clinicians", "attestations"])
+
+
+@practice.command("show")
+@click.argument("tin", type=TIN)
+@click.option("--year", type=YEAR, help="Only this performance year.")
+@click.pass_obj
+def practice_show(app: App, tin: str, year: int | None) -> None:
+    """Show a practice: clinicians and attestations per performance year.
+
+    \b
+    Example:
+        evidence practice show 000123456 --year 2020
+    """
+    from evidence.practices import get_practice, list_attestations, list_clinicians
+
+    with app.read() as session:
+        row = get_practice(session, tin)
+        members = list_clinicians(session, tin, year)
+        attestations = list_attestations(session, tin, year)
+    click.echo(f"{row.tin}  {row.name}")
+    click.echo(f"PCMH: {'yes' if row.pcmh else 'no'}   APM: {row.apm}")
+    years = sorted({m.performance_year for m in members} | {a.year for a in attestations})
+    if not years:
+        click.echo("No clinicians or attestations recorded" + (f" for {year}." if year else "."))
+    for y in years:
+        in_year = [m for m in members if m.performance_year == y]
+        click.echo(f"\nPY{y}: {len(in_year)} clinicians")
+        for m in in_year:
+            click.echo(f"  {m.clinician.npi}  {m.clinician.name}")
+        for a in (a for a in attestations if a.year == y):
+            who = f"individual {a.npi}" if a.npi else f"group, {a.participants} participating"
+            click.echo(f"  {a.activity_id:<12} {a.start} to {a.end}  ({who})")
+
+
+@click.group()
+def clinician() -> None:
+    """Add and list clinicians (NPIs) billing under a TIN in a year.
+
+    \b
+    Example:
+        evidence clinician add 1234567893 --tin 000123456 --name "Dr. Avery Chen" --year 2020
+    """
+
+
+@clinician.command("add")
+@click.argument("npi", type=NPI)
+@click.option("--tin", type=TIN, required=True, help="The practice the clinician bills under.")
+@click.option("--name", required=True, help="The clinician's name.")
+@click.option("--year", type=YEAR, required=True, help="Performance year.")
+@click.option("--rural", is_flag=True, help="Practices in a rural ZIP code.")
+@click.option("--hpsa", is_flag=True, help="Practices in a Health Professional Shortage Area.")
+@click.option("--patient-facing-encounters", type=click.IntRange(min=0), help="Medicare Part B encounters.")
+@click.option("--hospital-pos-pct", type=click.FloatRange(0, 100), help="% of services in POS 19/21/22/23.")
+@click.option("--asc-pos-pct", type=click.FloatRange(0, 100), help="% of services in POS 24.")
+@click.pass_obj
+def clinician_add(
+    app: App,
+    npi: str,
+    tin: str,
+    name: str,
+    year: int,
+    rural: bool,
+    hpsa: bool,
+    patient_facing_encounters: int | None,
+    hospital_pos_pct: float | None,
+    asc_pos_pct: float | None,
+) -> None:
+    """Record that a clinician bills under a TIN in a year, with special-status inputs.
+
+    \b
+    Example:
+        evidence clinician add 1234567893 --tin 000123456 --name "Dr. Avery Chen" \\
+            --year 2020 --patient-facing-encounters 1810 --hospital-pos-pct 9
+    """
+    from evidence.practices import StatusInputs, add_clinician
+
+    inputs = StatusInputs(rural, hpsa, patient_facing_encounters, hospital_pos_pct, asc_pos_pct)
+    with app.write() as session:
+        add_clinician(session, tin, npi, name, year, inputs)
+    click.echo(f"clinician {npi} ({name}) bills under {tin} in {year}")
+
+
+@clinician.command("list")
+@click.option("--tin", type=TIN, required=True, help="The practice.")
+@click.option("--year", type=YEAR, help="Only this performance year.")
+@format_option
+@click.pass_obj
+def clinician_list(app: App, tin: str, year: int | None, fmt: str) -> None:
+    """List the clinicians billing under a TIN, per year, with their status inputs.
+
+    \b
+    Example:
+        evidence clinician list --tin 000123456 --year 2020
+    """
+    from evidence.practices import list_clinicians
+
+    with app.read() as session:
+        rows = [
+            {
+                "year": m.performance_year,
+                "npi": m.clinician.npi,
+                "name": m.clinician.name,
+                "rural": m.rural,
+                "hpsa": m.hpsa,
+                "patient_facing_encounters": m.patient_facing_encounters,
+                "hospital_pos_pct": m.hospital_pos_pct,
+                "asc_pos_pct": m.asc_pos_pct,
+            }
+            for m in list_clinicians(session, tin, year)
+        ]
+    emit(rows, fmt, columns=list(rows[0]) if rows else ["year", "npi", "name"])
+
+
+def _period_options(func):  # type: ignore[no-untyped-def]
+    func = click.option("--end", type=ISO_DATE, required=True, help="Last day (YYYY-MM-DD).")(func)
+    func = click.option("--start", type=ISO_DATE, required=True, help="First day (YYYY-MM-DD).")(func)
+    func = click.option("--year", type=YEAR, required=True, help="Performance year.")(func)
+    func = click.option("--activity", type=ACTIVITY, required=True, help="IA activity id, e.g. IA_PM_7.")(func)
+    return func
+
+
+@click.command()
+@click.option("--tin", type=TIN, required=True, help="The practice.")
+@click.option("--npi", type=NPI, help="For an individual attestation; omit for the group's.")
+@_period_options
+@click.pass_obj
+def attest(app: App, tin: str, npi: str | None, activity: str, year: int, start, end) -> None:  # type: ignore[no-untyped-def]
+    """Record a group or individual attestation to an activity.
+
+    The period must be at least 90 consecutive days inside the performance year, and the
+    activity must be in that year's inventory.
+
+    \b
+    Example:
+        evidence attest --tin 000123456 --activity IA_PM_7 --year 2020 \\
+            --start 2020-01-01 --end 2020-12-31
+    """
+    from evidence.practices import attest as record
+
+    with app.write() as session:
+        record(session, tin, activity, year, start, end, actor=app.actor, npi=npi)
+    who = f"NPI {npi}" if npi else f"group {tin}"
+    click.echo(f"{who} attested {activity} for {year}: {start} to {end}")
+
+
+@click.command()
+@click.option("--tin", type=TIN, required=True, help="The practice whose group attestation this is.")
+@click.option("--npi", type=NPI, required=True, help="The participating clinician.")
+@_period_options
+@click.pass_obj
+def participate(app: App, tin: str, npi: str, activity: str, year: int, start, end) -> None:  # type: ignore[no-untyped-def]
+    """Record one clinician's own period for a group-attested activity.
+
+    From PY2020 a group earns an activity only if at least 50% of its clinicians each
+    performed it for 90 consecutive days of their own.
+
+    \b
+    Example:
+        evidence participate --tin 000123456 --npi 1234567893 --activity IA_PM_7 \\
+            --year 2020 --start 2020-02-01 --end 2020-07-31
+    """
+    from evidence.practices import participate as record
+
+    with app.write() as session:
+        record(session, tin, npi, activity, year, start, end, actor=app.actor)
+    click.echo(f"NPI {npi} participated in {activity} ({year}): {start} to {end}")
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def import_(app: App, file: Path) -> None:
+    """Bulk-load practices, clinicians, attestations and participation from CSV.
+
+    \b
+    Columns (header row; empty cells where a column does not apply):
+      record    practice | clinician | attestation | participation
+      tin, npi, name, year, activity, start, end (ISO dates)
+      pcmh, apm                      practice rows
+      rural, hpsa (yes/no), patient_facing_encounters,
+      hospital_pos_pct, asc_pos_pct  clinician rows
+    All rows are checked first; one bad row refuses the whole file and every bad row is
+    named by line and column. Rows already stored identically count as unchanged.
+
+    \b
+    Example:
+        evidence import sample_evidence/practice.csv
+    """
+    from evidence.importer import import_csv
+
+    with app.write() as session:
+        summary = import_csv(session, file, actor=app.actor)
+    parts = [
+        f"{summary.created[k]} {k}{'s' if summary.created[k] != 1 else ''}"
+        for k in ("practice", "clinician", "attestation", "participation")
+    ]
+    unchanged = sum(summary.unchanged.values())
+    click.echo(f"{file.name}: added {', '.join(parts)}; {unchanged} rows already present")

@@ -1,0 +1,218 @@
+"""Bulk load of practices, clinicians, attestations and participation from one CSV file.
+
+Columns (header row required; column order free; unknown columns refused):
+
+    record                      practice | clinician | attestation | participation
+    tin                         9 digits, leading zeros kept (all records)
+    npi                         10 digits, Luhn-valid (clinician, participation; attestation: individual)
+    name                        practice or clinician name
+    year                        performance year (clinician, attestation, participation)
+    activity                    IA id, e.g. IA_PM_7 (attestation, participation)
+    start, end                  ISO dates YYYY-MM-DD (attestation, participation)
+    pcmh                        yes/no (practice)
+    apm                         none | mips | other | app (practice)
+    rural, hpsa                 yes/no (clinician)
+    patient_facing_encounters   whole number (clinician)
+    hospital_pos_pct            0-100 (clinician)
+    asc_pos_pct                 0-100 (clinician)
+
+Every row is checked and applied inside one transaction; if any row is bad, every bad row is
+reported by line number and column and nothing is written. Rows identical to what is
+already stored are counted as unchanged, so the same file can be loaded twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from evidence.errors import EvidenceError, InputError
+from evidence.identifiers import parse_iso_date, parse_year
+from evidence.practices import Lookup, StatusInputs, add_clinician, add_practice, attest, participate
+
+COLUMNS = (
+    "record",
+    "tin",
+    "npi",
+    "name",
+    "year",
+    "activity",
+    "start",
+    "end",
+    "pcmh",
+    "apm",
+    "rural",
+    "hpsa",
+    "patient_facing_encounters",
+    "hospital_pos_pct",
+    "asc_pos_pct",
+)
+RECORD_ORDER = ("practice", "clinician", "attestation", "participation")
+REQUIRED = {
+    "practice": ("tin", "name"),
+    "clinician": ("tin", "npi", "name", "year"),
+    "attestation": ("tin", "year", "activity", "start", "end"),
+    "participation": ("tin", "npi", "year", "activity", "start", "end"),
+}
+_TRUE, _FALSE = {"yes", "y", "true", "1"}, {"no", "n", "false", "0", ""}
+
+
+class CellError(Exception):
+    def __init__(self, column: str, message: str):
+        self.column, self.message = column, message
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    created: Counter[str]
+    unchanged: Counter[str]
+
+    @property
+    def rows(self) -> int:
+        return sum(self.created.values()) + sum(self.unchanged.values())
+
+
+class _Row:
+    def __init__(self, line: int, cells: dict[str, str]):
+        self.line, self.cells = line, cells
+        self.record = cells.get("record", "").strip().lower()
+
+    def text(self, column: str) -> str:
+        return (self.cells.get(column) or "").strip()
+
+    def parsed(self, column: str, parse: Callable[[str], Any]) -> Any:
+        try:
+            return parse(self.text(column))
+        except InputError as exc:
+            raise CellError(column, exc.message) from None
+
+    def flag(self, column: str) -> bool:
+        value = self.text(column).lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise CellError(column, f"{self.text(column)!r} is not yes or no")
+
+    def number(self, column: str, kind: type) -> Any:
+        value = self.text(column)
+        if not value:
+            return None
+        try:
+            return kind(value)
+        except ValueError:
+            raise CellError(column, f"{value!r} is not a {'whole ' if kind is int else ''}number") from None
+
+
+def read_rows(path: Path) -> list[_Row]:
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")  # Excel writes a byte-order mark
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}: line {line}: not UTF-8 text") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if not header:
+        raise InputError(f"{path}: empty file; expected a header row starting with 'record,tin,...'")
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise InputError(
+            f"{path}: line 1: unknown column(s) {', '.join(map(repr, unknown))}; known: {', '.join(COLUMNS)}"
+        )
+    for needed in ("record", "tin"):
+        if needed not in header:
+            raise InputError(f"{path}: line 1: missing column {needed!r}")
+    reader.fieldnames = header
+    rows = []
+    try:
+        for cells in reader:
+            if None in cells:
+                raise InputError(f"{path}: line {reader.line_num}: more cells than header columns")
+            if any((v or "").strip() for v in cells.values()):
+                rows.append(_Row(reader.line_num, cells))
+    except csv.Error as exc:
+        raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
+    if not rows:
+        raise InputError(f"{path}: no data rows")
+    return rows
+
+
+def _apply(session: Session, row: _Row, lookup: Lookup, actor: str) -> bool:
+    """Apply one row; True if it created something, False if identical data was already there."""
+    missing = [c for c in REQUIRED[row.record] if not row.text(c)]
+    if missing:
+        raise CellError(missing[0], "required for a " + row.record + " row")
+    tin = row.text("tin")
+    if row.record == "practice":
+        apm = row.text("apm").lower() or "none"
+        _, created = add_practice(
+            session, tin, row.text("name"), pcmh=row.flag("pcmh"), apm=apm, lookup=lookup, exist_ok=True
+        )
+        return created
+    year = row.parsed("year", parse_year)
+    if row.record == "clinician":
+        inputs = StatusInputs(
+            rural=row.flag("rural"),
+            hpsa=row.flag("hpsa"),
+            patient_facing_encounters=row.number("patient_facing_encounters", int),
+            hospital_pos_pct=row.number("hospital_pos_pct", float),
+            asc_pos_pct=row.number("asc_pos_pct", float),
+        )
+        _, created = add_clinician(
+            session, tin, row.text("npi"), row.text("name"), year, inputs, lookup=lookup, exist_ok=True
+        )
+        return created
+    start = row.parsed("start", lambda v: parse_iso_date(v, field="start"))
+    end = row.parsed("end", lambda v: parse_iso_date(v, field="end"))
+    if row.record == "attestation":
+        _, created = attest(
+            session, tin, row.text("activity"), year, start, end,
+            actor=actor, npi=row.text("npi") or None, lookup=lookup, exist_ok=True,
+        )  # fmt: skip
+        return created
+    _, created = participate(
+        session, tin, row.text("npi"), row.text("activity"), year, start, end,
+        actor=actor, lookup=lookup, exist_ok=True,
+    )  # fmt: skip
+    return created
+
+
+def import_csv(session: Session, path: Path, *, actor: str) -> ImportSummary:
+    """Load the file in the caller's transaction; raise InputError naming every bad row."""
+    rows = read_rows(path)
+    problems: list[tuple[int, str]] = []
+    for row in rows:
+        if row.record not in RECORD_ORDER:
+            kinds = ", ".join(RECORD_ORDER)
+            problems.append((row.line, f"line {row.line}, column record: {row.text('record')!r} is not one of {kinds}"))
+    lookup = Lookup(session)
+    created: Counter[str] = Counter()
+    unchanged: Counter[str] = Counter()
+    ordered = sorted(
+        (r for r in rows if r.record in RECORD_ORDER), key=lambda r: (RECORD_ORDER.index(r.record), r.line)
+    )
+    for row in ordered:
+        try:
+            with session.begin_nested():
+                if _apply(session, row, lookup, actor):
+                    created[row.record] += 1
+                else:
+                    unchanged[row.record] += 1
+        except CellError as exc:
+            problems.append((row.line, f"line {row.line}, column {exc.column}: {exc.message}"))
+        except EvidenceError as exc:
+            problems.append((row.line, f"line {row.line} ({row.record}): {exc.message}"))
+    if problems:
+        raise InputError.listing(path, [text for _, text in sorted(problems)])
+    return ImportSummary(created, unchanged)

@@ -1,0 +1,147 @@
+"""Evidence manifests: many files and what each documents, in YAML or CSV.
+
+YAML:
+
+    evidence:
+      - path: files/2020/qcdr-report.pdf     # relative to the manifest's folder
+        tin: "000123456"
+        year: 2020
+        activity: IA_PM_7
+        items: [1]                           # optional where the activity has one item
+        npi: "1234567893"                    # optional: an individual's attestation or participation
+        effective_date: 2020-10-05           # optional: defaults to the file's modification date
+        description: QCDR feedback report    # optional
+
+CSV: the same fields as columns (path, tin, year, activity, items, npi, effective_date,
+description), with several items separated by ";" (e.g. `1;2`).
+
+A path may name a folder (every file in it). Paths must stay inside the manifest's folder
+unless --allow-outside is given. An entry with a bad field fails on its own, naming its
+line; the other entries still register.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from evidence.errors import InputError
+from evidence.identifiers import parse_activity_id, parse_iso_date, parse_npi, parse_tin, parse_year
+from evidence.registration import FileToRegister, LinkRequest, expand_paths
+from evidence.yamlio import load_yaml
+
+FIELDS = ("path", "tin", "year", "activity", "items", "npi", "effective_date", "description")
+REQUIRED = ("path", "tin", "year", "activity")
+
+
+@dataclass(frozen=True)
+class ManifestProblem:
+    source: str
+    message: str
+    path: Path
+
+
+def _entries(path: Path) -> list[tuple[int | None, dict[str, Any]]]:
+    if path.suffix.lower() == ".csv":
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8 text") from None
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = [h.strip().lower() for h in reader.fieldnames or []]
+        unknown = [h for h in header if h not in FIELDS]
+        if unknown or "path" not in header:
+            raise InputError(f"{path}: line 1: columns must be among {', '.join(FIELDS)} and include 'path'")
+        reader.fieldnames = header
+        try:
+            return [(reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}) for row in reader]
+        except csv.Error as exc:
+            raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
+    document = load_yaml(path)
+    data = document.data
+    if not isinstance(data, dict) or not isinstance(data.get("evidence"), list):
+        raise InputError(f"{path}: expected a mapping with an 'evidence:' list")
+    entries: list[tuple[int | None, dict[str, Any]]] = []
+    for index, entry in enumerate(data["evidence"]):
+        line = document.line_of(["evidence", index])
+        entries.append((line, entry if isinstance(entry, dict) else {"__invalid__": entry}))
+    return entries
+
+
+def _items(value: Any) -> tuple[int, ...]:
+    if value is None or value == "":
+        return ()
+    raw = value if isinstance(value, list) else str(value).replace(",", ";").split(";")
+    keys = []
+    for part in raw:
+        text = str(part).strip()
+        if not text.isdigit() or int(text) < 1:
+            raise InputError(f"item {part!r} is not a documentation item number (1, 2, ...)")
+        keys.append(int(text))
+    return tuple(keys)
+
+
+def _text(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _resolve(base: Path, raw: str, allow_outside: bool) -> Path:
+    candidate = Path(raw)
+    full = candidate if candidate.is_absolute() else base / candidate
+    if not allow_outside:
+        resolved = Path(os.path.normpath(full.absolute()))
+        if not resolved.is_relative_to(Path(os.path.normpath(base.absolute()))):
+            raise InputError(f"path {raw!r} is outside the manifest's folder (use --allow-outside)")
+        try:  # a symlinked folder inside may still point out
+            if not full.resolve().is_relative_to(base.resolve()) and not full.is_symlink():
+                raise InputError(f"path {raw!r} leads outside the manifest's folder (use --allow-outside)")
+        except OSError:
+            pass
+    return full
+
+
+def read_manifest(
+    path: Path, *, allow_outside: bool = False, follow_symlinks: bool = False
+) -> tuple[list[FileToRegister], list[ManifestProblem]]:
+    """Files to register, and the entries that could not even be read (with their line)."""
+    path = Path(path)
+    base = path.parent
+    files: list[FileToRegister] = []
+    problems: list[ManifestProblem] = []
+    for line, entry in _entries(path):
+        source = f"{path.name} line {line}" if line else path.name
+        raw_path = entry.get("path")
+        shown = Path(str(raw_path)) if raw_path else path
+        try:
+            if "__invalid__" in entry:
+                raise InputError("entry is not a mapping of fields")
+            unknown = sorted(set(entry) - set(FIELDS))
+            if unknown:
+                raise InputError(f"unknown field {unknown[0]!r} (fields: {', '.join(FIELDS)})")
+            missing = [f for f in REQUIRED if entry.get(f) in (None, "")]
+            if missing:
+                raise InputError(f"missing field {missing[0]!r}")
+            request = LinkRequest(
+                tin=parse_tin(_text(entry["tin"]), field="tin"),
+                year=parse_year(entry["year"]),
+                activity_id=parse_activity_id(_text(entry["activity"])),
+                item_keys=_items(entry.get("items")),
+                npi=parse_npi(_text(entry["npi"]), field="npi") if entry.get("npi") else None,
+            )
+            effective = entry.get("effective_date")
+            effective_date = parse_iso_date(_text(effective), field="effective_date") if effective else None
+            description = entry.get("description")
+            full = _resolve(base, str(raw_path), allow_outside)
+        except InputError as exc:
+            problems.append(ManifestProblem(source, exc.message, shown))
+            continue
+        for file in expand_paths([full], follow_symlinks=follow_symlinks):
+            files.append(
+                FileToRegister(file, request, effective_date, str(description) if description else None, source)
+            )
+    return files, problems

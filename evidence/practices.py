@@ -1,0 +1,381 @@
+"""Practices (TINs), clinicians (NPIs) per year, attestations and participation.
+
+Every function takes a Session, validates everything before writing, and raises the
+project's own errors. `Lookup` caches rows by their natural keys so a bulk import of
+thousands of rows does not query once per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from evidence import rules
+from evidence.catalog.store import require_activity
+from evidence.db.models import (
+    APM_KINDS,
+    Activity,
+    Attestation,
+    Clinician,
+    Membership,
+    Participation,
+    Practice,
+)
+from evidence.errors import ConflictError, InputError, NotFoundError
+from evidence.identifiers import parse_activity_id, parse_npi, parse_tin
+
+
+@dataclass
+class Lookup:
+    """Rows by natural key, cached for the life of one unit of work."""
+
+    session: Session
+    _practices: dict[str, Practice | None] = field(default_factory=dict)
+    _clinicians: dict[str, Clinician | None] = field(default_factory=dict)
+    _activities: dict[tuple[str, int], Activity] = field(default_factory=dict)
+    _members: dict[tuple[int, int, int], Membership | None] = field(default_factory=dict)
+
+    def practice(self, tin: str) -> Practice | None:
+        if tin not in self._practices:
+            self._practices[tin] = self.session.scalar(select(Practice).where(Practice.tin == tin))
+        return self._practices[tin]
+
+    def require_practice(self, tin: str) -> Practice:
+        practice = self.practice(tin)
+        if practice is None:
+            raise NotFoundError(f"no practice with TIN {tin}; add it with `evidence practice add {tin} --name ...`")
+        return practice
+
+    def clinician(self, npi: str) -> Clinician | None:
+        if npi not in self._clinicians:
+            self._clinicians[npi] = self.session.scalar(select(Clinician).where(Clinician.npi == npi))
+        return self._clinicians[npi]
+
+    def activity(self, activity_id: str, year: int) -> Activity:
+        key = (activity_id, year)
+        if key not in self._activities:
+            self._activities[key] = require_activity(self.session, activity_id, year)
+        return self._activities[key]
+
+    def membership(self, practice: Practice, clinician: Clinician, year: int) -> Membership | None:
+        key = (practice.id, clinician.id, year)
+        if key not in self._members:
+            self._members[key] = self.session.scalar(
+                select(Membership).where(
+                    Membership.practice_id == practice.id,
+                    Membership.clinician_id == clinician.id,
+                    Membership.performance_year == year,
+                )
+            )
+        return self._members[key]
+
+    def require_member(self, practice: Practice, npi: str, year: int) -> Clinician:
+        clinician = self.clinician(npi)
+        if clinician is None or self.membership(practice, clinician, year) is None:
+            raise InputError(
+                f"NPI {npi} does not bill under TIN {practice.tin} in {year}; "
+                f"add it with `evidence clinician add {npi} --tin {practice.tin} --year {year} --name ...`"
+            )
+        return clinician
+
+    def remember(self, row: object) -> None:
+        if isinstance(row, Practice):
+            self._practices[row.tin] = row
+        elif isinstance(row, Clinician):
+            self._clinicians[row.npi] = row
+        elif isinstance(row, Membership):
+            self._members[(row.practice_id, row.clinician_id, row.performance_year)] = row
+
+
+def _year(session: Session, year: int) -> int:
+    if year < rules.FIRST_PERFORMANCE_YEAR:
+        raise InputError(f"performance year {year} is before MIPS began ({rules.FIRST_PERFORMANCE_YEAR})")
+    return year
+
+
+# --- Practices --------------------------------------------------------------------------------
+
+
+def add_practice(
+    session: Session,
+    tin: str,
+    name: str,
+    *,
+    pcmh: bool = False,
+    apm: str = "none",
+    lookup: Lookup | None = None,
+    exist_ok: bool = False,
+) -> tuple[Practice, bool]:
+    """Create a practice; returns (practice, created). Identical re-adds are fine with exist_ok."""
+    lookup = lookup or Lookup(session)
+    tin = parse_tin(tin)
+    name = " ".join((name or "").split())
+    if not name:
+        raise InputError("practice name is empty")
+    if apm not in APM_KINDS:
+        raise InputError(f"APM participation {apm!r} is not one of {', '.join(APM_KINDS)}")
+    existing = lookup.practice(tin)
+    if existing is not None:
+        if exist_ok and (existing.name, existing.pcmh, existing.apm) == (name, pcmh, apm):
+            return existing, False
+        raise ConflictError(f"practice {tin} already exists ({existing.name!r})")
+    practice = Practice(tin=tin, name=name, pcmh=pcmh, apm=apm)
+    session.add(practice)
+    session.flush()
+    lookup.remember(practice)
+    return practice, True
+
+
+def get_practice(session: Session, tin: str) -> Practice:
+    return Lookup(session).require_practice(parse_tin(tin))
+
+
+def list_practices(session: Session) -> list[dict[str, object]]:
+    members = (
+        select(Membership.practice_id, func.count(func.distinct(Membership.clinician_id)).label("n"))
+        .group_by(Membership.practice_id)
+        .subquery()
+    )
+    attested = select(Attestation.practice_id, func.count().label("n")).group_by(Attestation.practice_id).subquery()
+    query = (
+        select(Practice, func.coalesce(members.c.n, 0), func.coalesce(attested.c.n, 0))
+        .outerjoin(members, members.c.practice_id == Practice.id)
+        .outerjoin(attested, attested.c.practice_id == Practice.id)
+        .order_by(Practice.tin)
+    )
+    return [
+        {"tin": p.tin, "name": p.name, "pcmh": p.pcmh, "apm": p.apm, "clinicians": n, "attestations": a}
+        for p, n, a in session.execute(query)
+    ]
+
+
+# --- Clinicians ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusInputs:
+    """What CMS looks at for a clinician's special statuses in one year."""
+
+    rural: bool = False
+    hpsa: bool = False
+    patient_facing_encounters: int | None = None
+    hospital_pos_pct: float | None = None
+    asc_pos_pct: float | None = None
+
+    def check(self) -> None:
+        if self.patient_facing_encounters is not None and self.patient_facing_encounters < 0:
+            raise InputError(f"patient-facing encounters {self.patient_facing_encounters} is negative")
+        for label, value in (("hospital POS", self.hospital_pos_pct), ("ASC POS", self.asc_pos_pct)):
+            if value is not None and not 0 <= value <= 100:
+                raise InputError(f"{label} percentage {value} is not between 0 and 100")
+
+
+def add_clinician(
+    session: Session,
+    tin: str,
+    npi: str,
+    name: str,
+    year: int,
+    inputs: StatusInputs = StatusInputs(),
+    *,
+    lookup: Lookup | None = None,
+    exist_ok: bool = False,
+) -> tuple[Membership, bool]:
+    """Record that NPI bills under TIN in `year`, with its status inputs; (membership, created)."""
+    lookup = lookup or Lookup(session)
+    tin, npi, year = parse_tin(tin), parse_npi(npi), _year(session, year)
+    name = " ".join((name or "").split())
+    if not name:
+        raise InputError(f"clinician {npi}: name is empty")
+    inputs.check()
+    practice = lookup.require_practice(tin)
+    clinician = lookup.clinician(npi)
+    if clinician is None:
+        clinician = Clinician(npi=npi, name=name)
+        session.add(clinician)
+        session.flush()
+        lookup.remember(clinician)
+    elif clinician.name != name:
+        raise ConflictError(f"NPI {npi} is already recorded as {clinician.name!r}, not {name!r}")
+    existing = lookup.membership(practice, clinician, year)
+    values = {
+        "rural": inputs.rural,
+        "hpsa": inputs.hpsa,
+        "patient_facing_encounters": inputs.patient_facing_encounters,
+        "hospital_pos_pct": inputs.hospital_pos_pct,
+        "asc_pos_pct": inputs.asc_pos_pct,
+    }
+    if existing is not None:
+        if exist_ok and all(getattr(existing, k) == v for k, v in values.items()):
+            return existing, False
+        raise ConflictError(f"NPI {npi} is already recorded under TIN {tin} for {year}")
+    membership = Membership(practice_id=practice.id, clinician_id=clinician.id, performance_year=year, **values)
+    session.add(membership)
+    session.flush()
+    lookup.remember(membership)
+    return membership, True
+
+
+def list_clinicians(session: Session, tin: str, year: int | None = None) -> list[Membership]:
+    practice = get_practice(session, tin)
+    query = (
+        select(Membership)
+        .options(joinedload(Membership.clinician))
+        .join(Clinician, Clinician.id == Membership.clinician_id)
+        .where(Membership.practice_id == practice.id)
+        .order_by(Membership.performance_year, Clinician.npi)
+    )
+    if year is not None:
+        query = query.where(Membership.performance_year == year)
+    return list(session.scalars(query))
+
+
+# --- Attestations and participation ---------------------------------------------------------------
+
+
+def _check_period(year: int, start: date, end: date) -> None:
+    problem = rules.period_problem(year, start, end)
+    if problem:
+        raise InputError(problem)
+
+
+def find_attestation(
+    session: Session, practice: Practice, activity: Activity, clinician: Clinician | None
+) -> Attestation | None:
+    query = select(Attestation).where(
+        Attestation.practice_id == practice.id,
+        Attestation.activity_pk == activity.id,
+        Attestation.performance_year == activity.performance_year,
+    )
+    if clinician is None:
+        query = query.where(Attestation.clinician_id.is_(None))
+    else:
+        query = query.where(Attestation.clinician_id == clinician.id)
+    return session.scalar(query)
+
+
+def attest(
+    session: Session,
+    tin: str,
+    activity_id: str,
+    year: int,
+    start: date,
+    end: date,
+    *,
+    actor: str,
+    npi: str | None = None,
+    lookup: Lookup | None = None,
+    exist_ok: bool = False,
+) -> tuple[Attestation, bool]:
+    """A group attestation (no NPI) or an individual one; (attestation, created)."""
+    lookup = lookup or Lookup(session)
+    tin, activity_id, year = parse_tin(tin), parse_activity_id(activity_id), _year(session, year)
+    practice = lookup.require_practice(tin)
+    clinician = lookup.require_member(practice, parse_npi(npi), year) if npi else None
+    activity = lookup.activity(activity_id, year)
+    _check_period(year, start, end)
+    existing = find_attestation(session, practice, activity, clinician)
+    who = f"NPI {clinician.npi}" if clinician else f"the group (TIN {tin})"
+    if existing is not None:
+        if exist_ok and (existing.start_date, existing.end_date) == (start, end):
+            return existing, False
+        raise ConflictError(
+            f"{who} already attested {activity_id} for {year} ({existing.start_date} to {existing.end_date})"
+        )
+    attestation = Attestation(
+        practice_id=practice.id,
+        clinician_id=clinician.id if clinician else None,
+        performance_year=year,
+        activity_pk=activity.id,
+        start_date=start,
+        end_date=end,
+        created_by=actor,
+    )
+    session.add(attestation)
+    session.flush()
+    return attestation, True
+
+
+def participate(
+    session: Session,
+    tin: str,
+    npi: str,
+    activity_id: str,
+    year: int,
+    start: date,
+    end: date,
+    *,
+    actor: str,
+    lookup: Lookup | None = None,
+    exist_ok: bool = False,
+) -> tuple[Participation, bool]:
+    """One clinician's own period for the group's attestation (the 50% rule from PY2020)."""
+    lookup = lookup or Lookup(session)
+    tin, activity_id, year = parse_tin(tin), parse_activity_id(activity_id), _year(session, year)
+    practice = lookup.require_practice(tin)
+    clinician = lookup.require_member(practice, parse_npi(npi), year)
+    activity = lookup.activity(activity_id, year)
+    attestation = find_attestation(session, practice, activity, None)
+    if attestation is None:
+        raise InputError(
+            f"TIN {tin} has no group attestation of {activity_id} for {year}; "
+            f"record it first with `evidence attest --tin {tin} --activity {activity_id} --year {year} ...`"
+        )
+    _check_period(year, start, end)
+    existing = session.scalar(
+        select(Participation).where(
+            Participation.attestation_id == attestation.id, Participation.clinician_id == clinician.id
+        )
+    )
+    if existing is not None:
+        if exist_ok and (existing.start_date, existing.end_date) == (start, end):
+            return existing, False
+        raise ConflictError(
+            f"NPI {clinician.npi} already has a participation in {activity_id} for {year} "
+            f"({existing.start_date} to {existing.end_date})"
+        )
+    participation = Participation(
+        attestation_id=attestation.id,
+        clinician_id=clinician.id,
+        start_date=start,
+        end_date=end,
+        created_by=actor,
+    )
+    session.add(participation)
+    session.flush()
+    return participation, True
+
+
+@dataclass(frozen=True)
+class AttestationRow:
+    year: int
+    activity_id: str
+    title: str
+    npi: str | None
+    start: date
+    end: date
+    participants: int
+
+
+def list_attestations(session: Session, tin: str, year: int | None = None) -> list[AttestationRow]:
+    practice = get_practice(session, tin)
+    participants = (
+        select(Participation.attestation_id, func.count().label("n")).group_by(Participation.attestation_id).subquery()
+    )
+    query = (
+        select(Attestation, Activity, Clinician.npi, func.coalesce(participants.c.n, 0))
+        .join(Activity, Activity.id == Attestation.activity_pk)
+        .outerjoin(Clinician, Clinician.id == Attestation.clinician_id)
+        .outerjoin(participants, participants.c.attestation_id == Attestation.id)
+        .where(Attestation.practice_id == practice.id)
+        .order_by(Attestation.performance_year, Activity.activity_id, Clinician.npi)
+    )
+    if year is not None:
+        query = query.where(Attestation.performance_year == year)
+    return [
+        AttestationRow(a.performance_year, act.activity_id, act.title, npi, a.start_date, a.end_date, n)
+        for a, act, npi, n in session.execute(query)
+    ]

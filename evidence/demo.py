@@ -11,21 +11,45 @@ from evidence.config import resolve_settings
 from evidence.errors import StoreError
 from evidence.resources import sample_evidence_dir
 
+SAMPLE_TIN = "000123456"
 
-def run_demo(out: Path, *, echo: Callable[[str], None] = print, sample: Path | None = None) -> App:
-    """Build a fresh store under `out/home` from the sample and return it (opened)."""
-    sample = sample or sample_evidence_dir()
+
+def fresh_demo_home(out: Path) -> Path:
+    """`out/home`, emptied if it is an earlier demo store; refuses to delete anything else."""
     home = out / "home"
     if home.exists():
         if not (home / "evidence.sqlite3").exists():
             raise StoreError(f"{home} exists and is not a demo store; choose another --out")
         shutil.rmtree(home)
-    app = App(resolve_settings(home, None), actor="demo")
-    from evidence.catalog.store import catalog_years
+    return home
 
+
+def run_demo(out: Path, *, echo: Callable[[str], None] = print, sample: Path | None = None) -> App:
+    """Load the sample into a fresh store under `out/home`, print the missing report, write packets."""
+    from evidence.blobstore import LocalBlobStore
+    from evidence.cli.missing_view import render_missing
+    from evidence.importer import import_csv
+    from evidence.manifest import read_manifest
+    from evidence.missing import missing_report
+    from evidence.registration import register_one
+
+    sample = sample or sample_evidence_dir()
+    app = App(resolve_settings(fresh_demo_home(out), None), actor="demo")
+    echo(f"1. Fresh store in {app.settings.home}")
+
+    with app.write() as session:
+        summary = import_csv(session, sample / "practice.csv", actor=app.actor)
+    counts = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in summary.created.items())
+    echo(f"2. Imported {sample / 'practice.csv'}: {counts}")
+
+    files, problems = read_manifest(sample / "manifest.yaml")
+    store = LocalBlobStore(app.settings.store_dir)
+    outcomes = [register_one(app, store, f, target_cache={}) for f in files]
+    failed = [o for o in outcomes if o.status == "failed"] + problems
+    echo(f"3. Registered {sum(o.status == 'registered' for o in outcomes)} evidence files, {len(failed)} failed")
+
+    echo("4. Missing-documentation report:")
     with app.read() as session:
-        years = catalog_years(session)
-    echo(f"Store created in {home} (catalog PY{years[0]}-PY{years[-1]} loaded).")
-    echo(f"Sample practice: {sample}")
-    echo("Not built yet: attestation import, evidence registration, the missing report and the PDF packet.")
+        report = missing_report(session)
+    render_missing(report, "table")
     return app

@@ -9,6 +9,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import emit, format_option
+from evidence.cli.params import actor_option
 
 WEIGHT_CHOICES = ("high", "medium", "none")
 
@@ -141,6 +142,7 @@ def show(app: App, activity_id: str, year: int | None) -> None:
 @catalog.command("import-qpp")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--year", type=int, required=True, help="The performance year the file describes.")
+@actor_option
 @click.pass_obj
 def import_qpp(app: App, file: Path, year: int) -> None:
     """Load a performance year's inventory from CMS's qpp-measures-data file.

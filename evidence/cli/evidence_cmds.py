@@ -9,7 +9,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import emit, format_option
-from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TIN, YEAR
+from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TIN, YEAR, actor_option
 
 
 def _store(app: App):  # type: ignore[no-untyped-def]
@@ -38,6 +38,7 @@ def _progress(total: int):  # type: ignore[no-untyped-def]
 @click.option("--follow-symlinks", is_flag=True, help="Register the targets of symbolic links.")
 @click.option("--allow-empty", is_flag=True, help="Accept zero-byte files.")
 @click.option("--allow-outside", is_flag=True, help="Let a manifest name files outside its folder.")
+@actor_option
 @click.pass_obj
 def register(
     app: App,
@@ -206,6 +207,7 @@ def show(app: App, evidence_id: int) -> None:
 @click.command()
 @click.argument("evidence_id", type=int)
 @click.option("--reason", required=True, help="Why it was a mistake.")
+@actor_option
 @click.pass_obj
 def withdraw(app: App, evidence_id: int, reason: str) -> None:
     """Take a mistaken registration out of reports and packets (record and file are kept).

@@ -49,3 +49,19 @@ YEAR = click.IntRange(2017, 2100)
 
 def today() -> date:
     return date.today()
+
+
+def _set_actor(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.find_root().obj.actor = value
+
+
+def actor_option(func: Any) -> Any:
+    """`--actor NAME` on every command that changes the store (also accepted before the command)."""
+    return click.option(
+        "--actor",
+        metavar="NAME",
+        expose_value=False,
+        callback=_set_actor,
+        help="Who is acting, for the records [default: --actor before the command, $EVIDENCE_ACTOR, the OS user].",
+    )(func)

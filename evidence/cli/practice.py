@@ -8,7 +8,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import emit, format_option
-from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TIN, YEAR
+from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TIN, YEAR, actor_option
 from evidence.db.models import APM_KINDS
 
 
@@ -34,6 +34,7 @@ def practice() -> None:
     show_default=True,
     help="APM participation: mips (APM scoring standard), app (APP reporter), other APM, or none.",
 )
+@actor_option
 @click.pass_obj
 def practice_add(app: App, tin: str, name: str, pcmh: bool, apm: str) -> None:
     """Add a practice (TIN: 9 digits, leading zeros kept).
@@ -118,6 +119,7 @@ def clinician() -> None:
 @click.option("--patient-facing-encounters", type=click.IntRange(min=0), help="Medicare Part B encounters.")
 @click.option("--hospital-pos-pct", type=click.FloatRange(0, 100), help="% of services in POS 19/21/22/23.")
 @click.option("--asc-pos-pct", type=click.FloatRange(0, 100), help="% of services in POS 24.")
+@actor_option
 @click.pass_obj
 def clinician_add(
     app: App,
@@ -189,6 +191,7 @@ def _period_options(func):  # type: ignore[no-untyped-def]
 @click.option("--tin", type=TIN, required=True, help="The practice.")
 @click.option("--npi", type=NPI, help="For an individual attestation; omit for the group's.")
 @_period_options
+@actor_option
 @click.pass_obj
 def attest(app: App, tin: str, npi: str | None, activity: str, year: int, start, end) -> None:  # type: ignore[no-untyped-def]
     """Record a group or individual attestation to an activity.
@@ -213,6 +216,7 @@ def attest(app: App, tin: str, npi: str | None, activity: str, year: int, start,
 @click.option("--tin", type=TIN, required=True, help="The practice whose group attestation this is.")
 @click.option("--npi", type=NPI, required=True, help="The participating clinician.")
 @_period_options
+@actor_option
 @click.pass_obj
 def participate(app: App, tin: str, npi: str, activity: str, year: int, start, end) -> None:  # type: ignore[no-untyped-def]
     """Record one clinician's own period for a group-attested activity.
@@ -234,6 +238,7 @@ def participate(app: App, tin: str, npi: str, activity: str, year: int, start, e
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@actor_option
 @click.pass_obj
 def import_(app: App, file: Path) -> None:
     """Bulk-load practices, clinicians, attestations and participation from CSV.

@@ -1,0 +1,238 @@
+"""Registering evidence: the store, links, idempotence, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from evidence.db.models import Blob, Evidence, EvidenceLink
+from tests.conftest import SAMPLE
+
+TIN = "000123456"
+
+
+@pytest.fixture
+def sample(run):
+    run("import", SAMPLE / "practice.csv")
+
+
+def _count(app, model) -> int:
+    with app.read() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def _store_files(home: Path) -> list[Path]:
+    return sorted(p for p in (home / "store" / "sha256").rglob("*") if p.is_file())
+
+
+def test_register_stores_file_owner_only_with_facts(tmp_path: Path, run, app, home, sample) -> None:
+    report = tmp_path / "qcdr-q3.pdf"
+    report.write_bytes((SAMPLE / "files/2020/qcdr-feedback-report-2020-q3.pdf").read_bytes())
+    out = run("register", report, "--tin", TIN, "--year", "2020", "--activity", "IA_PM_7",
+              "--effective-date", "2020-10-05", "--description", "Q3 report", "--actor", "alice").output  # fmt: skip
+    assert "1 registered, 0 already present, 0 failed" in out
+    files = _store_files(home)
+    assert len(files) == 1
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    for folder in (files[0].parent, files[0].parent.parent, home / "store"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    listed = json.loads(run("list", "--format", "json").output)[0]
+    import hashlib
+
+    assert listed["sha256"] == hashlib.sha256(report.read_bytes()).hexdigest() == files[0].name
+    assert (listed["name"], listed["media_type"], listed["size"]) == (
+        "qcdr-q3.pdf",
+        "application/pdf",
+        report.stat().st_size,
+    )
+    assert (listed["effective_date"], listed["registered_by"], listed["description"]) == (
+        "2020-10-05",
+        "alice",
+        "Q3 report",
+    )
+    assert "000123456 PY2020 IA_PM_7 item 1" in listed["links"]
+    with app.read() as session:
+        assert session.scalar(select(Blob.hash_algorithm)) == "sha256"
+
+
+def test_media_type_comes_from_content_not_extension(tmp_path: Path, run, sample) -> None:
+    disguised = tmp_path / "screenshot.txt"
+    disguised.write_bytes((SAMPLE / "files/2024/patient-portal-screenshot.png").read_bytes())
+    run("register", disguised, "--tin", TIN, "--year", "2024", "--activity", "IA_BE_4", "--npi", "1234567893")
+    assert json.loads(run("list", "--format", "json").output)[0]["media_type"] == "image/png"
+
+
+def test_effective_date_defaults_to_modification_date(tmp_path: Path, run, sample) -> None:
+    path = tmp_path / "minutes.txt"
+    path.write_text("QI meeting minutes\n", encoding="utf-8")
+    when = 1_590_000_000  # 2020-05-20
+    os.utime(path, (when, when))
+    run("register", path, "--tin", TIN, "--year", "2020", "--activity", "IA_PM_7")
+    assert json.loads(run("list", "--format", "json").output)[0]["effective_date"] == "2020-05-20"
+
+
+def test_same_content_stored_once_links_kept_and_rerun_is_already_present(tmp_path, run, app, home, sample) -> None:
+    path = SAMPLE / "files/2020/care-plan-template.pdf"
+    args = ["--tin", TIN, "--year", "2020", "--effective-date", "2020-04-06"]
+    run("register", path, "--activity", "IA_CC_9", "--item", "1", *args)
+    again = run("register", path, "--activity", "IA_CC_9", "--item", "1", *args).output
+    assert "0 registered, 1 already present" in again
+    run("register", path, "--activity", "IA_PM_7", *args)  # same bytes, another link
+    assert len(_store_files(home)) == 1
+    assert (_count(app, Blob), _count(app, Evidence), _count(app, EvidenceLink)) == (1, 1, 2)
+
+
+def test_manifest_registers_sample_and_rerun_changes_nothing(run, app, dump, sample) -> None:
+    out = run("register", "--manifest", SAMPLE / "manifest.yaml").output
+    assert "12 registered, 0 already present, 0 failed" in out
+    before = dump()
+    assert (
+        "0 registered, 12 already present, 0 failed" in run("register", "--manifest", SAMPLE / "manifest.yaml").output
+    )
+    assert dump() == before
+
+
+def test_csv_manifest_with_several_items(tmp_path: Path, run, app, sample) -> None:
+    (tmp_path / "plan.pdf").write_bytes(b"%PDF-1.4 plan")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "path,tin,year,activity,items,effective_date,description\n"
+        "plan.pdf,000123456,2020,IA_CC_9,1;2,2020-05-01,Care plan and sharing log\n",
+        encoding="utf-8",
+    )
+    run("register", "--manifest", manifest)
+    assert _count(app, EvidenceLink) == 2
+
+
+def test_activity_with_several_items_needs_item(tmp_path: Path, run, dump, sample) -> None:
+    path = tmp_path / "x.pdf"
+    path.write_bytes(b"%PDF-1.4 x")
+    before = dump()
+    out = run("register", path, "--tin", TIN, "--year", "2020", "--activity", "IA_CC_9", expect=1).output
+    assert "IA_CC_9 has 2 documentation items; choose with --item: 1) Individual care plan process; 2) " in out
+    assert dump() == before
+
+
+BAD_TARGETS = {
+    "unknown item": (["--activity", "IA_CC_9", "--item", "7"], "IA_CC_9 has no documentation item 7"),
+    "no such attestation": (["--activity", "IA_BE_4"], "no attestation of IA_BE_4 by the group under TIN 000123456"),
+    "activity not in year": (["--activity", "IA_ERP_3", "--year", "2019"], "IA_ERP_3 is not in the PY2019 inventory"),
+    "unknown practice": (["--activity", "IA_PM_7", "--tin", "999999999"], "no practice with TIN 999999999"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TARGETS))
+def test_bad_target_is_one_clear_error(tmp_path: Path, run, dump, home, sample, case: str) -> None:
+    path = tmp_path / "x.pdf"
+    path.write_bytes(b"%PDF-1.4 x")
+    extra, expected = BAD_TARGETS[case]
+    args = {"--tin": TIN, "--year": "2020"}
+    for flag, value in zip(extra[::2], extra[1::2], strict=True):
+        args[flag] = value
+    flat = [part for pair in args.items() for part in pair]
+    before = dump()
+    out = run("register", path, *flat, expect=1).output
+    assert expected in out and "Traceback" not in out
+    assert dump() == before and _store_files(home) == []
+
+
+def test_bad_files_fail_alone_and_the_rest_register(tmp_path: Path, run, app, home, sample) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    (folder / "good-1.pdf").write_bytes(b"%PDF-1.4 one")
+    (folder / "good-2.txt").write_text("two", encoding="utf-8")
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "link.pdf").symlink_to(folder / "good-1.pdf")
+    locked = folder / "locked.pdf"
+    locked.write_bytes(b"%PDF-1.4 secret")
+    locked.chmod(0)
+    bad_name = os.fsencode(folder) + b"/caf\xe9.pdf"
+    with open(bad_name, "wb") as handle:
+        handle.write(b"%PDF-1.4 latin")
+    missing = tmp_path / "nowhere.pdf"
+    result = run("register", folder, missing, "--tin", TIN, "--year", "2020", "--activity", "IA_PM_7", expect=1)
+    out = result.output
+    root = os.geteuid() == 0  # root reads anything, so the locked file registers
+    assert f"{3 if root else 2} registered, 0 already present, {4 if root else 5} failed" in out
+    assert "empty.txt: empty file (use --allow-empty" in out
+    assert "link.pdf: is a symbolic link (use --follow-symlinks" in out
+    assert "nowhere.pdf: no such file" in out
+    assert "file name is not valid UTF-8" in out
+    if not root:
+        assert "locked.pdf: not readable" in out
+    assert _count(app, Evidence) == (3 if root else 2)
+    locked.chmod(0o600)
+    run("register", folder / "empty.txt", "--allow-empty", "--tin", TIN, "--year", "2020", "--activity", "IA_PM_7")
+    run("register", folder / "link.pdf", "--follow-symlinks", "--tin", TIN, "--year", "2020", "--activity", "IA_PM_7")
+
+
+def test_manifest_bad_entries_fail_alone(tmp_path: Path, run, app, sample) -> None:
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4 a")
+    (tmp_path / "b.pdf").write_bytes(b"%PDF-1.4 b")
+    outside = tmp_path.parent / "outside.pdf"
+    outside.write_bytes(b"%PDF-1.4 outside")
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(
+        "evidence:\n"
+        "  - {path: a.pdf, tin: '000123456', year: 2020, activity: IA_PM_7}\n"
+        "  - {path: b.pdf, tin: '000123456', year: 2020, activity: IA_PM_7, npi: '1234567890'}\n"
+        "  - {path: b.pdf, tin: '000123456', year: 2020, activity: IA_PM_7, effective_date: 05/01/2020}\n"
+        "  - {path: ../outside.pdf, tin: '000123456', year: 2020, activity: IA_PM_7}\n"
+        "  - {path: b.pdf, year: 2020, activity: IA_PM_7}\n",
+        encoding="utf-8",
+    )
+    out = run("register", "--manifest", manifest, expect=1).output
+    assert "1 registered, 0 already present, 4 failed" in out
+    assert "manifest.yaml line 3: npi '1234567890' fails the NPI check digit" in out
+    assert "manifest.yaml line 4: effective_date '05/01/2020' is not an ISO date" in out
+    assert "manifest.yaml line 5: path '../outside.pdf' is outside the manifest's folder (use --allow-outside)" in out
+    assert "manifest.yaml line 6: missing field 'tin'" in out
+
+
+def test_manifest_not_yaml(tmp_path: Path, run) -> None:
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text("evidence: [\n", encoding="utf-8")
+    assert "not valid YAML" in run("register", "--manifest", manifest, expect=1).output
+
+
+def test_withdraw_keeps_record_and_file(run, app, home, sample) -> None:
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+    out = run("withdraw", "4", "--reason", "wrong quarter").output
+    assert "withdrawn: wrong quarter" in out
+    shown = run("show", "4").output
+    assert "WITHDRAWN by tester" in shown and "wrong quarter" in shown
+    assert len(_store_files(home)) == 12
+    assert "already withdrawn" in run("withdraw", "4", "--reason", "again", expect=1).output
+    assert "no evidence with id 999" in run("withdraw", "999", "--reason", "x", expect=1).output
+
+
+def test_list_filters_and_csv_escapes_formulas(tmp_path: Path, run, sample) -> None:
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+    assert len(json.loads(run("list", "--year", "2024", "--format", "json").output)) == 4
+    assert len(json.loads(run("list", "--activity", "IA_PM_7", "--format", "json").output)) == 3
+    path = tmp_path / "f.txt"
+    path.write_text("x", encoding="utf-8")
+    run("register", path, "--tin", TIN, "--year", "2020", "--activity", "IA_PM_7", "--description", "=HYPERLINK(1)")
+    assert "'=HYPERLINK(1)" in run("list", "--format", "csv").output
+
+
+def test_verify_finds_missing_corrupted_orphaned_and_repairs(run, home, sample) -> None:
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+    assert "12 stored files checked: 0 problems" in run("verify").output
+    files = _store_files(home)
+    files[0].unlink()
+    files[1].write_bytes(b"tampered")
+    orphan = home / "store" / "sha256" / "ab" / "cd" / ("abcd" + "0" * 60)
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"orphan")
+    out = run("verify", expect=1).output
+    assert f"missing: {files[0].name}" in out
+    assert f"corrupted: {files[1].name}" in out
+    assert f"orphaned: {orphan.name}" in out
+    repaired = run("verify", "--repair", expect=1).output  # missing and corrupted cannot be repaired
+    assert "removed orphaned file" in repaired and not orphan.exists()

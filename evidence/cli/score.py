@@ -1,0 +1,237 @@
+"""`evidence status`, `evidence score`, `evidence export-qpp`: what the attestations are worth."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from evidence.app import App
+from evidence.cli.output import render_table
+
+if TYPE_CHECKING:
+    from evidence.scoring import ScoreReport
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def entity_options(func: F) -> F:
+    """--tin, --year and --npi: the reporting entity (the TIN, or one NPI billing under it)."""
+    func = click.option(
+        "--npi", metavar="NPI", help="Report for this NPI (individual) instead of the whole TIN (group)."
+    )(func)
+    func = click.option("--year", metavar="YEAR", required=True, help="Performance year, e.g. 2020.")(func)
+    return click.option(
+        "--tin", metavar="TIN", required=True, help="The practice's TIN: 9 digits, leading zeros kept."
+    )(func)
+
+
+def table_or_json(func: F) -> F:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(("table", "json")),
+        default="table",
+        show_default=True,
+        help="table for people; json for other tools.",
+    )(func)
+
+
+def _number(value: Fraction) -> str:
+    """11.25, 15, 7.5: exact values shown without float noise."""
+    return f"{float(value):.2f}".rstrip("0").rstrip(".")
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+@click.command()
+@entity_options
+@table_or_json
+@click.pass_obj
+def status(app: App, tin: str, year: str, npi: str | None, fmt: str) -> None:
+    """Special statuses (small, rural, HPSA, non-patient facing, ...) with reasons.
+
+    Shows the TIN's group-level statuses and, with --npi, that clinician's own. Only small
+    practice, rural, HPSA and non-patient facing double IA points; hospital-based and
+    ASC-based are shown but change nothing in IA scoring.
+
+    \b
+    Example:
+        evidence status --tin 000123456 --year 2020 --npi 1234567893
+    """
+    from evidence.status import special_statuses
+
+    with app.read() as session:
+        report = special_statuses(session, tin, year, npi)
+    rows = [
+        {
+            "level": s.level,
+            "status": s.status,
+            "label": s.label,
+            "applies": s.applies,
+            "doubles_ia_points": s.doubles_ia_points,
+            "reason": s.reason,
+        }
+        for s in [*report.individual, *report.group]
+    ]
+    if fmt == "json":
+        document = {
+            "tin": report.tin,
+            "performance_year": report.year,
+            "npi": report.npi,
+            "clinicians": report.clinicians,
+            "statuses": rows,
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
+    who = f"NPI {report.npi} under TIN {report.tin}" if report.npi else f"TIN {report.tin}"
+    click.echo(f"{who}, PY{report.year}: {report.clinicians} clinicians billing under the TIN")
+    table = [{**row, "status": row["label"], "doubles IA points": row["doubles_ia_points"]} for row in rows]
+    click.echo(render_table(table, ["level", "status", "applies", "doubles IA points", "reason"], max_width=200))
+    doubling = [s.label for s in report.doubling()]
+    level = "individual" if report.npi else "group"
+    if doubling:
+        click.echo(f"IA points are doubled ({level}): {', '.join(doubling)}")
+    else:
+        click.echo(f"No special status doubles IA points at the {level} level.")
+
+
+# --- score -------------------------------------------------------------------------------------
+
+
+@click.command()
+@entity_options
+@table_or_json
+@click.pass_obj
+def score(app: App, tin: str, year: str, npi: str | None, fmt: str) -> None:
+    """The IA score the attestations earn, activity by activity.
+
+    A group score (no --npi) counts the TIN's group attestations with its group-level
+    statuses; an individual score counts that NPI's own attestations under the TIN with its
+    own statuses. Each activity says what it earned and why: weight, doubling, its period,
+    and for a group the clinician participation rule (50% from PY2020). Medical-home and APM
+    credit are added and the total is capped at 40.
+
+    \b
+    Examples:
+        evidence score --tin 000123456 --year 2020
+        evidence score --tin 000123456 --year 2024 --npi 1234567893 --format json
+    """
+    from evidence.scoring import score as compute_score
+
+    with app.read() as session:
+        report = compute_score(session, tin, year, npi)
+    if fmt == "json":
+        click.echo(json.dumps(_score_document(report), indent=2))
+    else:
+        click.echo(_score_text(report))
+
+
+def _score_document(report: ScoreReport) -> dict[str, Any]:
+    return {
+        "tin": report.tin,
+        "performance_year": report.year,
+        "npi": report.npi,
+        "level": report.level,
+        "points": report.points,
+        "raw_points": report.raw_points,
+        "category_score": float(report.category_score),
+        "final_score_weight": report.final_score_weight,
+        "final_score_points": float(report.final_score_points),
+        "special_statuses": [
+            {
+                "status": s.status,
+                "label": s.label,
+                "doubles_ia_points": s.doubles_ia_points,
+                "reason": s.reason,
+            }
+            for s in report.special_statuses
+        ],
+        "credits": {
+            "pcmh": {"points": report.pcmh.points, "reason": report.pcmh.reason},
+            "apm": {"kind": report.apm.kind, "points": report.apm.points, "reason": report.apm.reason},
+        },
+        "activities": [
+            {
+                "activity": a.activity_id,
+                "title": a.title,
+                "weight": a.weight,
+                "base_points": a.base_points,
+                "doubled": a.doubled,
+                "points": a.points,
+                "counted": a.counted,
+                "reasons": list(a.reasons),
+            }
+            for a in report.activities
+        ],
+        "notes": report.notes,
+    }
+
+
+def _score_text(report: ScoreReport) -> str:
+    who = f"NPI {report.npi} under TIN {report.tin}" if report.npi else f"TIN {report.tin}"
+    lines = [f"IA score, {report.level} reporting: {who}, PY{report.year}"]
+    statuses = [f"{s.label}{'' if s.doubles_ia_points else ' (no IA effect)'}" for s in report.special_statuses]
+    lines.append(f"Special statuses: {', '.join(statuses) or 'none'}")
+    lines.append("Activities:" if report.activities else "Activities: none attested")
+    for a in report.activities:
+        weight = a.weight or "unweighted"
+        verdict = "counted" if a.counted else "NOT counted"
+        lines.append(f"  {a.activity_id} ({weight}): {a.points} points, {verdict} - {a.title}")
+        lines += [f"    - {reason}" for reason in a.reasons]
+    lines.append("Credits:")
+    lines.append(f"  PCMH: {report.pcmh.points} points - {report.pcmh.reason}")
+    lines.append(f"  APM ({report.apm.kind}): {report.apm.points} points - {report.apm.reason}")
+    lines.append(f"Points: {report.points} of 40 (raw {report.raw_points})")
+    lines.append(
+        f"Category score: {_number(report.category_score * 100)}% -> "
+        f"{_number(report.final_score_points)} of {report.final_score_weight} final-score points"
+    )
+    lines += [f"Note: {note}" for note in report.notes]
+    return "\n".join(lines)
+
+
+# --- export-qpp --------------------------------------------------------------------------------
+
+
+@click.command("export-qpp")
+@entity_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the JSON to this file (owner-only, 0600) instead of standard output.",
+)
+@click.pass_obj
+def export_qpp(app: App, tin: str, year: str, npi: str | None, output: Path | None) -> None:
+    """The IA measurement set as QPP Submissions API JSON.
+
+    Only activities that earn credit are submitted (sorted by activity id); each one left
+    out is listed on standard error with the reason. Exit code 1 if nothing qualifies.
+
+    \b
+    Examples:
+        evidence export-qpp --tin 000123456 --year 2020 -o ia-2020-group.json
+        evidence export-qpp --tin 000123456 --year 2020 --npi 1234567893
+    """
+    from evidence.fsutil import atomic_write_bytes
+    from evidence.qpp_export import build_submission, left_out_line
+
+    with app.read() as session:
+        submission = build_submission(session, tin, year, npi)
+    for activity in submission.left_out:
+        click.echo(left_out_line(activity), err=True)
+    if output is None:
+        click.echo(submission.to_json(), nl=False)
+        return
+    try:
+        atomic_write_bytes(output, submission.to_json().encode())
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
+    count = len(submission.submitted)
+    click.echo(f"Wrote {count} {'activity' if count == 1 else 'activities'} to {output}", err=True)

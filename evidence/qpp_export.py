@@ -1,0 +1,64 @@
+"""The IA measurement set in the QPP Submissions API shape (RULES.md "Submission format").
+
+Only activities that earn credit are submitted; the rest are returned with their reasons so
+the user sees what was left out and why.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from evidence import rules
+from evidence.errors import NotFoundError
+from evidence.scoring import ActivityScore, score
+
+SUBMISSION_METHOD = "registry"
+
+
+@dataclass(frozen=True)
+class QppSubmission:
+    document: dict[str, Any]
+    submitted: list[ActivityScore]
+    left_out: list[ActivityScore]
+
+    def to_json(self) -> str:
+        return json.dumps(self.document, indent=2) + "\n"
+
+
+def left_out_line(activity: ActivityScore) -> str:
+    return f"{activity.activity_id} left out: {'; '.join(activity.problems)}"
+
+
+def build_submission(session: Session, tin: str, year: int | str, npi: str | None = None) -> QppSubmission:
+    report = score(session, tin, year, npi)
+    submitted = [a for a in report.activities if a.counted]  # already in activity-id order
+    left_out = [a for a in report.activities if not a.counted]
+    if not submitted:
+        who = f"NPI {report.npi} under TIN {report.tin}" if report.npi else f"TIN {report.tin}"
+        why = "no activity meets the requirements" if left_out else f"no {report.level} attestations"
+        raise NotFoundError(
+            f"nothing to export for {who} in PY{report.year}: {why}",
+            details=[left_out_line(a) for a in left_out],
+        )
+    start, end = rules.performance_period(report.year)
+    document: dict[str, Any] = {
+        "entityType": report.level,
+        "taxpayerIdentificationNumber": report.tin,
+    }
+    if report.npi:
+        document["nationalProviderIdentifier"] = report.npi
+    document["performanceYear"] = report.year
+    document["measurementSets"] = [
+        {
+            "category": "ia",
+            "submissionMethod": SUBMISSION_METHOD,
+            "performanceStart": start.isoformat(),
+            "performanceEnd": end.isoformat(),
+            "measurements": [{"measureId": a.activity_id, "value": True} for a in submitted],
+        }
+    ]
+    return QppSubmission(document, submitted, left_out)

@@ -1,6 +1,7 @@
 """The content-addressed file store: every file kept once, by its SHA-256, owner-only.
 
-Layout: <home>/store/sha256/ab/cd/<64 hex digits>. A file is streamed in chunks into a
+Layout: <home>/store/sha256/ab/<64 hex digits> (256 folders, so a batch of files touches few
+folders and each is fsynced once). A file is streamed in chunks into a
 temporary file while it is hashed (one read of the source), fsynced, then renamed into
 place, so a crash leaves either the whole file or a temporary one that `verify` reports;
 never a half-written blob under its final name.
@@ -40,13 +41,19 @@ class LocalBlobStore:
         self.incoming = self.root / "incoming"
 
     def path_for(self, digest: str) -> Path:
-        return self.blobs / digest[:2] / digest[2:4] / digest
+        return self.blobs / digest[:2] / digest
 
     def exists(self, digest: str) -> bool:
         return self.path_for(digest).is_file()
 
-    def put_file(self, source: Path, *, follow_symlinks: bool = False) -> StoredBlob:
-        """Copy `source` into the store; raises OSError for unreadable sources."""
+    def put_file(
+        self, source: Path, *, follow_symlinks: bool = False, dirs_to_sync: set[Path] | None = None
+    ) -> StoredBlob:
+        """Copy `source` into the store; raises OSError for unreadable sources.
+
+        With `dirs_to_sync`, the folder that received the file is added to it instead of being
+        fsynced at once; the caller must call `sync_dirs` before it commits rows that name it.
+        """
         make_private_dir(self.incoming, tighten=True)
         flags = os.O_RDONLY | (0 if follow_symlinks else os.O_NOFOLLOW)
         source_fd = os.open(source, flags)
@@ -75,7 +82,10 @@ class LocalBlobStore:
             if created:
                 make_private_dir(target.parent, tighten=True)
                 os.replace(tmp, target)
-                fsync_dir(target.parent)
+                if dirs_to_sync is None:
+                    fsync_dir(target.parent)
+                else:
+                    dirs_to_sync.add(target.parent)
             else:
                 tmp.unlink()
         except BaseException:
@@ -85,6 +95,11 @@ class LocalBlobStore:
         finally:
             os.close(source_fd)
         return StoredBlob(ALGORITHM, digest, size, sniff_media_type(head, source.name), created)
+
+    @staticmethod
+    def sync_dirs(dirs: set[Path]) -> None:
+        for folder in sorted(dirs):
+            fsync_dir(folder)
 
     def open(self, digest: str):  # type: ignore[no-untyped-def]
         try:
@@ -108,7 +123,7 @@ class LocalBlobStore:
         """Every blob present on disk."""
         if not self.blobs.is_dir():
             return
-        for path in self.blobs.glob("*/*/*"):
+        for path in self.blobs.glob("*/*"):
             if path.is_file():
                 yield path.name
 

@@ -31,7 +31,7 @@ def run_demo(out: Path, *, echo: Callable[[str], None] = print, sample: Path | N
     from evidence.importer import import_csv
     from evidence.manifest import read_manifest
     from evidence.missing import missing_report
-    from evidence.registration import register_one
+    from evidence.registration import register_files
 
     sample = sample or sample_evidence_dir()
     app = App(resolve_settings(fresh_demo_home(out), None), actor="demo")
@@ -44,7 +44,7 @@ def run_demo(out: Path, *, echo: Callable[[str], None] = print, sample: Path | N
 
     files, problems = read_manifest(sample / "manifest.yaml")
     store = LocalBlobStore(app.settings.store_dir)
-    outcomes = [register_one(app, store, f, target_cache={}) for f in files]
+    outcomes = register_files(app, store, files)
     failed = [o for o in outcomes if o.status == "failed"] + problems
     echo(f"3. Registered {sum(o.status == 'registered' for o in outcomes)} evidence files, {len(failed)} failed")
 

@@ -35,7 +35,7 @@ from evidence.errors import NotFoundError
 COMPLETE, INCOMPLETE, MISSING = "complete", "incomplete", "missing"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EvidenceRef:
     id: int
     name: str
@@ -199,22 +199,47 @@ def missing_report(
     if tin is not None and session.scalar(select(Practice.id).where(Practice.tin == tin)) is None:
         raise NotFoundError(f"no practice with TIN {tin}")
     attesting = aliased(Clinician)
+    # Plain columns, not ORM entities: a large practice has 100,000 evidence links, and
+    # building that many tracked objects costs seconds.
     # 1. The attestations.
     attestation_rows = session.execute(
         _filtered(
-            select(Attestation, Activity, Practice.tin, Practice.name, attesting.npi, attesting.name)
+            select(
+                Attestation.id,
+                Attestation.practice_id,
+                Attestation.clinician_id,
+                Attestation.performance_year,
+                Attestation.start_date,
+                Attestation.end_date,
+                Activity.activity_id,
+                Activity.title,
+                Activity.weight,
+                Activity.subcategory,
+                Practice.tin,
+                Practice.name,
+                attesting.npi,
+                attesting.name,
+            )
             .join(Activity, Activity.id == Attestation.activity_pk)
             .join(Practice, Practice.id == Attestation.practice_id)
             .outerjoin(attesting, attesting.id == Attestation.clinician_id),
             tin,
             year,
             npi,
-        ).order_by(Practice.tin, Attestation.performance_year, attesting.npi.is_not(None), attesting.npi)
+        )
     ).all()
     ids = _filtered(select(Attestation.id), tin, year, npi).scalar_subquery()
     # 2. The documentation items of the activities involved.
     requirement_rows = session.execute(
-        select(DocumentationRequirement, DocumentationItem)
+        select(
+            DocumentationRequirement.activity_id,
+            DocumentationRequirement.rule,
+            DocumentationRequirement.generic,
+            DocumentationItem.id,
+            DocumentationItem.key,
+            DocumentationItem.label,
+            DocumentationItem.description,
+        )
         .join(DocumentationItem, DocumentationItem.activity_id == DocumentationRequirement.activity_id)
         .where(
             DocumentationRequirement.activity_id.in_(
@@ -227,14 +252,37 @@ def missing_report(
     ).all()
     # 3. Participation in group attestations.
     participation_rows = session.execute(
-        select(Participation, Clinician.npi, Clinician.name)
+        select(
+            Participation.attestation_id,
+            Participation.clinician_id,
+            Participation.start_date,
+            Participation.end_date,
+            Clinician.npi,
+            Clinician.name,
+        )
         .join(Clinician, Clinician.id == Participation.clinician_id)
         .where(Participation.attestation_id.in_(ids))
+        .order_by(Clinician.npi)
     ).all()
     # 4. Evidence links (withdrawn evidence never counts).
     linked = aliased(Clinician)
     link_rows = session.execute(
-        select(EvidenceLink.attestation_id, EvidenceLink.item_id, EvidenceLink.clinician_id, linked.npi, Evidence, Blob)
+        select(
+            EvidenceLink.attestation_id,
+            EvidenceLink.item_id,
+            EvidenceLink.clinician_id,
+            linked.npi,
+            Evidence.id,
+            Evidence.original_name,
+            Evidence.effective_date,
+            Evidence.description,
+            Blob.size,
+            Blob.hash_algorithm,
+            Blob.digest,
+            Blob.media_type,
+            Evidence.registered_by,
+            Evidence.registered_at,
+        )
         .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
         .join(Blob, Blob.id == Evidence.blob_id)
         .outerjoin(linked, linked.id == EvidenceLink.clinician_id)
@@ -251,83 +299,65 @@ def missing_report(
         )
     }
 
-    items_by_activity: dict[str, list[DocumentationItem]] = defaultdict(list)
-    requirements: dict[str, DocumentationRequirement] = {}
-    for requirement, item in requirement_rows:
-        requirements[requirement.activity_id] = requirement
-        items_by_activity[requirement.activity_id].append(item)
-    participations: dict[int, list[tuple[Participation, str, str]]] = defaultdict(list)
-    for participation, p_npi, p_name in participation_rows:
-        participations[participation.attestation_id].append((participation, p_npi, p_name))
-    links: dict[int, list[tuple[int, int | None, str | None, Evidence, Blob]]] = defaultdict(list)
-    for attestation_id, item_id, clinician_id, clinician_npi, evidence, blob in link_rows:
-        links[attestation_id].append((item_id, clinician_id, clinician_npi, evidence, blob))
+    items_by_activity: dict[str, list[tuple[int, int, str, str]]] = defaultdict(list)
+    requirements: dict[str, tuple[str, bool]] = {}
+    for activity_id, rule, generic, item_id, key, label, description in requirement_rows:
+        requirements[activity_id] = (rule, generic)
+        items_by_activity[activity_id].append((item_id, key, label, description))
+    participations: dict[int, list[tuple]] = defaultdict(list)  # type: ignore[type-arg]
+    for row in participation_rows:
+        participations[row[0]].append(row[1:])
+    links: dict[int, list[tuple]] = defaultdict(list)  # type: ignore[type-arg]
+    for row in link_rows:
+        links[row[0]].append(row[1:])
 
     activities: list[ActivityStatus] = []
-    for attestation, activity, p_tin, p_name, a_npi, a_name in attestation_rows:
-        requirement = requirements[activity.activity_id]
+    for (attestation_id, practice_id, clinician_id, a_year, a_start, a_end, activity_id, title, weight,
+         subcategory, p_tin, p_name, a_npi, a_name) in attestation_rows:  # fmt: skip
+        rule, generic = requirements[activity_id]
         item_status = {
-            item.id: ItemStatus(item.key, item.label, item.description)
-            for item in items_by_activity[activity.activity_id]
+            item_id: ItemStatus(key, label, description)
+            for item_id, key, label, description in items_by_activity[activity_id]
         }
-        own_periods = {p.clinician_id: (p.start_date, p.end_date) for p, _, _ in participations[attestation.id]}
+        own_periods = {c_id: (start, end) for c_id, start, end, _, _ in participations[attestation_id]}
         evidence_per_clinician: dict[int, int] = defaultdict(int)
-        for item_id, clinician_id, clinician_npi, evidence, blob in links[attestation.id]:
-            start, end = own_periods.get(clinician_id, (attestation.start_date, attestation.end_date))
-            if clinician_id is not None:
-                evidence_per_clinician[clinician_id] += 1
-            if item_id in item_status:
-                item_status[item_id].evidence.append(
-                    EvidenceRef(
-                        evidence.id,
-                        evidence.original_name,
-                        evidence.effective_date,
-                        evidence.description,
-                        blob.size,
-                        blob.hash_algorithm,
-                        blob.digest,
-                        blob.media_type,
-                        evidence.registered_by,
-                        evidence.registered_at,
-                        clinician_npi,
-                        start,
-                        end,
-                    )
-                )
+        for item_id, link_clinician, clinician_npi, *evidence in links[attestation_id]:
+            start, end = own_periods.get(link_clinician, (a_start, a_end))
+            if link_clinician is not None:
+                evidence_per_clinician[link_clinician] += 1
+            status = item_status.get(item_id)
+            if status is not None:
+                status.evidence.append(EvidenceRef(*evidence, clinician_npi, start, end))
         check = None
-        if attestation.clinician_id is None:
+        if clinician_id is None:
             participants = tuple(
                 Participant(
                     p_npi,
                     name,
-                    p.start_date,
-                    p.end_date,
-                    rules.period_problem(attestation.performance_year, p.start_date, p.end_date) is None,
-                    evidence_per_clinician.get(p.clinician_id, 0),
+                    start,
+                    end,
+                    rules.period_problem(a_year, start, end) is None,
+                    evidence_per_clinician.get(c_id, 0),
                 )
-                for p, p_npi, name in sorted(participations[attestation.id], key=lambda row: row[1])
+                for c_id, start, end, p_npi, name in participations[attestation_id]
             )
-            check = ParticipationCheck(
-                attestation.performance_year,
-                member_counts.get((attestation.practice_id, attestation.performance_year), 0),
-                participants,
-            )
+            check = ParticipationCheck(a_year, member_counts.get((practice_id, a_year), 0), participants)
         activities.append(
             ActivityStatus(
-                attestation.id,
+                attestation_id,
                 p_tin,
                 p_name,
-                attestation.performance_year,
-                activity.activity_id,
-                activity.title,
-                activity.weight,
-                activity.subcategory,
+                a_year,
+                activity_id,
+                title,
+                weight,
+                subcategory,
                 a_npi,
                 a_name,
-                attestation.start_date,
-                attestation.end_date,
-                requirement.rule,
-                requirement.generic,
+                a_start,
+                a_end,
+                rule,
+                generic,
                 sorted(item_status.values(), key=lambda i: i.key),
                 check,
             )

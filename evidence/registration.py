@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -151,118 +151,240 @@ def expand_paths(paths: Iterable[Path], *, follow_symlinks: bool) -> Iterator[Pa
         yield path
 
 
-def _link_rows(session: Session, evidence_ids: list[int], attestation_id: int) -> set[tuple[int, int]]:
-    if not evidence_ids:
-        return set()
-    rows = session.execute(
-        select(EvidenceLink.evidence_id, EvidenceLink.item_id).where(
-            EvidenceLink.evidence_id.in_(evidence_ids), EvidenceLink.attestation_id == attestation_id
-        )
-    )
-    return {(e, i) for e, i in rows}
+@dataclass(frozen=True)
+class RowsToRecord:
+    """One stored file and what it documents, ready to be written as rows."""
+
+    blob: StoredBlob
+    target: LinkTarget
+    original_name: str
+    effective_date: date
+    description: str | None
 
 
-def record_registration(
-    session: Session,
-    blob: StoredBlob,
-    target: LinkTarget,
-    *,
-    original_name: str,
-    effective_date: date,
-    description: str | None,
-    actor: str,
-) -> tuple[Evidence, bool]:
-    """Rows for one stored file; (evidence, changed). Idempotent for links it already has."""
-    blob_row = session.scalar(select(Blob).where(Blob.hash_algorithm == blob.algorithm, Blob.digest == blob.digest))
-    if blob_row is None:
-        blob_row = Blob(hash_algorithm=blob.algorithm, digest=blob.digest, size=blob.size, media_type=blob.media_type)
-        session.add(blob_row)
-        session.flush()
-    candidates = list(
-        session.scalars(
-            select(Evidence)
-            .where(Evidence.blob_id == blob_row.id, Evidence.withdrawn_at.is_(None))
-            .order_by(Evidence.id)
-        )
-    )
-    existing_links = _link_rows(session, [e.id for e in candidates], target.attestation_id)
-    for evidence in candidates:
-        if all((evidence.id, item_id) in existing_links for item_id in target.item_ids):
-            return evidence, False
-    evidence = next(
-        (e for e in candidates if (e.original_name, e.effective_date) == (original_name, effective_date)), None
-    )
-    if evidence is None:
-        evidence = Evidence(
-            blob_id=blob_row.id,
-            original_name=original_name,
-            effective_date=effective_date,
-            description=description,
-            registered_by=actor,
-        )
-        session.add(evidence)
-        session.flush()
-    for item_id in target.item_ids:
-        if (evidence.id, item_id) not in existing_links:
-            session.add(
-                EvidenceLink(
-                    evidence_id=evidence.id,
-                    attestation_id=target.attestation_id,
-                    item_id=item_id,
-                    clinician_id=target.clinician_id,
-                    created_by=actor,
-                )
-            )
+def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -> list[tuple[Evidence, bool]]:
+    """Rows for many stored files with a handful of queries; (evidence, changed) per entry.
+
+    Idempotent: a file whose links all exist already is reported unchanged. The same content
+    is one Blob row; its registrations reuse an Evidence row with the same name and
+    effective date, otherwise get their own.
+    """
+    if not entries:
+        return []
+    digests = {e.blob.digest for e in entries}
+    blobs = {
+        b.digest: b
+        for b in session.scalars(select(Blob).where(Blob.hash_algorithm == "sha256", Blob.digest.in_(digests)))
+    }
+    for entry in entries:
+        if entry.blob.digest not in blobs:
+            b = entry.blob
+            blobs[b.digest] = Blob(hash_algorithm=b.algorithm, digest=b.digest, size=b.size, media_type=b.media_type)
+            session.add(blobs[b.digest])
     session.flush()
-    return evidence, True
+    blob_ids = {b.id for b in blobs.values()}
+    candidates: dict[int, list[Evidence]] = {}
+    for evidence in session.scalars(
+        select(Evidence).where(Evidence.blob_id.in_(blob_ids), Evidence.withdrawn_at.is_(None)).order_by(Evidence.id)
+    ):
+        candidates.setdefault(evidence.blob_id, []).append(evidence)
+    linked: dict[int, set[tuple[int, int]]] = {}  # id(evidence) -> {(attestation, item)}
+    known = [e for group in candidates.values() for e in group]
+    by_id = {e.id: e for e in known}
+    if by_id:
+        for evidence_id, attestation_id, item_id in session.execute(
+            select(EvidenceLink.evidence_id, EvidenceLink.attestation_id, EvidenceLink.item_id).where(
+                EvidenceLink.evidence_id.in_(by_id)
+            )
+        ):
+            linked.setdefault(id(by_id[evidence_id]), set()).add((attestation_id, item_id))
+
+    results: list[tuple[Evidence, bool]] = []
+    new_links: list[tuple[Evidence, RowsToRecord, int]] = []
+    for entry in entries:
+        blob_id = blobs[entry.blob.digest].id
+        group = candidates.setdefault(blob_id, [])
+        wanted = {(entry.target.attestation_id, item_id) for item_id in entry.target.item_ids}
+        holder = next((e for e in group if wanted <= linked.get(id(e), set())), None)
+        if holder is not None:
+            results.append((holder, False))
+            continue
+        evidence = next(
+            (e for e in group if (e.original_name, e.effective_date) == (entry.original_name, entry.effective_date)),
+            None,
+        )
+        if evidence is None:
+            evidence = Evidence(
+                blob_id=blob_id,
+                original_name=entry.original_name,
+                effective_date=entry.effective_date,
+                description=entry.description,
+                registered_by=actor,
+            )
+            session.add(evidence)
+            group.append(evidence)
+        have = linked.setdefault(id(evidence), set())
+        for pair in sorted(wanted - have):
+            new_links.append((evidence, entry, pair[1]))
+        have |= wanted
+        results.append((evidence, True))
+    session.flush()  # evidence ids, in one INSERT batch
+    session.add_all(
+        EvidenceLink(
+            evidence_id=evidence.id,
+            attestation_id=entry.target.attestation_id,
+            item_id=item_id,
+            clinician_id=entry.target.clinician_id,
+            created_by=actor,
+        )
+        for evidence, entry, item_id in new_links
+    )
+    session.flush()
+    return results
 
 
-def register_one(
+# A batch shares one transaction and one fsync per touched folder: many small files register
+# several times faster. Each file is still all-or-nothing: its blob is fsynced before the
+# commit that names it, and a failed batch is retried file by file to isolate the bad one.
+BATCH_FILES = 200
+BATCH_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    item: FileToRegister
+    target: LinkTarget
+    effective_date: date
+    size: int
+
+
+def register_files(
     app: App,
     store: LocalBlobStore,
-    item: FileToRegister,
+    items: Iterable[FileToRegister],
     *,
     follow_symlinks: bool = False,
     allow_empty: bool = False,
-    target_cache: dict[LinkRequest, LinkTarget] | None = None,
-) -> Outcome:
-    """Register one file in its own transaction; never raises for a bad file, reports it."""
-    path = item.path
-    try:
-        info = check_source(path, follow_symlinks=follow_symlinks, allow_empty=allow_empty)
-        target = (target_cache or {}).get(item.request)
-        if target is None:
-            with app.read() as session:
-                target = resolve_target(session, item.request)
-            if target_cache is not None:
-                target_cache[item.request] = target
-        effective = item.effective_date or datetime.fromtimestamp(info.st_mtime).date()
-        blob: StoredBlob | None = None
+    on_progress: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Register every file; bad files are reported in their Outcome, never raised."""
+    targets: dict[LinkRequest, LinkTarget] = {}
+    outcomes: list[Outcome] = []
+
+    def done(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        if on_progress is not None:
+            on_progress(outcome)
+
+    batch: list[_Prepared] = []
+    batch_bytes = 0
+    for item in items:
         try:
-            with store.writing():
+            prepared = _prepare(app, item, targets, follow_symlinks=follow_symlinks, allow_empty=allow_empty)
+        except EvidenceError as exc:
+            done(_failed(item, exc))
+            continue
+        batch.append(prepared)
+        batch_bytes += prepared.size
+        if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+            _register_batch(app, store, batch, follow_symlinks, done)
+            batch, batch_bytes = [], 0
+    if batch:
+        _register_batch(app, store, batch, follow_symlinks, done)
+    return outcomes
+
+
+def register_one(app: App, store: LocalBlobStore, item: FileToRegister, **options: bool) -> Outcome:
+    return register_files(app, store, [item], **options)[0]
+
+
+def _failed(item: FileToRegister, exc: EvidenceError) -> Outcome:
+    prefix = f"{item.source}: " if item.source else ""
+    return Outcome(item.path, "failed", prefix + exc.message)
+
+
+def _prepare(
+    app: App,
+    item: FileToRegister,
+    targets: dict[LinkRequest, LinkTarget],
+    *,
+    follow_symlinks: bool,
+    allow_empty: bool,
+) -> _Prepared:
+    info = check_source(item.path, follow_symlinks=follow_symlinks, allow_empty=allow_empty)
+    target = targets.get(item.request)
+    if target is None:
+        with app.read() as session:
+            target = targets[item.request] = resolve_target(session, item.request)
+    effective = item.effective_date or datetime.fromtimestamp(info.st_mtime).date()
+    return _Prepared(item, target, effective, info.st_size)
+
+
+def _register_batch(
+    app: App,
+    store: LocalBlobStore,
+    batch: list[_Prepared],
+    follow_symlinks: bool,
+    done: Callable[[Outcome], None],
+) -> None:
+    stored: list[tuple[_Prepared, StoredBlob]] = []
+    new_blobs: list[str] = []
+    committed = False
+    try:
+        with store.writing():
+            folders: set[Path] = set()
+            for prepared in batch:
                 try:
-                    blob = store.put_file(path, follow_symlinks=follow_symlinks)
+                    blob = store.put_file(prepared.item.path, follow_symlinks=follow_symlinks, dirs_to_sync=folders)
                 except OSError as exc:
-                    raise InputError(f"{path}: cannot store: {exc.strerror or exc}") from None
-                with app.write() as session:
-                    evidence, changed = record_registration(
-                        session,
-                        blob,
-                        target,
-                        original_name=path.name,
-                        effective_date=effective,
-                        description=item.description,
-                        actor=app.actor,
+                    done(
+                        _failed(prepared.item, InputError(f"{prepared.item.path}: cannot store: {exc.strerror or exc}"))
                     )
-        except BaseException:
-            if blob is not None and blob.created:
-                _forget_unreferenced_blob(app, store, blob.digest)
-            raise
-    except EvidenceError as exc:
-        prefix = f"{item.source}: " if item.source else ""
-        return Outcome(path, "failed", prefix + exc.message)
-    status = "registered" if changed else "present"
-    return Outcome(path, status, f"evidence {evidence.id}: {target.label}", evidence.id)
+                    continue
+                stored.append((prepared, blob))
+                if blob.created:
+                    new_blobs.append(blob.digest)
+            store.sync_dirs(folders)
+            try:
+                with app.write() as session:
+                    rows = record_batch(session, [_rows(p, blob) for p, blob in stored], actor=app.actor)
+                results = list(zip([p for p, _ in stored], rows, strict=True))
+                committed = True
+            except EvidenceError:
+                results = []
+            if not committed:  # isolate the file that failed; the others still register
+                for prepared, blob in stored:
+                    try:
+                        with app.write() as session:
+                            row = record_batch(session, [_rows(prepared, blob)], actor=app.actor)[0]
+                        results.append((prepared, row))
+                    except EvidenceError as exc:
+                        done(_failed(prepared.item, exc))
+            committed = True
+    finally:
+        if not committed:  # interrupted or a database error: leave no blob that nothing names
+            for digest in new_blobs:
+                _forget_unreferenced_blob(app, store, digest)
+    for prepared, (evidence, changed) in results:
+        status = "registered" if changed else "present"
+        done(Outcome(prepared.item.path, status, f"evidence {evidence.id}: {prepared.target.label}", evidence.id))
+    _forget_unused(app, store, new_blobs)
+
+
+def _rows(prepared: _Prepared, blob: StoredBlob) -> RowsToRecord:
+    item = prepared.item
+    return RowsToRecord(blob, prepared.target, item.path.name, prepared.effective_date, item.description)
+
+
+def _forget_unused(app: App, store: LocalBlobStore, digests: list[str]) -> None:
+    """Blobs this batch stored whose file then failed on its own: remove them if unnamed."""
+    if not digests:
+        return
+    with app.read() as session:
+        known = set(session.scalars(select(Blob.digest).where(Blob.digest.in_(digests))))
+    for digest in digests:
+        if digest not in known:
+            _forget_unreferenced_blob(app, store, digest)
 
 
 def _forget_unreferenced_blob(app: App, store: LocalBlobStore, digest: str) -> None:

@@ -227,7 +227,7 @@ def test_verify_finds_missing_corrupted_orphaned_and_repairs(run, home, sample) 
     files = _store_files(home)
     files[0].unlink()
     files[1].write_bytes(b"tampered")
-    orphan = home / "store" / "sha256" / "ab" / "cd" / ("abcd" + "0" * 60)
+    orphan = home / "store" / "sha256" / "ab" / ("abcd" + "0" * 60)
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(b"orphan")
     out = run("verify", expect=1).output

@@ -69,7 +69,7 @@ def register(
         evidence register --manifest sample_evidence/manifest.yaml
     """
     from evidence.manifest import read_manifest
-    from evidence.registration import FileToRegister, LinkRequest, Outcome, expand_paths, register_one
+    from evidence.registration import FileToRegister, LinkRequest, Outcome, expand_paths, register_files
 
     if manifest is not None:
         if paths or tin or year or activity or items or npi:
@@ -98,15 +98,15 @@ def register(
         ]
         outcomes = []
     store = _store(app)
-    cache: dict = {}
     with _progress(len(files)) as bar:
-        for file in files:
-            outcomes.append(
-                register_one(
-                    app, store, file, follow_symlinks=follow_symlinks, allow_empty=allow_empty, target_cache=cache
-                )
-            )
-            bar.update()
+        outcomes += register_files(
+            app,
+            store,
+            files,
+            follow_symlinks=follow_symlinks,
+            allow_empty=allow_empty,
+            on_progress=lambda _outcome: bar.update(),
+        )
     registered = sum(1 for o in outcomes if o.status == "registered")
     present = sum(1 for o in outcomes if o.status == "present")
     failed = [o for o in outcomes if o.status == "failed"]

@@ -22,7 +22,7 @@ def render_missing(report: MissingReport, fmt: str) -> None:
     if fmt == "json":
         import json
 
-        click.echo(json.dumps([_as_dict(a) for a in report.activities], indent=2, default=str))
+        click.echo(json.dumps([_as_dict(a) for a in report.activities], indent=1, default=str))
         return
     if fmt == "csv":
         emit(
@@ -53,29 +53,38 @@ def render_missing(report: MissingReport, fmt: str) -> None:
     if not report.activities:
         click.echo("No attestations match.")
         return
+    click.echo("\n".join(table_lines(report)))
+
+
+def table_lines(report: MissingReport) -> list[str]:
+    """The report for people; built as one list and written once (large reports have 100,000 lines)."""
+    lines: list[str] = []
+    add = lines.append
     current = None
     for a in report.activities:
         heading = (a.tin, a.year)
         if heading != current:
-            click.echo(f"\n{a.tin}  {a.practice_name}  PY{a.year}")
+            add(f"\n{a.tin}  {a.practice_name}  PY{a.year}")
             current = heading
         who = f"individual {a.npi} ({a.clinician_name})" if a.npi else "group"
-        state = a.status.upper() + (f": {a.missing_text}" if a.status != COMPLETE else "")
-        click.echo(f"  {a.activity_id}  {who}, {a.start} to {a.end}, rule '{a.rule}'  {state}")
+        status = a.status
+        state = status.upper() + (f": {a.missing_text}" if status != COMPLETE else "")
+        add(f"  {a.activity_id}  {who}, {a.start} to {a.end}, rule '{a.rule}'  {state}")
         for item in a.items:
-            click.echo(f"    {MARK[item.status]} {item.key}) {item.label}")
-            for e in item.covering:
-                about = f" [NPI {e.clinician_npi}]" if e.clinician_npi else ""
-                click.echo(f"          {e.name} ({e.effective_date}){about}")
-            for e in item.outside:
-                period = f"{e.period_start} to {e.period_end}"
-                click.echo(f"          {e.name} ({e.effective_date}): outside the attested period {period}")
+            add(f"    {MARK[item.status]} {item.key}) {item.label}")
+            for e in item.evidence:
+                if e.in_period:
+                    about = f" [NPI {e.clinician_npi}]" if e.clinician_npi else ""
+                    add(f"          {e.name} ({e.effective_date}){about}")
+                else:
+                    period = f"{e.period_start} to {e.period_end}"
+                    add(f"          {e.name} ({e.effective_date}): outside the attested period {period}")
             if not item.evidence:
-                needed = a.status != COMPLETE
-                click.echo("          MISSING" if needed else "          none (not needed: the 'any' rule is met)")
+                add("          MISSING" if status != COMPLETE else "          none (not needed: the 'any' rule is met)")
         if a.participation is not None:
-            click.echo(f"    participation: {a.participation.describe()}")
-    click.echo("\n" + summary_line(report))
+            add(f"    participation: {a.participation.describe()}")
+    add("\n" + summary_line(report))
+    return lines
 
 
 def _as_dict(a) -> dict:  # type: ignore[no-untyped-def]

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Registration speed and memory, and the missing report on a large store.
+
+Prints figures; it asserts nothing (see docs/PERFORMANCE.md for the targets and results).
+
+    python bench/bench_register.py [--small 2000] [--large 5] [--large-mib 200] [--skip-missing]
+
+1. 2,000 files of 64 KiB and 5 files of 200 MiB registered with `evidence register`, each
+   timed against `sha256sum` + `cp` of the same files in the same run.
+2. Peak memory (max RSS) of `evidence register` on one 1 GiB file.
+3. `evidence missing` on a store with 1,000 clinicians, 20,000 attestations and
+   participations and 100,000 evidence links: wall time and SQL statements issued.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_CSV = REPO / "sample_evidence" / "practice.csv"
+
+
+def evidence(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "EVIDENCE_HOME": str(home), "EVIDENCE_ACTOR": "bench"}
+    return subprocess.run(
+        [sys.executable, "-m", "evidence", *args], env=env, capture_output=True, text=True, check=True
+    )
+
+
+def timed(func) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
+
+
+def make_files(folder: Path, count: int, size: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    block = os.urandom(min(size, 1 << 20))
+    for i in range(count):
+        path = folder / f"f{i:05d}.bin"
+        with open(path, "wb") as handle:
+            written = 0
+            while written < size:
+                chunk = block[: size - written]
+                handle.write(i.to_bytes(8, "big") + chunk[8:])  # distinct content per file
+                written += len(chunk)
+        paths.append(path)
+    return paths
+
+
+def baseline(paths: list[Path], target: Path) -> float:
+    target.mkdir(parents=True, exist_ok=True)
+
+    def run() -> None:
+        for start in range(0, len(paths), 500):
+            batch = [str(p) for p in paths[start : start + 500]]
+            subprocess.run(["sha256sum", *batch], check=True, capture_output=True)
+            subprocess.run(["cp", *batch, str(target)], check=True)
+        subprocess.run(["sync"], check=True)
+
+    return timed(run)
+
+
+def register_folder(home: Path, folder: Path) -> float:
+    return timed(lambda: evidence(home, "register", str(folder), "--tin", "000123456", "--year", "2020",
+                                  "--activity", "IA_PM_7", "--effective-date", "2020-06-01"))  # fmt: skip
+
+
+def fresh_home(root: Path, name: str) -> Path:
+    home = root / name
+    evidence(home, "import", str(SAMPLE_CSV))
+    return home
+
+
+def bench_throughput(root: Path, small: int, large: int, large_mib: int) -> None:
+    small_files = make_files(root / "small", small, 64 * 1024)
+    t_base = baseline(small_files, root / "copy-small")
+    t_ours = register_folder(fresh_home(root, "home-small"), root / "small")
+    print(f"small files: {small} x 64 KiB: evidence {t_ours:.2f} s ({small / t_ours:.0f} files/s); "
+          f"sha256sum+cp {t_base:.2f} s; ratio {t_ours / t_base:.2f}")  # fmt: skip
+    shutil.rmtree(root / "copy-small")
+    large_files = make_files(root / "large", large, large_mib << 20)
+    t_base = baseline(large_files, root / "copy-large")
+    shutil.rmtree(root / "copy-large")
+    t_ours = register_folder(fresh_home(root, "home-large"), root / "large")
+    mb = large * large_mib
+    print(f"large files: {large} x {large_mib} MiB: evidence {t_ours:.2f} s ({mb / t_ours:.0f} MiB/s); "
+          f"sha256sum+cp {t_base:.2f} s; ratio {t_ours / t_base:.2f}")  # fmt: skip
+    shutil.rmtree(root / "large")
+    shutil.rmtree(root / "home-large")
+
+
+def bench_memory(root: Path) -> None:
+    folder = root / "gib"
+    make_files(folder, 1, 1 << 30)
+    home = fresh_home(root, "home-gib")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    register_folder(home, folder)
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    note = "" if peak_kib > before else " (no higher than the set-up commands)"
+    print(f"peak memory registering one 1 GiB file: {peak_kib / 1024:.0f} MB max RSS{note}")
+    shutil.rmtree(folder)
+    shutil.rmtree(home)
+
+
+def bench_missing(root: Path) -> None:
+    from bench.large_store import build_large_store
+
+    home = root / "home-missing"
+    t_build, counts = build_large_store(home)
+    print(f"large store built in {t_build:.1f} s: {counts}")
+    code = (
+        "import time; from sqlalchemy import event; from evidence.app import App; "
+        "from evidence.config import resolve_settings; from evidence.missing import missing_report\n"
+        f"app = App(resolve_settings({str(home)!r}, None)); app.engine\n"
+        "n = []; event.listen(app.engine, 'before_cursor_execute', lambda *a: n.append(1))\n"
+        "t = time.perf_counter()\n"
+        "with app.read() as s: r = missing_report(s)\n"
+        "print(f'{time.perf_counter() - t:.2f} {len(n)} {len(r.activities)}')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    print(f"missing report (library): {out[0]} s, {out[1]} SQL statements, {out[2]} attested activities")
+    t_cli = timed(lambda: evidence(home, "missing", "--format", "json"))
+    t_table = timed(lambda: evidence(home, "missing"))
+    print(f"evidence missing (CLI, whole process): json {t_cli:.2f} s, table {t_table:.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=2000)
+    parser.add_argument("--large", type=int, default=5)
+    parser.add_argument("--large-mib", type=int, default=200)
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-missing", action="store_true")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        root = Path(tmp)
+        if not args.skip_throughput:
+            bench_throughput(root, args.small, args.large, args.large_mib)
+        if not args.skip_memory:
+            bench_memory(root)
+        if not args.skip_missing:
+            bench_missing(root)
+
+
+if __name__ == "__main__":
+    main()

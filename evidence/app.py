@@ -43,7 +43,12 @@ class App:
         try:
             ensure_schema(engine)
             with write_session(engine) as session:
-                sync_shipped_catalog(session)
+                synced = sync_shipped_catalog(session, actor=self.actor)
+            if synced:
+                with read_session(engine) as session:
+                    from evidence.audit import write_head_file
+
+                    write_head_file(self.settings.home, session)
         except (OperationalError, DatabaseError) as exc:
             engine.dispose()
             raise StoreError(f"cannot open the database: {describe_db_error(exc)}") from exc
@@ -54,6 +59,18 @@ class App:
         """One transaction: everything in the block is committed together or not at all."""
         with _translated(), write_session(self.engine) as session:
             yield session
+            appended = session.info.pop("audit_appended", False)
+        if appended:
+            self._mirror_audit_head()
+
+    def _mirror_audit_head(self) -> None:
+        from evidence.audit import write_head_file
+
+        try:
+            with read_session(self.engine) as session:
+                write_head_file(self.settings.home, session)
+        except OSError:
+            pass  # the database chain is the record; the mirror only guards against truncation
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from evidence import audit
 from evidence.errors import EvidenceError, InputError
 from evidence.identifiers import parse_iso_date, parse_year
 from evidence.practices import Lookup, StatusInputs, add_clinician, add_practice, attest, participate
@@ -178,12 +179,12 @@ def _apply(session: Session, row: _Row, lookup: Lookup, actor: str) -> bool:
     if row.record == "attestation":
         _, created = attest(
             session, tin, row.text("activity"), year, start, end,
-            actor=actor, npi=row.text("npi") or None, lookup=lookup, exist_ok=True,
+            actor=actor, npi=row.text("npi") or None, lookup=lookup, exist_ok=True, audited=False,
         )  # fmt: skip
         return created
     _, created = participate(
         session, tin, row.text("npi"), row.text("activity"), year, start, end,
-        actor=actor, lookup=lookup, exist_ok=True,
+        actor=actor, lookup=lookup, exist_ok=True, audited=False,
     )  # fmt: skip
     return created
 
@@ -215,4 +216,14 @@ def import_csv(session: Session, path: Path, *, actor: str) -> ImportSummary:
             problems.append((row.line, f"line {row.line} ({row.record}): {exc.message}"))
     if problems:
         raise InputError.listing(path, [text for _, text in sorted(problems)])
-    return ImportSummary(created, unchanged)
+    summary = ImportSummary(created, unchanged)
+    tins = sorted({row.text("tin") for row in rows})
+    audit.record(
+        session,
+        actor,
+        "import",
+        f"imported {Path(path).name}: {dict(created) or 'nothing new'}; {sum(unchanged.values())} unchanged",
+        tin=tins[0] if len(tins) == 1 else None,
+        details={"file": Path(path).name, "created": dict(created), "unchanged": dict(unchanged), "tins": tins},
+    )
+    return summary

@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from evidence import rules
+from evidence import audit, rules
 from evidence.catalog.store import require_activity
 from evidence.db.models import (
     APM_KINDS,
@@ -108,8 +108,12 @@ def add_practice(
     apm: str = "none",
     lookup: Lookup | None = None,
     exist_ok: bool = False,
+    actor: str | None = None,
 ) -> tuple[Practice, bool]:
-    """Create a practice; returns (practice, created). Identical re-adds are fine with exist_ok."""
+    """Create a practice; returns (practice, created). Identical re-adds are fine with exist_ok.
+
+    With `actor`, the change is recorded in the audit trail (bulk imports record one event).
+    """
     lookup = lookup or Lookup(session)
     tin = parse_tin(tin)
     name = " ".join((name or "").split())
@@ -126,6 +130,9 @@ def add_practice(
     session.add(practice)
     session.flush()
     lookup.remember(practice)
+    if actor:
+        audit.record(session, actor, "practice.add", f"practice {tin} added: {name}", tin=tin,
+                     details={"practice": practice.id, "pcmh": pcmh, "apm": apm})  # fmt: skip
     return practice, True
 
 
@@ -183,6 +190,7 @@ def add_clinician(
     *,
     lookup: Lookup | None = None,
     exist_ok: bool = False,
+    actor: str | None = None,
 ) -> tuple[Membership, bool]:
     """Record that NPI bills under TIN in `year`, with its status inputs; (membership, created)."""
     lookup = lookup or Lookup(session)
@@ -216,6 +224,9 @@ def add_clinician(
     session.add(membership)
     session.flush()
     lookup.remember(membership)
+    if actor:
+        audit.record(session, actor, "clinician.add", f"NPI {npi} ({name}) bills under {tin} in {year}", tin=tin,
+                     year=year, details={"membership": membership.id, "clinician": clinician.id, **values})  # fmt: skip
     return membership, True
 
 
@@ -269,6 +280,7 @@ def attest(
     npi: str | None = None,
     lookup: Lookup | None = None,
     exist_ok: bool = False,
+    audited: bool = True,
 ) -> tuple[Attestation, bool]:
     """A group attestation (no NPI) or an individual one; (attestation, created)."""
     lookup = lookup or Lookup(session)
@@ -296,6 +308,9 @@ def attest(
     )
     session.add(attestation)
     session.flush()
+    if audited:
+        audit.record(session, actor, "attest", f"{who} attested {activity_id} for {year}: {start} to {end}", tin=tin,
+                     year=year, details={"attestation": attestation.id})  # fmt: skip
     return attestation, True
 
 
@@ -311,6 +326,7 @@ def participate(
     actor: str,
     lookup: Lookup | None = None,
     exist_ok: bool = False,
+    audited: bool = True,
 ) -> tuple[Participation, bool]:
     """One clinician's own period for the group's attestation (the 50% rule from PY2020)."""
     lookup = lookup or Lookup(session)
@@ -346,6 +362,10 @@ def participate(
     )
     session.add(participation)
     session.flush()
+    if audited:
+        audit.record(session, actor, "participate",
+                     f"NPI {clinician.npi} participated in {activity_id} ({year}): {start} to {end}", tin=tin,
+                     year=year, details={"participation": participation.id, "attestation": attestation.id})  # fmt: skip
     return participation, True
 
 

@@ -126,9 +126,17 @@ def list_evidence(
 
 def evidence_detail(session: Session, evidence_id: int) -> EvidenceView:
     views = _views(session, [evidence_id])
-    if not views:
-        raise NotFoundError(f"no evidence with id {evidence_id}")
-    return views[0]
+    if views:
+        return views[0]
+    from evidence.retention import tombstones_for
+
+    for stone in tombstones_for(session, record_id=evidence_id):
+        raise NotFoundError(
+            f"evidence {evidence_id} was purged on {stone.purged_at:%Y-%m-%d} by {stone.purged_by} "
+            f"after its retention window (kept through {stone.retain_until}): {stone.description}, "
+            f"sha256 {stone.sha256}"
+        )
+    raise NotFoundError(f"no evidence with id {evidence_id}")
 
 
 def blob_digests(session: Session) -> dict[str, int]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from evidence import audit
 from evidence.app import App
 from evidence.blobstore import LocalBlobStore, StoredBlob
 from evidence.catalog.store import requirement_for
@@ -46,6 +47,8 @@ class LinkTarget:
     item_ids: tuple[int, ...]
     clinician_id: int | None
     label: str
+    tin: str
+    year: int
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,8 @@ def resolve_target(session: Session, request: LinkRequest, lookup: Lookup | None
     # Evidence for a group attestation may document one participating clinician.
     link_clinician = clinician.id if clinician is not None and attestation.clinician_id is None else None
     label = f"{tin} PY{request.year} {activity_id} item {', '.join(map(str, sorted(set(keys))))}"
-    return LinkTarget(attestation.id, tuple(by_key[k].id for k in sorted(set(keys))), link_clinician, label)
+    item_ids = tuple(by_key[k].id for k in sorted(set(keys)))
+    return LinkTarget(attestation.id, item_ids, link_clinician, label, tin, request.year)
 
 
 def check_source(path: Path, *, follow_symlinks: bool, allow_empty: bool) -> os.stat_result:
@@ -229,7 +233,7 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
         have |= wanted
         results.append((evidence, True))
     session.flush()  # evidence ids, in one INSERT batch
-    session.add_all(
+    link_rows = [
         EvidenceLink(
             evidence_id=evidence.id,
             attestation_id=entry.target.attestation_id,
@@ -238,8 +242,26 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
             created_by=actor,
         )
         for evidence, entry, item_id in new_links
-    )
+    ]
+    session.add_all(link_rows)
     session.flush()
+    for (evidence, changed), entry in zip(results, entries, strict=True):
+        if changed:
+            target = entry.target
+            audit.record(
+                session,
+                actor,
+                "register",
+                f"registered {entry.original_name} as evidence {evidence.id}: {target.label}",
+                tin=target.tin,
+                year=target.year,
+                details={
+                    "evidence": evidence.id,
+                    "sha256": entry.blob.digest,
+                    "size": entry.blob.size,
+                    "links": sorted(link.id for link in link_rows if link.evidence_id == evidence.id),
+                },
+            )
     return results
 
 
@@ -413,4 +435,6 @@ def withdraw(session: Session, evidence_id: int, reason: str, *, actor: str) -> 
         raise InputError(f"evidence {evidence_id} was already withdrawn on {evidence.withdrawn_at:%Y-%m-%d}")
     evidence.withdrawn_at, evidence.withdrawn_by, evidence.withdrawal_reason = utcnow(), actor, reason
     session.flush()
+    audit.record(session, actor, "withdraw", f"evidence {evidence.id} ({evidence.original_name}) withdrawn: {reason}",
+                 details={"evidence": evidence.id})  # fmt: skip
     return evidence

@@ -187,3 +187,23 @@ def final_score_weight(year: int, apm_kind: str) -> int:
 
 def final_score_points(year: int, raw_points: int, apm_kind: str) -> Fraction:
     return category_score(year, raw_points) * final_score_weight(year, apm_kind)
+
+
+# --- Retention ---------------------------------------------------------------------------------
+
+MINIMUM_RETENTION_YEARS = 6
+
+
+def minimum_retention_years() -> int:
+    """CMS may audit documentation for 6 years after the end of the performance period."""
+    return MINIMUM_RETENTION_YEARS
+
+
+def retain_until(year: int, retention_years: int) -> date:
+    """Last day records of `year` must be kept: PY2020 with 6 years -> 2026-12-31."""
+    return date(year + retention_years, 12, 31)
+
+
+def purgeable_on(year: int, retention_years: int, as_of: date) -> bool:
+    """True from the day after retain_until (PY2020: from 2027-01-01)."""
+    return as_of > retain_until(year, retention_years)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from evidence import rules
+from evidence import audit, rules
 from evidence.catalog.model import ActivityFacts
 from evidence.catalog.store import YearChange, apply_year_activities, ensure_requirements
 from evidence.db.models import CatalogYear
@@ -143,7 +143,7 @@ def _short(error: Any) -> str:
     return error.message
 
 
-def import_qpp(session: Session, path: Path, year: int) -> ImportResult:
+def import_qpp(session: Session, path: Path, year: int, *, actor: str = "system") -> ImportResult:
     """Replace PY`year`'s inventory with the file's IA entries, in the caller's transaction."""
     path = Path(path)
     facts, descriptions = read_qpp_file(path, year)
@@ -160,4 +160,7 @@ def import_qpp(session: Session, path: Path, year: int) -> ImportResult:
     session.flush()
     change = apply_year_activities(session, year, facts, descriptions=descriptions)
     ensure_requirements(session, [f.activity_id for f in facts])
+    summary = f"PY{year} inventory loaded from {path.name}: {len(facts)} activities"
+    details = {"file": path.name, "sha256": row.source_sha256, "added": change.added, "updated": change.updated}
+    audit.record(session, actor, "catalog.import", summary, year=year, details={**details, "removed": change.removed})
     return ImportResult(year, len(facts), weighted, change)

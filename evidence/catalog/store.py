@@ -37,7 +37,7 @@ def shipped_fingerprint() -> str:
     return hashlib.sha256(shipped_catalog_path().read_bytes()).hexdigest()
 
 
-def sync_shipped_catalog(session: Session, *, force: bool = False) -> bool:
+def sync_shipped_catalog(session: Session, *, force: bool = False, actor: str = "system") -> bool:
     """Bring the database in line with the shipped catalog; True when anything was applied.
 
     Cheap when nothing changed: the YAML is only parsed if its fingerprint differs from the
@@ -67,6 +67,11 @@ def sync_shipped_catalog(session: Session, *, force: bool = False) -> bool:
     import json
 
     _set(session, SUBCATEGORY_NAMES, json.dumps(catalog.subcategories, sort_keys=True))
+    from evidence import audit
+
+    years = sorted(catalog.years)
+    audit.record(session, actor, "catalog.sync", f"shipped IA catalog PY{years[0]}-PY{years[-1]} loaded",
+                 details={"sha256": fingerprint})  # fmt: skip
     return True
 
 

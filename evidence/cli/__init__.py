@@ -69,10 +69,31 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "verify",
         "Re-hash every stored file; report missing, corrupted and orphaned files (exit 1 if any).",
     ),
+    "retention": (
+        "evidence.cli.retention_cmds",
+        "retention",
+        "Show or lengthen the retention period (6 years by default, never less).",
+    ),
+    "hold": (
+        "evidence.cli.retention_cmds",
+        "hold",
+        "Legal holds: keep a practice's records past their window (an audit, litigation).",
+    ),
+    "purge": (
+        "evidence.cli.retention_cmds",
+        "purge",
+        "Show what has passed its retention window, and with --yes delete it.",
+    ),
+    "log": ("evidence.cli.retention_cmds", "log", "The audit trail: every change to the store, who made it and when."),
     "missing": (
         "evidence.cli.evidence_cmds",
         "missing",
         "Attested activities whose documentation is missing or outside the attested period.",
+    ),
+    "packet": (
+        "evidence.cli.packet",
+        "packet",
+        "Render the audit-ready PDF packet for a TIN (or one NPI) and performance year.",
     ),
 }
 

@@ -159,7 +159,7 @@ def import_qpp(app: App, file: Path, year: int) -> None:
     from evidence.catalog.qpp import import_qpp as run_import
 
     with app.write() as session:
-        result = run_import(session, file, year)
+        result = run_import(session, file, year, actor=app.actor)
     change = result.change
     click.echo(
         f"PY{year}: {result.activities} activities from {file.name} "

@@ -46,7 +46,7 @@ def practice_add(app: App, tin: str, name: str, pcmh: bool, apm: str) -> None:
     from evidence.practices import add_practice
 
     with app.write() as session:
-        row, _ = add_practice(session, tin, name, pcmh=pcmh, apm=apm)
+        row, _ = add_practice(session, tin, name, pcmh=pcmh, apm=apm, actor=app.actor)
     click.echo(f"practice {row.tin} added: {row.name}")
 
 
@@ -144,7 +144,7 @@ def clinician_add(
 
     inputs = StatusInputs(rural, hpsa, patient_facing_encounters, hospital_pos_pct, asc_pos_pct)
     with app.write() as session:
-        add_clinician(session, tin, npi, name, year, inputs)
+        add_clinician(session, tin, npi, name, year, inputs, actor=app.actor)
     click.echo(f"clinician {npi} ({name}) bills under {tin} in {year}")
 
 

@@ -322,3 +322,81 @@ class EvidenceLink(Base):
         UniqueConstraint("evidence_id", "attestation_id", "item_id"),
         Index("ix_evidence_links_attestation_id", "attestation_id"),
     )
+
+
+# --- Retention and audit trail --------------------------------------------------------------
+
+
+class LegalHold(Base):
+    """An audit in progress or litigation: keeps what it covers past its retention window."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
+    # NULL: every performance year of the practice.
+    performance_year: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    released_by: Mapped[str | None] = mapped_column(String(200))
+    release_reason: Mapped[str | None] = mapped_column(Text)
+
+    practice: Mapped[Practice] = relationship()
+
+
+class Tombstone(Base):
+    """What a purged record was, so the store can always answer "what happened to this file?"."""
+
+    __tablename__ = "tombstones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # attestation, participation, evidence_link, evidence, blob, ...
+    record_id: Mapped[int] = mapped_column(Integer)
+    tin: Mapped[str | None] = mapped_column(String(9))
+    performance_year: Mapped[int | None] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    retain_until: Mapped[date | None] = mapped_column(Date)
+    purged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    purged_by: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("ix_tombstones_kind_record", "kind", "record_id"),
+        Index("ix_tombstones_sha256", "sha256"),
+    )
+
+
+class Event(Base):
+    """One change to the store. Each event stores the SHA-256 of the previous one (a chain)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    tin: Mapped[str | None] = mapped_column(String(9))
+    performance_year: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON: which records
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_events_tin_year", "tin", "performance_year"),)
+
+
+class AuditHead(Base):
+    """The newest event's position and hash, in one row that appenders lock.
+
+    Locking it (SELECT ... FOR UPDATE on PostgreSQL, the write lock on SQLite) keeps the
+    chain linear under concurrent writers; it also lets `log verify` notice a deleted tail.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

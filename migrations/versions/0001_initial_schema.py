@@ -55,9 +55,7 @@ def upgrade() -> None:
         sa.Column("rule", sa.String(length=8), nullable=False),
         sa.Column("generic", sa.Boolean(), nullable=False),
         sa.Column("source", sa.String(length=200), nullable=False),
-        sa.CheckConstraint(
-            "rule IN ('all', 'any', 'single')", name=op.f("ck_documentation_requirements_rule")
-        ),
+        sa.CheckConstraint("rule IN ('all', 'any', 'single')", name=op.f("ck_documentation_requirements_rule")),
         sa.PrimaryKeyConstraint("activity_id", name=op.f("pk_documentation_requirements")),
     )
     op.create_table(
@@ -87,9 +85,7 @@ def upgrade() -> None:
         sa.Column("subcategory", sa.String(length=64), nullable=True),
         sa.Column("weight", sa.String(length=8), nullable=True),
         sa.Column("description", sa.Text(), nullable=True),
-        sa.CheckConstraint(
-            "weight IS NULL OR weight IN ('high', 'medium', 'none')", name=op.f("ck_activities_weight")
-        ),
+        sa.CheckConstraint("weight IS NULL OR weight IN ('high', 'medium', 'none')", name=op.f("ck_activities_weight")),
         sa.ForeignKeyConstraint(
             ["performance_year"],
             ["catalog_years.performance_year"],
@@ -97,9 +93,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_activities")),
-        sa.UniqueConstraint(
-            "performance_year", "activity_id", name=op.f("uq_activities_performance_year_activity_id")
-        ),
+        sa.UniqueConstraint("performance_year", "activity_id", name=op.f("uq_activities_performance_year_activity_id")),
     )
     with op.batch_alter_table("activities", schema=None) as batch_op:
         batch_op.create_index("ix_activities_activity_id", ["activity_id"], unique=False)
@@ -153,9 +147,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["clinician_id"], ["clinicians.id"], name=op.f("fk_memberships_clinician_id_clinicians")
         ),
-        sa.ForeignKeyConstraint(
-            ["practice_id"], ["practices.id"], name=op.f("fk_memberships_practice_id_practices")
-        ),
+        sa.ForeignKeyConstraint(["practice_id"], ["practices.id"], name=op.f("fk_memberships_practice_id_practices")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_memberships")),
         sa.UniqueConstraint(
             "practice_id",
@@ -165,9 +157,7 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("memberships", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_memberships_practice_year", ["practice_id", "performance_year"], unique=False
-        )
+        batch_op.create_index("ix_memberships_practice_year", ["practice_id", "performance_year"], unique=False)
 
     op.create_table(
         "attestations",
@@ -187,15 +177,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["clinician_id"], ["clinicians.id"], name=op.f("fk_attestations_clinician_id_clinicians")
         ),
-        sa.ForeignKeyConstraint(
-            ["practice_id"], ["practices.id"], name=op.f("fk_attestations_practice_id_practices")
-        ),
+        sa.ForeignKeyConstraint(["practice_id"], ["practices.id"], name=op.f("fk_attestations_practice_id_practices")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attestations")),
     )
     with op.batch_alter_table("attestations", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_attestations_practice_year", ["practice_id", "performance_year"], unique=False
-        )
+        batch_op.create_index("ix_attestations_practice_year", ["practice_id", "performance_year"], unique=False)
         batch_op.create_index(
             "uq_attestations_group",
             ["practice_id", "performance_year", "activity_pk"],
@@ -228,9 +214,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["clinician_id"], ["clinicians.id"], name=op.f("fk_evidence_links_clinician_id_clinicians")
         ),
-        sa.ForeignKeyConstraint(
-            ["evidence_id"], ["evidence.id"], name=op.f("fk_evidence_links_evidence_id_evidence")
-        ),
+        sa.ForeignKeyConstraint(["evidence_id"], ["evidence.id"], name=op.f("fk_evidence_links_evidence_id_evidence")),
         sa.ForeignKeyConstraint(
             ["item_id"],
             ["documentation_items.id"],

@@ -1,0 +1,272 @@
+"""Retention period, legal holds, purge, and the audit log."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime
+
+import click
+
+from evidence.app import App
+from evidence.cli.output import emit, format_option
+from evidence.cli.params import ISO_DATE, TIN, YEAR, actor_option
+
+
+@click.group()
+def retention() -> None:
+    """Show or lengthen the retention period (6 years by default, never less).
+
+    \b
+    Example:
+        evidence retention set --years 10
+    """
+
+
+@retention.command("show")
+@click.pass_obj
+def retention_show(app: App) -> None:
+    """Show the retention period and what it means for each performance year.
+
+    \b
+    Example:
+        evidence retention show
+    """
+    from evidence.retention import retention_years
+    from evidence.rules import retain_until
+
+    with app.read() as session:
+        years = retention_years(session)
+    click.echo(f"retention period: {years} years after the end of each performance year")
+    from evidence import clock
+
+    today = clock.today()
+    for year in range(2017, today.year + 1):
+        until = retain_until(year, years)
+        state = "purgeable" if until < today else "kept"
+        click.echo(f"  PY{year}: kept through {until} ({state})")
+
+
+@retention.command("set")
+@click.option("--years", type=int, required=True, help="Years after the end of the performance year (6 or more).")
+@actor_option
+@click.pass_obj
+def retention_set(app: App, years: int) -> None:
+    """Set the retention period; shorter than the 6 years CMS requires is refused.
+
+    \b
+    Example:
+        evidence retention set --years 10
+    """
+    from evidence.retention import set_retention_years
+
+    with app.write() as session:
+        previous = set_retention_years(session, years, actor=app.actor)
+    click.echo(f"retention period: {previous} -> {years} years")
+
+
+@click.group()
+def hold() -> None:
+    """Legal holds: keep a practice's records past their window (an audit, litigation).
+
+    \b
+    Examples:
+        evidence hold add --tin 000123456 --year 2020 --reason "CMS data validation audit"
+        evidence hold release 1 --reason "audit closed"
+    """
+
+
+@hold.command("add")
+@click.option("--tin", type=TIN, required=True, help="The practice.")
+@click.option("--year", type=YEAR, help="Only this performance year [default: every year].")
+@click.option("--reason", required=True, help="Why (audit letter, litigation...).")
+@actor_option
+@click.pass_obj
+def hold_add(app: App, tin: str, year: int | None, reason: str) -> None:
+    """Place a legal hold: nothing it covers is purged until it is released.
+
+    \b
+    Example:
+        evidence hold add --tin 000123456 --year 2020 --reason "CMS audit letter of 2026-11-02"
+    """
+    from evidence.retention import add_hold
+
+    with app.write() as session:
+        row = add_hold(session, tin, year, reason, actor=app.actor)
+    click.echo(f"legal hold {row.id} placed on {tin} {'PY' + str(year) if year else 'all years'}")
+
+
+@hold.command("release")
+@click.argument("hold_id", type=int)
+@click.option("--reason", required=True, help="Why the hold can end.")
+@actor_option
+@click.pass_obj
+def hold_release(app: App, hold_id: int, reason: str) -> None:
+    """Release a legal hold; its records become purgeable again once their window ends.
+
+    \b
+    Example:
+        evidence hold release 1 --reason "audit closed, letter of 2027-02-01"
+    """
+    from evidence.retention import release_hold
+
+    with app.write() as session:
+        release_hold(session, hold_id, reason, actor=app.actor)
+    click.echo(f"legal hold {hold_id} released")
+
+
+@hold.command("list")
+@format_option
+@click.pass_obj
+def hold_list(app: App, fmt: str) -> None:
+    """List legal holds, active and released, each with its id.
+
+    \b
+    Example:
+        evidence hold list --format json
+    """
+    from evidence.retention import list_holds
+
+    with app.read() as session:
+        rows = [
+            {
+                "id": h.id,
+                "tin": h.practice.tin,
+                "year": h.performance_year or "all",
+                "status": "released" if h.released_at else "active",
+                "reason": h.reason,
+                "placed_by": h.created_by,
+                "placed_at": h.created_at.replace(microsecond=0),
+                "released_by": h.released_by,
+                "released_at": h.released_at.replace(microsecond=0) if h.released_at else None,
+                "release_reason": h.release_reason,
+            }
+            for h in list_holds(session)
+        ]
+    columns = ["id", "tin", "year", "status", "reason", "placed_by", "placed_at", "released_at"]
+    emit(rows, fmt, columns=columns if fmt == "table" else list(rows[0]) if rows else columns)
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+@click.command()
+@click.option("--as-of", type=ISO_DATE, help="Plan as of this date [default: today]; --yes only up to today.")
+@click.option("--yes", is_flag=True, help="Carry out the purge (without it nothing is deleted).")
+@actor_option
+@click.pass_obj
+def purge(app: App, as_of: date | None, yes: bool) -> None:
+    """Show what has passed its retention window, and with --yes delete it.
+
+    Without --yes nothing is deleted. Records under a legal hold are kept. Rows go in one
+    transaction with a tombstone each; files are removed after the commit.
+
+    \b
+    Examples:
+        evidence purge --as-of 2027-01-01
+        evidence purge --yes
+    """
+    from evidence import clock
+    from evidence.blobstore import LocalBlobStore
+    from evidence.retention import execute_purge, plan_purge
+
+    today = clock.today()
+    as_of = as_of or today
+    if yes and as_of > today:
+        raise click.UsageError(f"--as-of {as_of} is in the future: --yes only purges what has expired by today")
+    app.engine  # noqa: B018 - prepare the store
+    store = LocalBlobStore(app.settings.store_dir)
+    with store.maintenance():  # no registration may re-use a file between our commit and its removal
+        with app.write() as session:
+            plan = plan_purge(session, as_of)
+            _show_plan(plan)
+            if not yes or plan.empty:
+                session.rollback()
+                if not plan.empty:
+                    click.echo("Nothing was deleted. Run again with --yes to purge.")
+                return
+            digests = execute_purge(session, plan, actor=app.actor, today=today)
+        removed = sum(1 for digest in digests if store.delete(digest))
+    records = sum(u.records for u in plan.units)
+    click.echo(f"purged {records} records and {removed} files; tombstones kept")
+
+
+def _show_plan(plan) -> None:  # type: ignore[no-untyped-def]
+    click.echo(f"Retention: {plan.retention_years} years. As of {plan.as_of}:")
+    if plan.empty and not plan.held:
+        click.echo("  nothing has passed its retention window")
+    for unit in plan.units:
+        if not unit.records and not unit.blobs:
+            continue
+        click.echo(
+            f"  {unit.tin} PY{unit.year} (kept through {unit.retain_until}): {len(unit.attestations)} attestations, "
+            f"{len(unit.participations)} participations, {len(unit.memberships)} clinician-years, "
+            f"{len(unit.links)} evidence links, {len(unit.evidence)} evidence records, "
+            f"{len(unit.blobs)} files ({_size(unit.bytes)})"
+        )
+    for unit in plan.held:
+        holds = ", ".join(f"#{h}" for h in unit.held_by)
+        click.echo(f"  {unit.tin} PY{unit.year}: past its window but kept: legal hold {holds}")
+
+
+@click.group(invoke_without_command=True)
+@click.option("--tin", type=TIN, help="Only events of this practice.")
+@click.option("--year", type=YEAR, help="Only events of this performance year.")
+@click.option("--since", type=ISO_DATE, help="Only events on or after this date.")
+@format_option
+@click.pass_context
+def log(ctx: click.Context, tin: str | None, year: int | None, since: date | None, fmt: str) -> None:
+    """The audit trail: every change to the store, who made it and when.
+
+    \b
+    Examples:
+        evidence log --tin 000123456 --since 2026-01-01
+        evidence log verify
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from evidence.audit import list_events
+
+    app: App = ctx.obj
+    start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
+    with app.read() as session:
+        rows = [
+            {
+                "seq": e.seq,
+                "at": e.occurred_at.replace(microsecond=0),
+                "actor": e.actor,
+                "action": e.action,
+                "tin": e.tin,
+                "year": e.performance_year,
+                "summary": e.summary,
+                "details": e.details,
+                "hash": e.hash,
+            }
+            for e in list_events(session, tin=tin, year=year, since=start)
+        ]
+    columns = ["seq", "at", "actor", "action", "tin", "year", "summary"]
+    emit(rows, fmt, columns=columns if fmt == "table" else list(rows[0]) if rows else columns, max_width=90)
+
+
+@log.command("verify")
+@click.pass_obj
+def log_verify(app: App) -> None:
+    """Check the audit chain: names the first edited, inserted or deleted event (exit 1).
+
+    \b
+    Example:
+        evidence log verify
+    """
+    from evidence.audit import verify_chain
+
+    with app.read() as session:
+        check = verify_chain(session, app.settings.home)
+    if check.ok:
+        click.echo(f"audit trail intact: {check.events} events")
+        return
+    click.echo(f"audit trail BROKEN: {check.problem}")
+    sys.exit(1)

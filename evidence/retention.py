@@ -1,0 +1,378 @@
+"""Retention: the 6-year window (or longer), legal holds, and purging what has expired.
+
+Nothing inside its window can be deleted: a (TIN, year) becomes purgeable the day after
+December 31 of year + retention period, and only if no active legal hold covers it. An
+evidence file linked from several years stays until its last link goes. A purge deletes
+rows in one transaction, leaves a tombstone per record, then removes the files.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from evidence import audit, rules
+from evidence.db.models import (
+    Attestation,
+    Blob,
+    Evidence,
+    EvidenceLink,
+    LegalHold,
+    Membership,
+    Participation,
+    Practice,
+    Setting,
+    Tombstone,
+)
+from evidence.db.types import utcnow
+from evidence.errors import ConflictError, InputError, NotFoundError
+from evidence.identifiers import parse_tin
+
+RETENTION_SETTING = "retention_years"
+# Id lists go to the database in slices: SQLite caps the number of bound parameters.
+SLICE = 5000
+
+
+def _slices(ids: Iterable[Any]) -> list[list[Any]]:
+    items = sorted(ids)
+    return [items[i : i + SLICE] for i in range(0, len(items), SLICE)]
+
+
+def _rows_in(session: Session, make_query: Callable[[list[Any]], Any], ids: Iterable[Any]) -> list[Any]:
+    """Run `make_query(slice)` for every slice of `ids` and join the rows."""
+    return [row for part in _slices(ids) for row in session.execute(make_query(part))]
+
+
+def _delete_in(session: Session, column: Any, ids: Iterable[Any]) -> None:
+    for part in _slices(ids):
+        session.execute(delete(column.class_).where(column.in_(part)))
+
+
+# --- The retention period ---------------------------------------------------------------------
+
+
+def retention_years(session: Session) -> int:
+    row = session.get(Setting, RETENTION_SETTING)
+    return int(row.value) if row else rules.minimum_retention_years()
+
+
+def set_retention_years(session: Session, years: int, *, actor: str) -> int:
+    minimum = rules.minimum_retention_years()
+    if years < minimum:
+        raise InputError(f"a retention period of {years} years is shorter than the {minimum} years CMS requires")
+    previous = retention_years(session)
+    row = session.get(Setting, RETENTION_SETTING)
+    if row is None:
+        session.add(Setting(key=RETENTION_SETTING, value=str(years)))
+    else:
+        row.value = str(years)
+    audit.record(session, actor, "retention.set", f"retention period {previous} -> {years} years",
+                 details={"from": previous, "to": years})  # fmt: skip
+    return previous
+
+
+def retain_until(session: Session, year: int) -> date:
+    return rules.retain_until(year, retention_years(session))
+
+
+# --- Legal holds --------------------------------------------------------------------------------
+
+
+def add_hold(session: Session, tin: str, year: int | None, reason: str, *, actor: str) -> LegalHold:
+    tin = parse_tin(tin)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InputError("a legal hold needs a --reason")
+    practice = session.scalar(select(Practice).where(Practice.tin == tin))
+    if practice is None:
+        raise NotFoundError(f"no practice with TIN {tin}")
+    hold = LegalHold(practice_id=practice.id, performance_year=year, reason=reason, created_by=actor)
+    session.add(hold)
+    session.flush()
+    scope = f"PY{year}" if year else "all years"
+    audit.record(session, actor, "hold.add", f"legal hold #{hold.id} on {tin} {scope}: {reason}", tin=tin, year=year,
+                 details={"hold": hold.id})  # fmt: skip
+    return hold
+
+
+def release_hold(session: Session, hold_id: int, reason: str, *, actor: str) -> LegalHold:
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InputError("releasing a legal hold needs a --reason")
+    hold = session.get(LegalHold, hold_id)
+    if hold is None:
+        raise NotFoundError(f"no legal hold with id {hold_id}")
+    if hold.released_at is not None:
+        raise ConflictError(f"legal hold #{hold_id} was already released on {hold.released_at:%Y-%m-%d}")
+    hold.released_at, hold.released_by, hold.release_reason = utcnow(), actor, reason
+    tin = hold.practice.tin
+    audit.record(session, actor, "hold.release", f"legal hold #{hold.id} on {tin} released: {reason}", tin=tin,
+                 year=hold.performance_year, details={"hold": hold.id})  # fmt: skip
+    return hold
+
+
+def list_holds(session: Session, *, include_released: bool = True) -> list[LegalHold]:
+    query = select(LegalHold).join(Practice).order_by(LegalHold.id)
+    if not include_released:
+        query = query.where(LegalHold.released_at.is_(None))
+    return list(session.scalars(query))
+
+
+def active_holds(session: Session, practice_id: int, year: int) -> list[LegalHold]:
+    return list(
+        session.scalars(
+            select(LegalHold).where(
+                LegalHold.practice_id == practice_id,
+                LegalHold.released_at.is_(None),
+                or_(LegalHold.performance_year.is_(None), LegalHold.performance_year == year),
+            )
+        )
+    )
+
+
+# --- Purge ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PurgeUnit:
+    """Everything of one TIN and performance year."""
+
+    practice_id: int
+    tin: str
+    year: int
+    retain_until: date
+    held_by: list[int] = field(default_factory=list)
+    attestations: list[int] = field(default_factory=list)
+    participations: list[int] = field(default_factory=list)
+    links: list[int] = field(default_factory=list)
+    memberships: list[int] = field(default_factory=list)
+    evidence: list[int] = field(default_factory=list)
+    blobs: dict[str, int] = field(default_factory=dict)  # digest -> size
+
+    @property
+    def records(self) -> int:
+        return (
+            len(self.attestations)
+            + len(self.participations)
+            + len(self.links)
+            + len(self.memberships)
+            + len(self.evidence)
+        )
+
+    @property
+    def bytes(self) -> int:
+        return sum(self.blobs.values())
+
+
+@dataclass
+class PurgePlan:
+    as_of: date
+    retention_years: int
+    units: list[PurgeUnit]  # expired and not held: these go
+    held: list[PurgeUnit]  # expired but under a legal hold: kept
+
+    @property
+    def digests(self) -> dict[str, int]:
+        return {d: s for unit in self.units for d, s in unit.blobs.items()}
+
+    @property
+    def empty(self) -> bool:
+        return not any(u.records or u.blobs for u in self.units)
+
+
+def plan_purge(session: Session, as_of: date) -> PurgePlan:
+    """Exactly what a purge on `as_of` would delete (and what holds keep). Changes nothing."""
+    years = retention_years(session)
+    tins = {practice_id: tin for practice_id, tin in session.execute(select(Practice.id, Practice.tin))}
+    pairs = set(session.execute(select(Attestation.practice_id, Attestation.performance_year).distinct()))
+    pairs |= set(session.execute(select(Membership.practice_id, Membership.performance_year).distinct()))
+    expired = sorted((p, y) for p, y in pairs if rules.purgeable_on(y, years, as_of))
+    units, held = [], []
+    for practice_id, year in expired:
+        unit = PurgeUnit(practice_id, tins[practice_id], year, rules.retain_until(year, years))
+        unit.held_by = [h.id for h in active_holds(session, practice_id, year)]
+        (held if unit.held_by else units).append(unit)
+    for unit in units:
+        unit.attestations = list(
+            session.scalars(
+                select(Attestation.id).where(
+                    Attestation.practice_id == unit.practice_id, Attestation.performance_year == unit.year
+                )
+            )
+        )
+        unit.participations = [
+            r.id
+            for r in _rows_in(
+                session,
+                lambda part: select(Participation.id).where(Participation.attestation_id.in_(part)),
+                unit.attestations,
+            )
+        ]
+        unit.links = [
+            r.id
+            for r in _rows_in(
+                session,
+                lambda part: select(EvidenceLink.id).where(EvidenceLink.attestation_id.in_(part)),
+                unit.attestations,
+            )
+        ]
+        unit.memberships = list(
+            session.scalars(
+                select(Membership.id).where(
+                    Membership.practice_id == unit.practice_id, Membership.performance_year == unit.year
+                )
+            )
+        )
+    _assign_evidence_and_blobs(session, units)
+    return PurgePlan(as_of, years, units, held)
+
+
+def _assign_evidence_and_blobs(session: Session, units: list[PurgeUnit]) -> None:
+    """Evidence goes when all its links go; a file goes when no evidence remains for it."""
+    purged_links = {link for unit in units for link in unit.links}
+    if not purged_links:
+        return
+    unit_of_link = {link: unit for unit in units for link in unit.links}
+    touched = {
+        r.evidence_id
+        for r in _rows_in(
+            session, lambda part: select(EvidenceLink.evidence_id).where(EvidenceLink.id.in_(part)), purged_links
+        )
+    }
+    links_by_evidence: dict[int, list[int]] = defaultdict(list)
+    for link_id, evidence_id in _rows_in(
+        session,
+        lambda part: select(EvidenceLink.id, EvidenceLink.evidence_id).where(EvidenceLink.evidence_id.in_(part)),
+        touched,
+    ):
+        links_by_evidence[evidence_id].append(link_id)
+    gone_evidence = {e for e, links in links_by_evidence.items() if all(link in purged_links for link in links)}
+    blob_of = dict(
+        _rows_in(
+            session, lambda part: select(Evidence.id, Evidence.blob_id).where(Evidence.id.in_(part)), gone_evidence
+        )
+    )
+    evidence_by_blob: dict[int, list[int]] = defaultdict(list)
+    for evidence_id, blob_id in _rows_in(
+        session,
+        lambda part: select(Evidence.id, Evidence.blob_id).where(Evidence.blob_id.in_(part)),
+        set(blob_of.values()),
+    ):
+        evidence_by_blob[blob_id].append(evidence_id)
+    blobs = {
+        blob_id: (digest, size)
+        for blob_id, digest, size in _rows_in(
+            session,
+            lambda part: select(Blob.id, Blob.digest, Blob.size).where(Blob.id.in_(part)),
+            set(blob_of.values()),
+        )
+    }
+    for evidence_id in sorted(gone_evidence):
+        unit = unit_of_link[max(links_by_evidence[evidence_id])]  # the latest year that held it
+        unit.evidence.append(evidence_id)
+        blob_id = blob_of[evidence_id]
+        if all(e in gone_evidence for e in evidence_by_blob[blob_id]) and blob_id in blobs:
+            digest, size = blobs.pop(blob_id)
+            unit.blobs[digest] = size
+
+
+def execute_purge(session: Session, plan: PurgePlan, *, actor: str, today: date) -> list[str]:
+    """Delete the plan's rows, with tombstones and audit events; returns the digests to remove.
+
+    The caller commits, then removes the files: a crash in between leaves only orphaned
+    files, which `evidence verify --repair` removes.
+    """
+    if plan.as_of > today:
+        raise InputError(
+            f"--as-of {plan.as_of} is in the future: a purge can only delete what has expired by today ({today})"
+        )
+    now = utcnow()
+    digests: list[str] = []
+    for unit in plan.units:
+        if not unit.records and not unit.blobs:
+            continue
+        _tombstones(session, unit, actor, now)
+        _delete_in(session, EvidenceLink.id, unit.links)
+        _delete_in(session, Participation.id, unit.participations)
+        _delete_in(session, Attestation.id, unit.attestations)
+        _delete_in(session, Membership.id, unit.memberships)
+        _delete_in(session, Evidence.id, unit.evidence)
+        _delete_in(session, Blob.digest, unit.blobs)
+        digests.extend(unit.blobs)
+        audit.record(
+            session,
+            actor,
+            "purge",
+            f"purged {unit.tin} PY{unit.year} (kept until {unit.retain_until}): {unit.records} records, "
+            f"{len(unit.blobs)} files, {unit.bytes} bytes",
+            tin=unit.tin,
+            year=unit.year,
+            details={
+                "attestations": unit.attestations,
+                "participations": unit.participations,
+                "links": unit.links,
+                "memberships": unit.memberships,
+                "evidence": unit.evidence,
+                "files": sorted(unit.blobs),
+            },
+        )
+    session.flush()
+    return digests
+
+
+def _tombstones(session: Session, unit: PurgeUnit, actor: str, now) -> None:  # type: ignore[no-untyped-def]
+    def stone(kind: str, record_id: int, description: str, sha256: str | None = None) -> dict:
+        return {
+            "kind": kind,
+            "record_id": record_id,
+            "tin": unit.tin,
+            "performance_year": unit.year,
+            "description": description,
+            "sha256": sha256,
+            "retain_until": unit.retain_until,
+            "purged_at": now,
+            "purged_by": actor,
+        }
+
+    rows = [stone("attestation", i, f"attestation of {unit.tin} PY{unit.year}") for i in unit.attestations]
+    rows += [stone("participation", i, f"participation in {unit.tin} PY{unit.year}") for i in unit.participations]
+    rows += [stone("membership", i, f"clinician membership in {unit.tin} PY{unit.year}") for i in unit.memberships]
+    rows += [stone("evidence_link", i, f"evidence link for {unit.tin} PY{unit.year}") for i in unit.links]
+    for evidence, blob in _rows_in(
+        session,
+        lambda part: select(Evidence, Blob).join(Blob, Blob.id == Evidence.blob_id).where(Evidence.id.in_(part)),
+        unit.evidence,
+    ):
+        rows.append(
+            stone(
+                "evidence",
+                evidence.id,
+                f"{evidence.original_name} ({blob.size} bytes, effective {evidence.effective_date}, "
+                f"registered by {evidence.registered_by} on {evidence.registered_at:%Y-%m-%d})",
+                blob.digest,
+            )
+        )
+    rows += [stone("file", 0, f"stored file, {size} bytes", digest) for digest, size in unit.blobs.items()]
+    if rows:
+        from sqlalchemy import insert
+
+        session.execute(insert(Tombstone), rows)
+
+
+def tombstones_for(session: Session, *, record_id: int | None = None, sha256: str | None = None) -> list[Tombstone]:
+    query = select(Tombstone).order_by(Tombstone.id)
+    if record_id is not None:
+        query = query.where(Tombstone.kind == "evidence", Tombstone.record_id == record_id)
+    if sha256 is not None:
+        query = query.where(Tombstone.sha256 == sha256)
+    return list(session.scalars(query))
+
+
+def count_tombstones(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Tombstone)) or 0

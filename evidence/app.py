@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
@@ -15,6 +16,9 @@ from sqlalchemy.orm import Session
 from evidence.config import Settings, prepare_home
 from evidence.db.engine import make_engine, read_session, write_session
 from evidence.errors import StoreError
+
+if TYPE_CHECKING:
+    from evidence.blobstore import BlobStore
 
 ACTOR_ENV = "EVIDENCE_ACTOR"
 
@@ -76,6 +80,23 @@ class App:
     def read(self) -> Iterator[Session]:
         with _translated(), read_session(self.engine) as session:
             yield session
+
+    @cached_property
+    def blob_store(self) -> BlobStore:
+        """The evidence file store: the local folder by default, or EVIDENCE_STORE_URL."""
+        self.engine  # noqa: B018 - the home folder exists before the store is used
+        url = self.settings.store_url
+        if url is None:
+            from evidence.blobstore import LocalBlobStore
+
+            return LocalBlobStore(self.settings.store_dir)
+        if url.startswith("s3://"):
+            from evidence.s3store import S3BlobStore
+
+            return S3BlobStore.from_url(url, work_dir=self.settings.home / "s3-work")
+        raise StoreError(
+            f"unsupported store URL {url!r}: use s3://bucket/prefix, or leave it unset for the local folder"
+        )
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -15,7 +15,9 @@ import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from evidence.errors import StoreError
 from evidence.fsutil import PRIVATE_FILE_MODE, fsync_dir, make_private_dir
@@ -23,6 +25,24 @@ from evidence.mediatype import sniff_media_type
 
 ALGORITHM = "sha256"
 CHUNK_SIZE = 1024 * 1024
+
+
+class BlobStore(Protocol):
+    """What the tool needs from a file store: the local folder, or an S3-compatible bucket."""
+
+    def put_file(
+        self, source: Path, *, follow_symlinks: bool = False, dirs_to_sync: set[Path] | None = None
+    ) -> StoredBlob: ...
+    def sync_dirs(self, dirs: set[Path]) -> None: ...
+    def exists(self, digest: str) -> bool: ...
+    def open(self, digest: str) -> BinaryIO: ...
+    def hash_of(self, digest: str) -> str | None: ...
+    def digests(self) -> Iterator[str]: ...
+    def leftovers(self) -> list[Path]: ...
+    def delete(self, digest: str) -> bool: ...
+    def writing(self) -> contextlib.AbstractContextManager[None]: ...
+    def maintenance(self) -> contextlib.AbstractContextManager[None]: ...
+    def extend_retention(self, digest: str, until: date) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -96,12 +116,15 @@ class LocalBlobStore:
             os.close(source_fd)
         return StoredBlob(ALGORITHM, digest, size, sniff_media_type(head, source.name), created)
 
+    def extend_retention(self, digest: str, until: date) -> None:
+        """Local files have no lock of their own: retention is enforced by the tool."""
+
     @staticmethod
     def sync_dirs(dirs: set[Path]) -> None:
         for folder in sorted(dirs):
             fsync_dir(folder)
 
-    def open(self, digest: str):  # type: ignore[no-untyped-def]
+    def open(self, digest: str) -> BinaryIO:
         try:
             return open(self.path_for(digest), "rb")
         except FileNotFoundError:

@@ -14,6 +14,7 @@ from evidence.fsutil import make_private_dir, touch_private_file
 APP_NAME = "evidence"
 HOME_ENV = "EVIDENCE_HOME"
 DATABASE_URL_ENV = "EVIDENCE_DATABASE_URL"
+STORE_URL_ENV = "EVIDENCE_STORE_URL"
 DATABASE_FILE = "evidence.sqlite3"
 STORE_DIR = "store"
 
@@ -22,6 +23,8 @@ STORE_DIR = "store"
 class Settings:
     home: Path
     database_url: str
+    # None: the local folder <home>/store. s3://bucket/prefix: an S3-compatible object store.
+    store_url: str | None = None
 
     @property
     def store_dir(self) -> Path:
@@ -36,11 +39,14 @@ class Settings:
         return None
 
 
-def resolve_settings(home: str | os.PathLike[str] | None = None, database_url: str | None = None) -> Settings:
+def resolve_settings(
+    home: str | os.PathLike[str] | None = None, database_url: str | None = None, store_url: str | None = None
+) -> Settings:
     """Command-line values win over environment variables, which win over defaults."""
     home_path = Path(home or os.environ.get(HOME_ENV) or click.get_app_dir(APP_NAME)).expanduser()
     url = database_url or os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{home_path / DATABASE_FILE}"
-    return Settings(home=home_path.absolute(), database_url=url)
+    store = store_url or os.environ.get(STORE_URL_ENV) or None
+    return Settings(home=home_path.absolute(), database_url=url, store_url=store)
 
 
 def prepare_home(settings: Settings) -> None:

@@ -26,7 +26,6 @@ def fresh_demo_home(out: Path) -> Path:
 
 def run_demo(out: Path, *, echo: Callable[[str], None] = print, sample: Path | None = None) -> App:
     """Load the sample into a fresh store under `out/home`, print the missing report, write packets."""
-    from evidence.blobstore import LocalBlobStore
     from evidence.cli.missing_view import render_missing
     from evidence.importer import import_csv
     from evidence.manifest import read_manifest
@@ -43,7 +42,7 @@ def run_demo(out: Path, *, echo: Callable[[str], None] = print, sample: Path | N
     echo(f"2. Imported {sample / 'practice.csv'}: {counts}")
 
     files, problems = read_manifest(sample / "manifest.yaml")
-    store = LocalBlobStore(app.settings.store_dir)
+    store = app.blob_store
     outcomes = register_files(app, store, files)
     failed = [o for o in outcomes if o.status == "failed"] + problems
     echo(f"3. Registered {sum(o.status == 'registered' for o in outcomes)} evidence files, {len(failed)} failed")

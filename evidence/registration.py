@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from evidence import audit
 from evidence.app import App
-from evidence.blobstore import LocalBlobStore, StoredBlob
+from evidence.blobstore import BlobStore, StoredBlob
 from evidence.catalog.store import requirement_for
 from evidence.db.models import Attestation, Blob, Clinician, Evidence, EvidenceLink
 from evidence.db.types import utcnow
@@ -282,7 +282,7 @@ class _Prepared:
 
 def register_files(
     app: App,
-    store: LocalBlobStore,
+    store: BlobStore,
     items: Iterable[FileToRegister],
     *,
     follow_symlinks: bool = False,
@@ -316,7 +316,7 @@ def register_files(
     return outcomes
 
 
-def register_one(app: App, store: LocalBlobStore, item: FileToRegister, **options: bool) -> Outcome:
+def register_one(app: App, store: BlobStore, item: FileToRegister, **options: bool) -> Outcome:
     return register_files(app, store, [item], **options)[0]
 
 
@@ -344,7 +344,7 @@ def _prepare(
 
 def _register_batch(
     app: App,
-    store: LocalBlobStore,
+    store: BlobStore,
     batch: list[_Prepared],
     follow_symlinks: bool,
     done: Callable[[Outcome], None],
@@ -398,7 +398,7 @@ def _rows(prepared: _Prepared, blob: StoredBlob) -> RowsToRecord:
     return RowsToRecord(blob, prepared.target, item.path.name, prepared.effective_date, item.description)
 
 
-def _forget_unused(app: App, store: LocalBlobStore, digests: list[str]) -> None:
+def _forget_unused(app: App, store: BlobStore, digests: list[str]) -> None:
     """Blobs this batch stored whose file then failed on its own: remove them if unnamed."""
     if not digests:
         return
@@ -409,7 +409,7 @@ def _forget_unused(app: App, store: LocalBlobStore, digests: list[str]) -> None:
             _forget_unreferenced_blob(app, store, digest)
 
 
-def _forget_unreferenced_blob(app: App, store: LocalBlobStore, digest: str) -> None:
+def _forget_unreferenced_blob(app: App, store: BlobStore, digest: str) -> None:
     """Remove a blob whose rows never committed, unless another registration now uses it.
 
     Under the exclusive lock no other process is between storing a blob and committing it,

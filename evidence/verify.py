@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evidence.blobstore import LocalBlobStore
+from evidence.blobstore import BlobStore
 from evidence.records import blob_digests
 
 
@@ -23,7 +23,7 @@ class VerifyReport:
         return not (self.missing or self.corrupted or self.orphaned or self.leftovers)
 
 
-def verify_store(app, store: LocalBlobStore, *, repair: bool = False) -> VerifyReport:  # type: ignore[no-untyped-def]
+def verify_store(app, store: BlobStore, *, repair: bool = False) -> VerifyReport:  # type: ignore[no-untyped-def]
     """Re-hash every stored file. With `repair`, remove orphans and leftovers (never a known file)."""
     with app.read() as session:
         known = blob_digests(session)

@@ -145,12 +145,20 @@ class LazyGroup(click.Group):
     help="SQLAlchemy database URL [env: EVIDENCE_DATABASE_URL; default: SQLite in the home folder].",
 )
 @click.option(
+    "--store",
+    "store_url",
+    metavar="URL",
+    help="Evidence file store: s3://bucket/prefix [env: EVIDENCE_STORE_URL; default: store/ in the home folder].",
+)
+@click.option(
     "--actor",
     metavar="NAME",
     help="Who is acting, for the records [env: EVIDENCE_ACTOR; default: the OS user].",
 )
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, database_url: str | None, actor: str | None) -> None:
+def cli(
+    ctx: click.Context, home: Path | None, database_url: str | None, store_url: str | None, actor: str | None
+) -> None:
     """Keep, check and hand over the documentation behind MIPS Improvement Activities.
 
     \b
@@ -162,7 +170,7 @@ def cli(ctx: click.Context, home: Path | None, database_url: str | None, actor: 
     from evidence.app import App
     from evidence.config import resolve_settings
 
-    app = App(resolve_settings(home, database_url), actor)
+    app = App(resolve_settings(home, database_url, store_url), actor)
     ctx.obj = app
     ctx.call_on_close(app.close)
 

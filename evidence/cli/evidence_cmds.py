@@ -12,13 +12,6 @@ from evidence.cli.output import emit, format_option
 from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TIN, YEAR, actor_option
 
 
-def _store(app: App):  # type: ignore[no-untyped-def]
-    from evidence.blobstore import LocalBlobStore
-
-    app.engine  # noqa: B018 - prepares the home folder and store first
-    return LocalBlobStore(app.settings.store_dir)
-
-
 def _progress(total: int):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
@@ -97,7 +90,7 @@ def register(
             for path in expand_paths(paths, follow_symlinks=follow_symlinks)
         ]
         outcomes = []
-    store = _store(app)
+    store = app.blob_store
     with _progress(len(files)) as bar:
         outcomes += register_files(
             app,
@@ -235,7 +228,7 @@ def verify(app: App, repair: bool) -> None:
     """
     from evidence.verify import verify_store
 
-    report = verify_store(app, _store(app), repair=repair)
+    report = verify_store(app, app.blob_store, repair=repair)
     for digest in report.missing:
         click.echo(f"missing: {digest} (in the database, not in the store)")
     for digest in report.corrupted:

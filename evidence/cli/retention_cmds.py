@@ -171,15 +171,13 @@ def purge(app: App, as_of: date | None, yes: bool) -> None:
         evidence purge --yes
     """
     from evidence import clock
-    from evidence.blobstore import LocalBlobStore
     from evidence.retention import execute_purge, plan_purge
 
     today = clock.today()
     as_of = as_of or today
     if yes and as_of > today:
         raise click.UsageError(f"--as-of {as_of} is in the future: --yes only purges what has expired by today")
-    app.engine  # noqa: B018 - prepare the store
-    store = LocalBlobStore(app.settings.store_dir)
+    store = app.blob_store
     with store.maintenance():  # no registration may re-use a file between our commit and its removal
         with app.write() as session:
             plan = plan_purge(session, as_of)

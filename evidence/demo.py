@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from evidence.app import App
-from evidence.config import resolve_settings
+from evidence.config import DATABASE_FILE, Settings
 from evidence.errors import StoreError
 from evidence.resources import sample_evidence_dir
 
@@ -33,7 +33,10 @@ def run_demo(out: Path, *, echo: Callable[[str], None] = print, sample: Path | N
     from evidence.registration import register_files
 
     sample = sample or sample_evidence_dir()
-    app = App(resolve_settings(fresh_demo_home(out), None), actor="demo")
+    home = fresh_demo_home(out).absolute()
+    # Always the embedded default, whatever EVIDENCE_DATABASE_URL / EVIDENCE_STORE_URL say:
+    # the demo must never write sample data into a real store.
+    app = App(Settings(home=home, database_url=f"sqlite:///{home / DATABASE_FILE}"), actor="demo")
     echo(f"1. Fresh store in {app.settings.home}")
 
     with app.write() as session:

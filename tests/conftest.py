@@ -1,7 +1,14 @@
-"""Every test gets its own home folder under tmp_path; nothing touches the user's store."""
+"""Every test gets its own home folder under tmp_path; nothing touches the user's store.
+
+With EVIDENCE_TEST_DATABASE_URL set to a PostgreSQL URL (as .ci/run does), the whole suite
+runs a second time against PostgreSQL: each test gets its own database, cloned from a
+migrated template, instead of the SQLite file in its home folder.
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,24 +33,65 @@ def reference_file(year: int) -> Path:
     return path
 
 
+POSTGRES_URL = os.environ.get("EVIDENCE_TEST_DATABASE_URL") or None
+ON_POSTGRES = POSTGRES_URL is not None
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about the embedded SQLite file itself")
+_database_numbers = itertools.count(1)
+
+
+def _postgres_admin(statement: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def _postgres_url(database: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(POSTGRES_URL).set(database=database).render_as_string(hide_password=False)
+
+
+TEMPLATE_DATABASE = f"evidence_template_{os.getpid()}"
+
+
 @pytest.fixture(scope="session")
-def template_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def template_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A migrated store with the shipped catalog loaded, built once and copied per test."""
     home = tmp_path_factory.mktemp("template") / "home"
-    app = App(resolve_settings(home, None), actor="tester")
+    database_url = None
+    if ON_POSTGRES:
+        _postgres_admin(f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE} WITH (FORCE)")
+        _postgres_admin(f"CREATE DATABASE {TEMPLATE_DATABASE}")
+        database_url = _postgres_url(TEMPLATE_DATABASE)
+    app = App(resolve_settings(home, database_url), actor="tester")
     app.engine  # noqa: B018 - creates schema and catalog
     app.close()
-    return home
+    yield home
+    if ON_POSTGRES:
+        _postgres_admin(f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE} WITH (FORCE)")
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, template_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(tmp_path: Path, template_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     target = tmp_path / "home"
     shutil.copytree(template_home, target)
     monkeypatch.setenv("EVIDENCE_HOME", str(target))
-    monkeypatch.delenv("EVIDENCE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("EVIDENCE_STORE_URL", raising=False)
     monkeypatch.setenv("EVIDENCE_ACTOR", "tester")
-    return target
+    if not ON_POSTGRES:
+        monkeypatch.delenv("EVIDENCE_DATABASE_URL", raising=False)
+        yield target
+        return
+    database = f"evidence_test_{os.getpid()}_{next(_database_numbers)}"
+    _postgres_admin(f"CREATE DATABASE {database} TEMPLATE {TEMPLATE_DATABASE}")
+    monkeypatch.setenv("EVIDENCE_DATABASE_URL", _postgres_url(database))
+    yield target
+    _postgres_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 @pytest.fixture

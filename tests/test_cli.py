@@ -13,6 +13,7 @@ import pytest
 
 from evidence import __version__
 from evidence.cli import COMMANDS, cli
+from tests.conftest import sqlite_only
 
 
 def _walk(group: click.Group, ctx: click.Context, prefix: tuple[str, ...] = ()):
@@ -68,6 +69,7 @@ def test_home_and_store_are_owner_only_whatever_the_umask(tmp_path: Path, run) -
         assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
 
 
+@sqlite_only
 def test_env_home_is_used(home: Path, run) -> None:
     run("catalog", "list", "--year", "2019")
     assert (home / "evidence.sqlite3").exists()
@@ -93,6 +95,7 @@ def test_password_never_printed(run) -> None:
     assert "s3cret" not in result.output
 
 
+@sqlite_only
 def test_corrupted_database_is_reported_not_used(tmp_path: Path, run) -> None:
     broken = tmp_path / "broken-home"
     broken.mkdir()

@@ -23,6 +23,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         raise StoreError(f"cannot use database URL {_redact(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
+    elif engine.dialect.name == "postgresql":
+        _configure_postgresql(engine)
     return engine
 
 
@@ -59,6 +61,25 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get("evidence_write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# Any fixed number; every writer of every process takes the same transaction-level lock.
+WRITER_LOCK_KEY = 7_344_212
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    """One writer at a time, as on SQLite: a transaction-level advisory lock at BEGIN.
+
+    Writes are short (a batch of registrations, a purge), so serialising them costs little
+    and rules out every write-write race: two processes storing the same new file, the
+    audit chain's previous hash read by two appenders, deadlocks between batches. Readers
+    are never blocked. The lock is released by COMMIT or ROLLBACK, even if the process dies.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get("evidence_write", False):
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -46,6 +46,15 @@ def event_hash(
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    action: str
+    summary: str
+    tin: str | None = None
+    year: int | None = None
+    details: dict[str, Any] | None = None
+
+
 def record(
     session: Session,
     actor: str,
@@ -57,6 +66,13 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> Event:
     """Append one event in the caller's transaction: it commits or rolls back with the change."""
+    return record_many(session, actor, [NewEvent(action, summary, tin, year, details)])[0]
+
+
+def record_many(session: Session, actor: str, new_events: list[NewEvent]) -> list[Event]:
+    """Append several events with one lock of the chain head and one flush (bulk registration)."""
+    if not new_events:
+        return []
     session.info["audit_appended"] = True
     head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
     if head is None:
@@ -64,25 +80,31 @@ def record(
         session.add(head)
     now = utcnow()
     occurred_at = now.replace(microsecond=now.microsecond // 1000 * 1000)  # same on every backend
-    detail_text = canonical(details or {})
-    seq = head.seq + 1
-    digest = event_hash(seq, occurred_at, actor, action, tin, year, summary, detail_text, head.hash)
-    event = Event(
-        seq=seq,
-        occurred_at=occurred_at,
-        actor=actor,
-        action=action,
-        tin=tin,
-        performance_year=year,
-        summary=summary,
-        details=detail_text,
-        prev_hash=head.hash,
-        hash=digest,
-    )
-    session.add(event)
-    head.seq, head.hash = seq, digest
+    events = []
+    seq, previous = head.seq, head.hash
+    for new in new_events:
+        seq += 1
+        detail_text = canonical(new.details or {})
+        digest = event_hash(seq, occurred_at, actor, new.action, new.tin, new.year, new.summary, detail_text, previous)
+        events.append(
+            Event(
+                seq=seq,
+                occurred_at=occurred_at,
+                actor=actor,
+                action=new.action,
+                tin=new.tin,
+                performance_year=new.year,
+                summary=new.summary,
+                details=detail_text,
+                prev_hash=previous,
+                hash=digest,
+            )
+        )
+        previous = digest
+    session.add_all(events)
+    head.seq, head.hash = seq, previous
     session.flush()
-    return event
+    return events
 
 
 def write_head_file(home: Path, session: Session) -> None:

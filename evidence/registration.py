@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from evidence import audit
+from evidence import audit, rules
 from evidence.app import App
 from evidence.blobstore import BlobStore, StoredBlob
 from evidence.catalog.store import requirement_for
@@ -28,6 +29,7 @@ from evidence.db.types import utcnow
 from evidence.errors import EvidenceError, InputError, NotFoundError
 from evidence.identifiers import parse_activity_id, parse_npi, parse_tin
 from evidence.practices import Lookup, find_attestation
+from evidence.retention import held_attestations, retention_years
 
 
 @dataclass(frozen=True)
@@ -245,23 +247,29 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
     ]
     session.add_all(link_rows)
     session.flush()
-    for (evidence, changed), entry in zip(results, entries, strict=True):
-        if changed:
-            target = entry.target
-            audit.record(
-                session,
-                actor,
+    links_of: dict[int, list[int]] = defaultdict(list)
+    for link in link_rows:
+        links_of[link.evidence_id].append(link.id)
+    audit.record_many(
+        session,
+        actor,
+        [
+            audit.NewEvent(
                 "register",
-                f"registered {entry.original_name} as evidence {evidence.id}: {target.label}",
-                tin=target.tin,
-                year=target.year,
-                details={
+                f"registered {entry.original_name} as evidence {evidence.id}: {entry.target.label}",
+                entry.target.tin,
+                entry.target.year,
+                {
                     "evidence": evidence.id,
                     "sha256": entry.blob.digest,
                     "size": entry.blob.size,
-                    "links": sorted(link.id for link in link_rows if link.evidence_id == evidence.id),
+                    "links": sorted(links_of[evidence.id]),
                 },
             )
+            for (evidence, changed), entry in zip(results, entries, strict=True)
+            if changed
+        ],
+    )
     return results
 
 
@@ -352,12 +360,19 @@ def _register_batch(
     stored: list[tuple[_Prepared, StoredBlob]] = []
     new_blobs: list[str] = []
     committed = False
+    with app.read() as session:  # an object store with Object Lock keeps each file until this date
+        keep_years = retention_years(session)
     try:
         with store.writing():
             folders: set[Path] = set()
             for prepared in batch:
                 try:
-                    blob = store.put_file(prepared.item.path, follow_symlinks=follow_symlinks, dirs_to_sync=folders)
+                    blob = store.put_file(
+                        prepared.item.path,
+                        follow_symlinks=follow_symlinks,
+                        dirs_to_sync=folders,
+                        retain_until=rules.retain_until(prepared.target.year, keep_years),
+                    )
                 except OSError as exc:
                     done(
                         _failed(prepared.item, InputError(f"{prepared.item.path}: cannot store: {exc.strerror or exc}"))
@@ -391,6 +406,8 @@ def _register_batch(
         status = "registered" if changed else "present"
         done(Outcome(prepared.item.path, status, f"evidence {evidence.id}: {prepared.target.label}", evidence.id))
     _forget_unused(app, store, new_blobs)
+    digest_of = {id(p): blob.digest for p, blob in stored}
+    _hold_if_held(app, store, [(p.target.attestation_id, digest_of[id(p)]) for p, _ in results])
 
 
 def _rows(prepared: _Prepared, blob: StoredBlob) -> RowsToRecord:
@@ -407,6 +424,20 @@ def _forget_unused(app: App, store: BlobStore, digests: list[str]) -> None:
     for digest in digests:
         if digest not in known:
             _forget_unreferenced_blob(app, store, digest)
+
+
+def _hold_if_held(app: App, store: BlobStore, committed: list[tuple[int, str]]) -> None:
+    """A file registered for a practice-year under a legal hold gets the store's own hold too.
+
+    Files already present are held again as well, so re-running a registration mends a hold
+    that an object-store error interrupted.
+    """
+    if not committed:
+        return
+    with app.read() as session:
+        held = held_attestations(session, {attestation_id for attestation_id, _ in committed})
+    for digest in sorted({digest for attestation_id, digest in committed if attestation_id in held}):
+        store.set_legal_hold(digest, True)
 
 
 def _forget_unreferenced_blob(app: App, store: BlobStore, digest: str) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
-from evidence.config import Settings, prepare_home
+from evidence.config import Settings, prepare_home, redact_url
 from evidence.db.engine import make_engine, read_session, write_session
 from evidence.errors import StoreError
 
@@ -95,7 +95,7 @@ class App:
 
             return S3BlobStore.from_url(url, work_dir=self.settings.home / "s3-work")
         raise StoreError(
-            f"unsupported store URL {url!r}: use s3://bucket/prefix, or leave it unset for the local folder"
+            f"unsupported store URL {redact_url(url)!r}: use s3://bucket/prefix, or leave it unset for the local folder"
         )
 
     def close(self) -> None:
@@ -115,5 +115,7 @@ def describe_db_error(exc: Exception) -> str:
 def _translated() -> Iterator[None]:
     try:
         yield
-    except OperationalError as exc:
+    except DatabaseError as exc:  # OperationalError, and a damaged page met mid-command
         raise StoreError(f"database error: {describe_db_error(exc)}") from exc
+    except OverflowError as exc:  # SQLite cannot bind an integer beyond 64 bits
+        raise StoreError(f"a number is too large for the database ({exc})") from exc

@@ -31,7 +31,12 @@ class BlobStore(Protocol):
     """What the tool needs from a file store: the local folder, or an S3-compatible bucket."""
 
     def put_file(
-        self, source: Path, *, follow_symlinks: bool = False, dirs_to_sync: set[Path] | None = None
+        self,
+        source: Path,
+        *,
+        follow_symlinks: bool = False,
+        dirs_to_sync: set[Path] | None = None,
+        retain_until: date | None = None,
     ) -> StoredBlob: ...
     def sync_dirs(self, dirs: set[Path]) -> None: ...
     def exists(self, digest: str) -> bool: ...
@@ -43,6 +48,7 @@ class BlobStore(Protocol):
     def writing(self) -> contextlib.AbstractContextManager[None]: ...
     def maintenance(self) -> contextlib.AbstractContextManager[None]: ...
     def extend_retention(self, digest: str, until: date) -> None: ...
+    def set_legal_hold(self, digest: str, on: bool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -67,12 +73,18 @@ class LocalBlobStore:
         return self.path_for(digest).is_file()
 
     def put_file(
-        self, source: Path, *, follow_symlinks: bool = False, dirs_to_sync: set[Path] | None = None
+        self,
+        source: Path,
+        *,
+        follow_symlinks: bool = False,
+        dirs_to_sync: set[Path] | None = None,
+        retain_until: date | None = None,
     ) -> StoredBlob:
         """Copy `source` into the store; raises OSError for unreadable sources.
 
         With `dirs_to_sync`, the folder that received the file is added to it instead of being
         fsynced at once; the caller must call `sync_dirs` before it commits rows that name it.
+        `retain_until` is for stores with a lock of their own (S3 Object Lock).
         """
         make_private_dir(self.incoming, tighten=True)
         flags = os.O_RDONLY | (0 if follow_symlinks else os.O_NOFOLLOW)
@@ -118,6 +130,9 @@ class LocalBlobStore:
 
     def extend_retention(self, digest: str, until: date) -> None:
         """Local files have no lock of their own: retention is enforced by the tool."""
+
+    def set_legal_hold(self, digest: str, on: bool) -> None:
+        """Nor a legal hold of their own: the tool's legal holds keep them."""
 
     @staticmethod
     def sync_dirs(dirs: set[Path]) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -51,6 +53,7 @@ def resolve_settings(
 
 def prepare_home(settings: Settings) -> None:
     """Create the home folder and store (0700) and the SQLite file (0600) if missing."""
+    _refuse_lost_database(settings)
     try:
         make_private_dir(settings.home)
         make_private_dir(settings.store_dir, tighten=True)
@@ -59,3 +62,40 @@ def prepare_home(settings: Settings) -> None:
             touch_private_file(settings.sqlite_path)
     except OSError as exc:
         raise StoreError(f"cannot prepare the home folder {settings.home}: {exc.strerror or exc}") from exc
+
+
+AUDIT_HEAD_FILE = "audit-head"  # evidence.audit.HEAD_FILE: written after the first commit
+
+
+def _refuse_lost_database(settings: Settings) -> None:
+    """A home whose database file is gone or empty, but which has held records, is not a new store.
+
+    Starting over would silently replace the records (and `verify --repair` would then delete every
+    evidence file as an orphan). A database still being created has its pages in the -wal file.
+    """
+    path = settings.sqlite_path
+    head = settings.home / AUDIT_HEAD_FILE
+    if path != settings.home / DATABASE_FILE or not head.is_file():
+        return
+    for candidate in (path, path.with_name(path.name + "-wal")):
+        with contextlib.suppress(OSError):
+            if candidate.stat().st_size > 0:
+                return
+    state = "empty" if path.exists() else "missing"
+    raise StoreError(
+        f"the database {path} is {state}, but {head.name} shows this store has held records: "
+        f"restore the database from a backup (to start a new store instead, move {head.name} away)"
+    )
+
+
+def redact_url(url: str) -> str:
+    """A URL as it may be shown in a message: a password it carries becomes ***."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "(unparseable URL)"
+    if password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}").geturl()

@@ -25,11 +25,12 @@ def fresh_demo_home(out: Path) -> Path:
 
 
 def run_demo(out: Path, *, echo: Callable[[str], None] = print, sample: Path | None = None) -> App:
-    """Load the sample into a fresh store under `out/home`, print the missing report, write packets."""
+    """Load the sample into a fresh store under `out/home`, print the missing report, write packets to `out`."""
     from evidence.cli.missing_view import render_missing
     from evidence.importer import import_csv
     from evidence.manifest import read_manifest
     from evidence.missing import missing_report
+    from evidence.packet import build_packet, write_packet
     from evidence.registration import register_files
 
     sample = sample or sample_evidence_dir()
@@ -54,4 +55,11 @@ def run_demo(out: Path, *, echo: Callable[[str], None] = print, sample: Path | N
     with app.read() as session:
         report = missing_report(session)
     render_missing(report, "table")
+
+    echo("\n5. Audit packets (PDF, evidence files embedded):")
+    for tin, year, npi in sorted({(a.tin, a.year, a.npi) for a in report.activities}, key=lambda k: (k[1], k[2] or "")):
+        path = out / (f"packet-{tin}-{year}" + (f"-{npi}" if npi else "") + ".pdf")
+        packet = build_packet(app, store, tin, year, npi)
+        write_packet(packet, path)
+        echo(f"   {path}  ({packet.pages} pages, {packet.attachments} attachments)")
     return app

@@ -76,6 +76,6 @@ def parse_iso_date(value: str | date, *, field: str = "date") -> date:
 
 def parse_year(value: int | str, *, field: str = "year") -> int:
     text = str(value).strip()
-    if not (len(text) == 4 and text.isdigit()):
+    if not (len(text) == 4 and text.isascii() and text.isdigit()):
         raise InputError(f"{field} {value!r} is not a four-digit performance year")
     return int(text)

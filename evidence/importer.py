@@ -107,9 +107,12 @@ class _Row:
         if not value:
             return None
         try:
-            return kind(value)
+            number = kind(value)
         except ValueError:
             raise CellError(column, f"{value!r} is not a {'whole ' if kind is int else ''}number") from None
+        if kind is int and not -(2**63) <= number < 2**63:  # what the database can store
+            raise CellError(column, f"{value!r} is too large")
+        return number
 
 
 def read_rows(path: Path) -> list[_Row]:
@@ -122,8 +125,11 @@ def read_rows(path: Path) -> list[_Row]:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError(f"{path}: line {line}: not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)  # an unclosed quote would swallow rows
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise InputError(f"{path}: line {reader.reader.line_num}: {exc}") from None
     if not header:
         raise InputError(f"{path}: empty file; expected a header row starting with 'record,tin,...'")
     unknown = [h for h in header if h not in COLUMNS]
@@ -142,8 +148,8 @@ def read_rows(path: Path) -> list[_Row]:
                 raise InputError(f"{path}: line {reader.line_num}: more cells than header columns")
             if any((v or "").strip() for v in cells.values()):
                 rows.append(_Row(reader.line_num, cells))
-    except csv.Error as exc:
-        raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
+    except csv.Error as exc:  # the line the csv module stopped at (DictReader's own lags behind)
+        raise InputError(f"{path}: line {reader.reader.line_num}: {exc}") from None
     if not rows:
         raise InputError(f"{path}: no data rows")
     return rows

@@ -52,8 +52,11 @@ def _entries(path: Path) -> list[tuple[int | None, dict[str, Any]]]:
             text = path.read_bytes().decode("utf-8-sig")
         except UnicodeDecodeError:
             raise InputError(f"{path}: not UTF-8 text") from None
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        header = [h.strip().lower() for h in reader.fieldnames or []]
+        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)  # an unclosed quote would swallow rows
+        try:
+            header = [h.strip().lower() for h in reader.fieldnames or []]
+        except csv.Error as exc:
+            raise InputError(f"{path}: line {reader.reader.line_num}: {exc}") from None
         unknown = [h for h in header if h not in FIELDS]
         if unknown or "path" not in header:
             raise InputError(f"{path}: line 1: columns must be among {', '.join(FIELDS)} and include 'path'")
@@ -61,7 +64,7 @@ def _entries(path: Path) -> list[tuple[int | None, dict[str, Any]]]:
         try:
             return [(reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}) for row in reader]
         except csv.Error as exc:
-            raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
+            raise InputError(f"{path}: line {reader.reader.line_num}: {exc}") from None
     document = load_yaml(path)
     data = document.data
     if not isinstance(data, dict) or not isinstance(data.get("evidence"), list):
@@ -91,6 +94,8 @@ def _text(value: Any) -> str:
 
 
 def _resolve(base: Path, raw: str, allow_outside: bool) -> Path:
+    if "\x00" in raw:
+        raise InputError(f"path {raw!r} contains a NUL character")
     candidate = Path(raw)
     full = candidate if candidate.is_absolute() else base / candidate
     if not allow_outside:
@@ -100,9 +105,17 @@ def _resolve(base: Path, raw: str, allow_outside: bool) -> Path:
         try:  # a symlinked folder inside may still point out
             if not full.resolve().is_relative_to(base.resolve()) and not full.is_symlink():
                 raise InputError(f"path {raw!r} leads outside the manifest's folder (use --allow-outside)")
-        except OSError:
+        except (OSError, RuntimeError):  # a name too long, a loop of links: check_source reports it
             pass
     return full
+
+
+def _inside(base: Path, file: Path) -> bool:
+    """Where a followed symbolic link really leads must stay inside the manifest's folder too."""
+    try:
+        return file.resolve().is_relative_to(base.resolve())
+    except (OSError, RuntimeError):  # a loop: check_source reports it
+        return True
 
 
 def read_manifest(
@@ -141,6 +154,10 @@ def read_manifest(
             problems.append(ManifestProblem(source, exc.message, shown))
             continue
         for file in expand_paths([full], follow_symlinks=follow_symlinks):
+            if follow_symlinks and not allow_outside and not _inside(base, file):
+                message = f"path {os.fsdecode(file)!r} leads outside the manifest's folder through a symbolic link"
+                problems.append(ManifestProblem(source, f"{message} (use --allow-outside)", file))
+                continue
             files.append(
                 FileToRegister(file, request, effective_date, str(description) if description else None, source)
             )

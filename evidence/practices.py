@@ -90,9 +90,14 @@ class Lookup:
             self._members[(row.practice_id, row.clinician_id, row.performance_year)] = row
 
 
+LAST_PERFORMANCE_YEAR = 2100
+
+
 def _year(session: Session, year: int) -> int:
     if year < rules.FIRST_PERFORMANCE_YEAR:
         raise InputError(f"performance year {year} is before MIPS began ({rules.FIRST_PERFORMANCE_YEAR})")
+    if year > LAST_PERFORMANCE_YEAR:  # as the command line's --year; retention dates must stay computable
+        raise InputError(f"performance year {year} is after {LAST_PERFORMANCE_YEAR}")
     return year
 
 

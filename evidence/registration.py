@@ -129,6 +129,8 @@ def check_source(path: Path, *, follow_symlinks: bool, allow_empty: bool) -> os.
         info = os.lstat(path)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:  # a name too long, a file used as a folder, a NUL character
+        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     if stat.S_ISLNK(info.st_mode):
         if not follow_symlinks:
             raise InputError(f"{path}: is a symbolic link (use --follow-symlinks to register its target)")
@@ -136,6 +138,8 @@ def check_source(path: Path, *, follow_symlinks: bool, allow_empty: bool) -> os.
             info = os.stat(path)
         except FileNotFoundError:
             raise InputError(f"{path}: symbolic link to a missing file") from None
+        except OSError as exc:  # a loop of links
+            raise InputError(f"{path}: cannot follow the symbolic link: {exc.strerror or exc}") from None
     if not stat.S_ISREG(info.st_mode):
         raise InputError(f"{path}: not a regular file")
     if info.st_size == 0 and not allow_empty:
@@ -148,7 +152,11 @@ def check_source(path: Path, *, follow_symlinks: bool, allow_empty: bool) -> os.
 def expand_paths(paths: Iterable[Path], *, follow_symlinks: bool) -> Iterator[Path]:
     """Files as given; a directory means every file below it, in a stable order."""
     for path in paths:
-        if path.is_dir() and (follow_symlinks or not path.is_symlink()):
+        try:
+            is_dir = path.is_dir() and (follow_symlinks or not path.is_symlink())
+        except OSError:  # a name too long: check_source reports it
+            is_dir = False
+        if is_dir:
             for root, dirs, files in os.walk(path, followlinks=follow_symlinks):
                 dirs.sort()
                 for name in sorted(files):
@@ -256,7 +264,7 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
         [
             audit.NewEvent(
                 "register",
-                f"registered {entry.original_name} as evidence {evidence.id}: {entry.target.label}",
+                f"registered evidence {evidence.id} ({entry.blob.size} bytes): {entry.target.label}",  # no file name
                 entry.target.tin,
                 entry.target.year,
                 {
@@ -395,8 +403,8 @@ def _register_batch(
                         with app.write() as session:
                             row = record_batch(session, [_rows(prepared, blob)], actor=app.actor)[0]
                         results.append((prepared, row))
-                    except EvidenceError as exc:
-                        done(_failed(prepared.item, exc))
+                    except EvidenceError as exc:  # the database refused it (full, damaged): name the file
+                        done(_failed(prepared.item, InputError(f"{prepared.item.path}: cannot record: {exc.message}")))
             committed = True
     finally:
         if not committed:  # interrupted or a database error: leave no blob that nothing names
@@ -466,6 +474,6 @@ def withdraw(session: Session, evidence_id: int, reason: str, *, actor: str) -> 
         raise InputError(f"evidence {evidence_id} was already withdrawn on {evidence.withdrawn_at:%Y-%m-%d}")
     evidence.withdrawn_at, evidence.withdrawn_by, evidence.withdrawal_reason = utcnow(), actor, reason
     session.flush()
-    audit.record(session, actor, "withdraw", f"evidence {evidence.id} ({evidence.original_name}) withdrawn: {reason}",
+    audit.record(session, actor, "withdraw", f"evidence {evidence.id} withdrawn: {reason}",
                  details={"evidence": evidence.id})  # fmt: skip
     return evidence

@@ -35,6 +35,8 @@ from evidence.errors import ConflictError, InputError, NotFoundError
 from evidence.identifiers import parse_tin
 
 RETENTION_SETTING = "retention_years"
+# Retention dates (year + period) must stay within the calendar Python can represent.
+MAXIMUM_RETENTION_YEARS = 100
 # Id lists go to the database in slices: SQLite caps the number of bound parameters.
 SLICE = 5000
 
@@ -66,6 +68,11 @@ def set_retention_years(session: Session, years: int, *, actor: str) -> int:
     minimum = rules.minimum_retention_years()
     if years < minimum:
         raise InputError(f"a retention period of {years} years is shorter than the {minimum} years CMS requires")
+    if years > MAXIMUM_RETENTION_YEARS:
+        raise InputError(
+            f"a retention period of {years} years is longer than {MAXIMUM_RETENTION_YEARS}; "
+            "keep records indefinitely with a legal hold (`evidence hold add`)"
+        )
     previous = retention_years(session)
     row = session.get(Setting, RETENTION_SETTING)
     if row is None:
@@ -134,6 +141,47 @@ def active_holds(session: Session, practice_id: int, year: int) -> list[LegalHol
             )
         )
     )
+
+
+def hold_digests(session: Session, practice_id: int, year: int | None) -> set[str]:
+    """SHA-256 of every stored file linked from a practice's attestations (of `year`, or of every year)."""
+    query = (
+        select(Blob.digest)
+        .join(Evidence, Evidence.blob_id == Blob.id)
+        .join(EvidenceLink, EvidenceLink.evidence_id == Evidence.id)
+        .join(Attestation, Attestation.id == EvidenceLink.attestation_id)
+        .where(Attestation.practice_id == practice_id)
+    )
+    if year is not None:
+        query = query.where(Attestation.performance_year == year)
+    return set(session.scalars(query.distinct()))
+
+
+def digests_to_release(session: Session, hold: LegalHold) -> set[str]:
+    """The files of a released hold that no other active hold still covers."""
+    digests = hold_digests(session, hold.practice_id, hold.performance_year)
+    for other in list_holds(session, include_released=False):
+        if other.id != hold.id and digests:
+            digests -= hold_digests(session, other.practice_id, other.performance_year)
+    return digests
+
+
+def held_attestations(session: Session, attestation_ids: Iterable[int]) -> set[int]:
+    """Those of the attestations whose practice and year an active legal hold covers."""
+    rows = _rows_in(
+        session,
+        lambda part: (
+            select(Attestation.id)
+            .join(LegalHold, LegalHold.practice_id == Attestation.practice_id)
+            .where(
+                Attestation.id.in_(part),
+                LegalHold.released_at.is_(None),
+                or_(LegalHold.performance_year.is_(None), LegalHold.performance_year == Attestation.performance_year),
+            )
+        ),
+        attestation_ids,
+    )
+    return {row.id for row in rows}
 
 
 # --- Purge ----------------------------------------------------------------------------------------

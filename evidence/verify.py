@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evidence.blobstore import BlobStore
+from evidence.errors import StoreError
 from evidence.records import blob_digests
 
 
@@ -17,17 +18,18 @@ class VerifyReport:
     orphaned: list[str] = field(default_factory=list)
     leftovers: list[Path] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    database: list[str] = field(default_factory=list)  # damage SQLite finds in the database file itself
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.corrupted or self.orphaned or self.leftovers)
+        return not (self.missing or self.corrupted or self.orphaned or self.leftovers or self.database)
 
 
 def verify_store(app, store: BlobStore, *, repair: bool = False) -> VerifyReport:  # type: ignore[no-untyped-def]
     """Re-hash every stored file. With `repair`, remove orphans and leftovers (never a known file)."""
+    report = VerifyReport(database=database_problems(app))
     with app.read() as session:
         known = blob_digests(session)
-    report = VerifyReport()
     for digest in sorted(known):
         report.checked += 1
         actual = store.hash_of(digest)
@@ -37,15 +39,31 @@ def verify_store(app, store: BlobStore, *, repair: bool = False) -> VerifyReport
             report.corrupted.append(digest)
     report.orphaned = sorted(d for d in store.digests() if d not in known)
     report.leftovers = store.leftovers()
-    if repair and (report.orphaned or report.leftovers):
+    if repair and not report.database and (report.orphaned or report.leftovers):  # never trust a damaged index
         with store.maintenance():  # no registration is between storing a blob and committing it
             with app.read() as session:
                 known = blob_digests(session)
+            kept: list[str] = []
             for digest in report.orphaned:
-                if digest not in known and store.delete(digest):
-                    report.repaired.append(f"removed orphaned file {digest}")
+                try:
+                    if digest not in known and store.delete(digest):
+                        report.repaired.append(f"removed orphaned file {digest}")
+                except StoreError as exc:  # an Object Lock keeps it until its retention date
+                    kept.append(digest)
+                    report.repaired.append(f"could not remove orphaned file: {exc.message}")
             for path in store.leftovers():
                 path.unlink(missing_ok=True)
                 report.repaired.append(f"removed leftover temporary file {path.name}")
-        report.orphaned, report.leftovers = [], []
+        report.orphaned, report.leftovers = kept, []
     return report
+
+
+def database_problems(app) -> list[str]:  # type: ignore[no-untyped-def]
+    """SQLite's own check of every page of the database file (PostgreSQL checks its own pages)."""
+    from sqlalchemy import text
+
+    with app.read() as session:
+        if session.get_bind().dialect.name != "sqlite":
+            return []
+        rows = [str(row[0]) for row in session.execute(text("PRAGMA quick_check"))]
+    return [] if rows == ["ok"] else rows

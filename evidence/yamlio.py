@@ -58,6 +58,47 @@ class YamlDocument:
         return line
 
 
+# Far beyond any catalog or manifest: a hostile file is refused before it exhausts the stack
+# (deep nesting) or memory (aliases that expand exponentially, the "billion laughs").
+MAX_DEPTH = 100
+MAX_EXPANSION = 10  # values once aliases are expanded, per value written in the file
+EXPANSION_ALLOWANCE = 100_000
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _shape_problem(root: yaml.Node) -> str | None:
+    """Depth and expanded size of the node graph, without recursion or expansion."""
+    measured: dict[int, tuple[int, int]] = {}  # id(node) -> (values once expanded, depth)
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            sizes = [measured[id(child)] for child in _children(node)]
+            depth = 1 + max((d for _, d in sizes), default=0)
+            if depth > MAX_DEPTH:
+                return f"nested more than {MAX_DEPTH} levels deep"
+            measured[key] = (1 + sum(n for n, _ in sizes), depth)
+            open_nodes.discard(key)
+        elif key in open_nodes:
+            return "an alias refers to a node that contains it"
+        elif key not in measured:
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node))
+    if measured[id(root)][0] > MAX_EXPANSION * len(measured) + EXPANSION_ALLOWANCE:
+        return "aliases expand to far more values than the file holds"
+    return None
+
+
 def load_yaml(path: Path) -> YamlDocument:
     path = Path(path)
     try:
@@ -71,6 +112,9 @@ def load_yaml(path: Path) -> YamlDocument:
     loader = _StrictLoader(text)
     try:
         root = loader.get_single_node()
+        problem = _shape_problem(root) if root is not None else None
+        if problem:
+            raise InputError(f"{path}: not accepted: {problem}")
         data = loader.construct_document(root) if root is not None else None
     except _DuplicateKey as dup:
         raise InputError(
@@ -83,6 +127,8 @@ def load_yaml(path: Path) -> YamlDocument:
         raise InputError(f"{path}{where}: not valid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML: {exc}") from None
+    except (ValueError, TypeError, AttributeError) as exc:  # 2020-13-45, !!int x, a list as a key
+        raise InputError(f"{path}: not valid YAML: a value cannot be read ({exc})") from None
     finally:
         loader.dispose()
     return YamlDocument(path, data, root)

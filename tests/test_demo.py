@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset will be required:DeprecationWarning")
+
 
 def test_demo_loads_sample_and_reports(tmp_path: Path, run) -> None:
     out = run("demo", "--out", tmp_path / "demo").output
@@ -11,6 +15,12 @@ def test_demo_loads_sample_and_reports(tmp_path: Path, run) -> None:
     assert "Registered 12 evidence files, 0 failed" in out
     assert "IA_CC_9" in out and "INCOMPLETE: missing item 2" in out
     assert (tmp_path / "demo" / "home" / "evidence.sqlite3").exists()
+    from pypdf import PdfReader
+
+    packets = sorted(p.name for p in (tmp_path / "demo").glob("*.pdf"))
+    assert packets == ["packet-000123456-2019.pdf", "packet-000123456-2020.pdf", "packet-000123456-2024-1234567893.pdf"]
+    reader = PdfReader(tmp_path / "demo" / "packet-000123456-2020.pdf")
+    assert len(reader.attachments) == 5 and "IA_CC_9" in "".join(p.extract_text() for p in reader.pages)
     again = run("demo", "--out", tmp_path / "demo").output  # a second run starts afresh
     assert "Registered 12 evidence files" in again
 

@@ -65,3 +65,16 @@ def test_eight_concurrent_writers_lose_nothing(tmp_path: Path, run, home: Path) 
     assert len({e["sha256"] for e in listed if e["name"] == "shared.txt"}) == 1
     assert "intact" in run("log", "verify").output
     assert "0 problems" in run("verify").output
+
+
+def test_packet_renders_from_postgres(tmp_path: Path, run) -> None:
+    from pypdf import PdfReader
+
+    run("import", SAMPLE / "practice.csv")
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+    out = tmp_path / "py2020.pdf"
+    run("packet", "--tin", "000123456", "--year", "2020", "-o", out, "--generated-at", "2021-03-01T12:00:00Z")
+    reader = PdfReader(out)
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert all(activity in text for activity in ("IA_PM_7", "IA_CC_9", "IA_BE_6"))
+    assert len(reader.attachments) == 5

@@ -67,6 +67,8 @@ def read_qpp_file(path: Path, year: int) -> tuple[list[ActivityFacts], dict[str,
         raise CatalogError(f"{path}: not UTF-8 JSON") from None
     except json.JSONDecodeError as exc:
         raise CatalogError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise CatalogError(f"{path}: not accepted: arrays or objects nested too deeply") from None
     if isinstance(data, dict) and isinstance(data.get("measures"), list):
         data = data["measures"]
     if not isinstance(data, list):

@@ -21,8 +21,9 @@ from evidence.app import App
 def demo(app: App, out: Path) -> None:
     """Run the main job on the bundled synthetic sample practice.
 
-    Loads sample_evidence/ into a fresh store under --out, prints the missing-documentation
-    report and writes the audit PDF packet. Your own store is not touched.
+    Loads sample_evidence/ into a fresh SQLite store under --out, prints the
+    missing-documentation report and writes an audit PDF packet per practice, year and
+    reporting level into --out. Your own store is not touched.
 
     \b
     Example:

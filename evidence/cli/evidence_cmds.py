@@ -107,10 +107,13 @@ def register(
         if outcome.status == "registered" and len(outcomes) <= 50:
             click.echo(f"registered {outcome.path.name}: {outcome.message}")
     click.echo(f"{registered} registered, {present} already present, {len(failed)} failed")
-    for outcome in failed:
-        click.echo(f"  failed: {outcome.message}", err=True)
-    if failed:
-        sys.exit(1)
+    if failed:  # one error line; with several failures, one indented line per file
+        from evidence.errors import InputError
+
+        problems = [outcome.message for outcome in failed]
+        if len(problems) == 1:
+            raise InputError(problems[0])
+        raise InputError(f"{len(problems)} files not registered", details=problems)
 
 
 def _evidence_rows(views) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -229,6 +232,8 @@ def verify(app: App, repair: bool) -> None:
     from evidence.verify import verify_store
 
     report = verify_store(app, app.blob_store, repair=repair)
+    for problem in report.database:
+        click.echo(f"database: {problem} (the database file is damaged; restore it from a backup)")
     for digest in report.missing:
         click.echo(f"missing: {digest} (in the database, not in the store)")
     for digest in report.corrupted:
@@ -240,6 +245,7 @@ def verify(app: App, repair: bool) -> None:
     for line in report.repaired:
         click.echo(f"repaired: {line}")
     problems = len(report.missing) + len(report.corrupted) + len(report.orphaned) + len(report.leftovers)
+    problems += len(report.database)
     click.echo(f"{report.checked} stored files checked: {problems} problem{'s' if problems != 1 else ''}")
     if not report.ok or report.missing or report.corrupted:
         sys.exit(1)

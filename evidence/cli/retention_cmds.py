@@ -88,11 +88,13 @@ def hold_add(app: App, tin: str, year: int | None, reason: str) -> None:
     Example:
         evidence hold add --tin 000123456 --year 2020 --reason "CMS audit letter of 2026-11-02"
     """
-    from evidence.retention import add_hold
+    from evidence.retention import add_hold, hold_digests
 
     with app.write() as session:
         row = add_hold(session, tin, year, reason, actor=app.actor)
+        digests = hold_digests(session, row.practice_id, year)
     click.echo(f"legal hold {row.id} placed on {tin} {'PY' + str(year) if year else 'all years'}")
+    _mirror_hold(app, row.id, digests, on=True)
 
 
 @hold.command("release")
@@ -107,11 +109,33 @@ def hold_release(app: App, hold_id: int, reason: str) -> None:
     Example:
         evidence hold release 1 --reason "audit closed, letter of 2027-02-01"
     """
-    from evidence.retention import release_hold
+    from evidence.retention import digests_to_release, release_hold
 
     with app.write() as session:
-        release_hold(session, hold_id, reason, actor=app.actor)
+        row = release_hold(session, hold_id, reason, actor=app.actor)
+        digests = digests_to_release(session, row)
     click.echo(f"legal hold {hold_id} released")
+    _mirror_hold(app, hold_id, digests, on=False)
+
+
+def _mirror_hold(app: App, hold_id: int, digests: set[str], *, on: bool) -> None:
+    """After the commit, the store's own legal hold (S3 Object Lock; nothing for the local folder)."""
+    from evidence.errors import StoreError
+
+    if not digests:
+        return
+    store = app.blob_store
+    failed: list[str] = []
+    for digest in sorted(digests):
+        try:
+            store.set_legal_hold(digest, on)
+        except StoreError as exc:  # one missing file must not leave the others unheld
+            failed.append(exc.message)
+    if failed:
+        raise StoreError(
+            f"legal hold {hold_id} is recorded, but the file store could not "
+            f"{'place' if on else 'release'} its own hold on {len(failed)} of {len(digests)} files: {failed[0]}"
+        )
 
 
 @hold.command("list")
@@ -171,6 +195,7 @@ def purge(app: App, as_of: date | None, yes: bool) -> None:
         evidence purge --yes
     """
     from evidence import clock
+    from evidence.errors import StoreError
     from evidence.retention import execute_purge, plan_purge
 
     today = clock.today()
@@ -188,9 +213,16 @@ def purge(app: App, as_of: date | None, yes: bool) -> None:
                     click.echo("Nothing was deleted. Run again with --yes to purge.")
                 return
             digests = execute_purge(session, plan, actor=app.actor, today=today)
-        removed = sum(1 for digest in digests if store.delete(digest))
+        removed, kept = 0, []
+        for digest in digests:
+            try:
+                removed += store.delete(digest)
+            except StoreError as exc:  # an Object Lock set under a longer retention period than today's
+                kept.append(exc.message)
     records = sum(u.records for u in plan.units)
     click.echo(f"purged {records} records and {removed} files; tombstones kept")
+    if kept:
+        raise StoreError(f"{len(kept)} files could not be removed and remain as orphans: {kept[0]}")
 
 
 def _show_plan(plan) -> None:  # type: ignore[no-untyped-def]

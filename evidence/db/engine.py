@@ -21,6 +21,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise StoreError(f"cannot use database URL {_redact(url)}: {exc}") from exc
+    except ValueError as exc:  # a malformed part, such as a port that is not a number
+        raise StoreError(f"cannot use database URL {_redact(url)}: malformed URL") from exc
+    except ImportError as exc:  # the dialect is known but its driver is not installed
+        raise StoreError(f"cannot use database URL {_redact(url)}: driver not installed ({exc})") from exc
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     elif engine.dialect.name == "postgresql":
@@ -34,7 +38,7 @@ def _redact(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "(unparseable URL)"
 
 

@@ -47,6 +47,9 @@ def _run(engine: Engine, direction: str, revision: str) -> None:
             # The pragma only takes effect outside a transaction, hence the raw connection.
             raw.execute("PRAGMA foreign_keys = OFF")
         try:
+            # A writer's transaction (BEGIN IMMEDIATE on SQLite): processes opening a fresh store
+            # at once queue here, and each later one finds the schema already at head.
+            connection.execution_options(evidence_write=True)
             with connection.begin():
                 config.attributes["connection"] = connection
                 getattr(command, direction)(config, revision)

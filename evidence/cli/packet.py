@@ -1,0 +1,91 @@
+"""`evidence packet`: the audit-ready PDF (and optional ZIP) for a TIN and performance year."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from evidence.app import App
+from evidence.cli.params import NPI, TIN, YEAR
+
+
+class IsoTimestampType(click.ParamType):
+    name = "ISO_TIMESTAMP"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 timestamp such as 2021-03-01T12:00:00Z", param, ctx)
+
+
+def _check_writable_folder(path: Path) -> None:
+    if not path.absolute().parent.is_dir():
+        raise click.ClickException(f"cannot write {path}: folder {path.absolute().parent} does not exist")
+
+
+@click.command()
+@click.option("--tin", type=TIN, required=True, help="The practice's TIN: 9 digits, leading zeros kept.")
+@click.option("--year", type=YEAR, required=True, help="Performance year, e.g. 2020.")
+@click.option("--npi", type=NPI, help="An individual packet for this NPI's own attestations [default: the group's].")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The PDF to write (0600)."
+)
+@click.option("--no-attachments", is_flag=True, help="Light copy: list the evidence files without embedding them.")
+@click.option(
+    "--zip",
+    "zip_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a ZIP with the PDF, every evidence file and manifest.json.",
+)
+@click.option(
+    "--generated-at",
+    type=IsoTimestampType(),
+    help="Generation time shown and stamped in the PDF; the same value gives the same bytes [default: now, UTC].",
+)
+@click.pass_obj
+def packet(
+    app: App,
+    tin: str,
+    year: int,
+    npi: str | None,
+    output: Path,
+    no_attachments: bool,
+    zip_path: Path | None,
+    generated_at: datetime | None,
+) -> None:
+    """Render the audit-ready PDF packet for a TIN (or one NPI) and performance year.
+
+    Cover, contents, summary (special statuses, score, documentation status), one section
+    per attested activity with the evidence for each suggested-documentation item, the
+    evidence manifest and the retention statement. The evidence files are embedded as PDF
+    attachments unless --no-attachments is given. Times without a zone are UTC.
+
+    \b
+    Examples:
+        evidence packet --tin 000123456 --year 2020 -o riverbend-py2020.pdf
+        evidence packet --tin 000123456 --year 2024 --npi 1234567893 -o chen-py2024.pdf --no-attachments
+        evidence packet --tin 000123456 --year 2020 -o py2020.pdf --zip py2020.zip --generated-at 2021-03-01T12:00:00Z
+    """
+    from evidence.packet import build_packet, write_packet, write_packet_zip
+
+    if zip_path is not None and zip_path.absolute() == output.absolute():
+        raise click.UsageError("--zip and -o name the same file")
+    for path in (output, zip_path):
+        if path is not None:
+            _check_writable_folder(path)
+    store = app.blob_store
+    result = build_packet(app, store, tin, year, npi, generated_at=generated_at, attachments=not no_attachments)
+    try:
+        write_packet(result, output)
+        click.echo(f"wrote {output} ({result.pages} pages, {result.attachments} attachments, SHA-256 {result.sha256})")
+        if zip_path is not None:
+            entries = write_packet_zip(result, store, zip_path, pdf_name=output.name)
+            click.echo(f"wrote {zip_path} ({entries} entries: the PDF, manifest.json and the evidence files)")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {exc.filename or output}: {exc.strerror or exc}") from exc

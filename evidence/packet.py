@@ -1,0 +1,213 @@
+"""The audit-ready packet: one PDF per TIN (or NPI under it) and performance year.
+
+Cover, contents, summary (special statuses, score, documentation status), one section per
+attested activity with the evidence behind each suggested-documentation item, the evidence
+manifest and the retention statement; the evidence files themselves ride along as PDF
+attachments. The same database and the same `generated_at` give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evidence import __version__, rules
+from evidence.app import App
+from evidence.blobstore import BlobStore
+from evidence.db.models import Practice
+from evidence.errors import InputError
+from evidence.fsutil import atomic_write_bytes
+from evidence.identifiers import parse_npi, parse_tin, parse_year
+from evidence.missing import ActivityStatus, missing_report
+from evidence.packet_archive import ManifestRow, canonical_manifest, manifest_rows, read_verified, write_zip
+from evidence.retention import active_holds, retention_years
+from evidence.scoring import ActivityScore, ScoreReport, score
+from evidence.status import SpecialStatus, special_statuses
+
+
+@dataclass(frozen=True)
+class HoldView:
+    id: int
+    scope: str
+    reason: str
+    placed_by: str
+    placed_on: date
+
+
+@dataclass(frozen=True)
+class PacketContent:
+    """Everything the packet says, read in one session; rendering needs no database."""
+
+    tin: str
+    practice_name: str
+    year: int
+    npi: str | None
+    clinician_name: str | None
+    generated_at: datetime
+    activities: list[ActivityStatus]
+    score: ScoreReport
+    statuses: list[SpecialStatus]  # at the packet's reporting level, applying or not
+    manifest: list[ManifestRow]
+    attachments_embedded: bool
+    retention_years: int
+    holds: list[HoldView]
+    tool_version: str = __version__
+
+    @property
+    def level(self) -> str:
+        return "individual" if self.npi else "group"
+
+    @cached_property
+    def manifest_json(self) -> bytes:
+        return canonical_manifest(self.manifest)
+
+    @property
+    def manifest_sha256(self) -> str:
+        return hashlib.sha256(self.manifest_json).hexdigest()
+
+    @property
+    def score_maximum(self) -> int:
+        return rules.full_credit_points(self.year)
+
+    @property
+    def retain_until(self) -> date:
+        return rules.retain_until(self.year, self.retention_years)
+
+    @cached_property
+    def activity_scores(self) -> dict[str, ActivityScore]:
+        return {a.activity_id: a for a in self.score.activities}
+
+    def count(self, status: str) -> int:
+        return sum(1 for a in self.activities if a.status == status)
+
+
+@dataclass(frozen=True)
+class Packet:
+    content: PacketContent
+    pdf: bytes
+    pages: int
+    attachments: int
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.pdf).hexdigest()
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Naive times are taken as UTC; aware ones are converted."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def read_packet_content(
+    session: Session,
+    tin: str,
+    year: int,
+    npi: str | None = None,
+    *,
+    generated_at: datetime,
+    attachments: bool = True,
+) -> PacketContent:
+    """Gather the packet's facts; InputError / NotFoundError when there is nothing to hand over."""
+    tin, year = parse_tin(tin), parse_year(year)
+    npi = parse_npi(npi) if npi else None
+    # score() validates the TIN, the year and that the NPI bills under the TIN.
+    score_report = score(session, tin, year, npi)
+    statuses = special_statuses(session, tin, year, npi).at_level()
+    report = missing_report(session, tin=tin, year=year, npi=npi)
+    activities = [a for a in report.activities if a.npi == npi]  # a group packet leaves out individual ones
+    if not activities:
+        raise InputError(_nothing_attested(tin, year, npi, report.activities))
+    first = activities[0]
+    practice_id = session.scalar(select(Practice.id).where(Practice.tin == tin))
+    holds = [
+        HoldView(h.id, f"PY{h.performance_year}" if h.performance_year else "all years", h.reason, h.created_by,
+                 h.created_at.date())
+        for h in active_holds(session, practice_id, year)
+    ]  # fmt: skip
+    return PacketContent(
+        tin=tin,
+        practice_name=first.practice_name,
+        year=year,
+        npi=npi,
+        clinician_name=first.clinician_name,
+        generated_at=as_utc(generated_at),
+        activities=activities,
+        score=score_report,
+        statuses=statuses,
+        manifest=manifest_rows(activities),
+        attachments_embedded=attachments,
+        retention_years=retention_years(session),
+        holds=holds,
+    )
+
+
+def _nothing_attested(tin: str, year: int, npi: str | None, others: list[ActivityStatus]) -> str:
+    who = f"NPI {npi} under TIN {tin}" if npi else f"TIN {tin} (group reporting)"
+    message = f"no attestations for {who} in PY{year}: there is nothing to put in a packet"
+    individual_npis = sorted({a.npi for a in others if a.npi})
+    if not npi and individual_npis:
+        message += f"; for an individual packet add --npi ({', '.join(individual_npis)} attested)"
+    return message
+
+
+def build_packet(
+    session_or_app: Session | App,
+    store: BlobStore,
+    tin: str,
+    year: int,
+    npi: str | None = None,
+    *,
+    generated_at: datetime | None = None,
+    attachments: bool = True,
+) -> Packet:
+    """Render the packet PDF in memory; write it with `write_packet` (and `write_packet_zip`)."""
+    from evidence.packet_render import EmbeddedFile, render_html, render_pdf
+
+    when = as_utc(generated_at or datetime.now(UTC).replace(microsecond=0))
+    if isinstance(session_or_app, Session):
+        content = read_packet_content(session_or_app, tin, year, npi, generated_at=when, attachments=attachments)
+    else:
+        with session_or_app.read() as session:
+            content = read_packet_content(session, tin, year, npi, generated_at=when, attachments=attachments)
+    embedded = [
+        EmbeddedFile(
+            name=row.file_name,
+            description=f"SHA-256 {row.evidence.digest}: {row.evidence.description or row.evidence.name}",
+            data=read_verified(store, row),
+            timestamp=row.evidence.registered_at,
+        )
+        for row in (content.manifest if attachments else [])
+    ]
+    # A stable file identifier: the same inputs name the same document.
+    identity = f"{content.tin}|{content.year}|{content.npi}|{when.isoformat()}|{content.manifest_sha256}"
+    rendered = render_pdf(
+        render_html(packet=content),
+        generated_at=when,
+        attachments=embedded,
+        identifier=hashlib.sha256(identity.encode()).digest()[:16],
+    )
+    return Packet(content, rendered.data, rendered.pages, len(embedded))
+
+
+def write_packet(packet: Packet, path: Path) -> None:
+    """Owner-only (0600), renamed into place: a killed run never leaves half a PDF at `path`."""
+    atomic_write_bytes(Path(path), packet.pdf)
+
+
+def write_packet_zip(packet: Packet, store: BlobStore, path: Path, *, pdf_name: str) -> int:
+    """The PDF, manifest.json and every evidence file as `evidence/<id>-<name>`; returns the entry count."""
+    return write_zip(
+        Path(path),
+        pdf_name=pdf_name,
+        pdf=packet.pdf,
+        manifest=packet.content.manifest_json,
+        rows=packet.content.manifest,
+        store=store,
+        timestamp=packet.content.generated_at,
+    )

@@ -1,0 +1,149 @@
+"""The packet's evidence manifest (and its SHA-256), and the ZIP that carries the files themselves."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from evidence.blobstore import CHUNK_SIZE, BlobStore
+from evidence.errors import StoreError
+from evidence.fsutil import PRIVATE_FILE_MODE, fsync_dir
+from evidence.missing import ActivityStatus, EvidenceRef
+
+MANIFEST_NAME = "manifest.json"
+EVIDENCE_FOLDER = "evidence"
+
+
+@dataclass(frozen=True)
+class ManifestLink:
+    activity_id: str
+    item: int
+    npi: str | None  # the clinician the evidence is about, if any
+
+    def describe(self) -> str:
+        return f"{self.activity_id} item {self.item}" + (f" (NPI {self.npi})" if self.npi else "")
+
+    def sort_key(self) -> tuple[str, int, str]:
+        return (self.activity_id, self.item, self.npi or "")
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    evidence: EvidenceRef
+    links: tuple[ManifestLink, ...]
+
+    @property
+    def file_name(self) -> str:
+        """Unique inside the packet: the evidence id keeps two files named alike apart."""
+        return f"{self.evidence.id}-{safe_file_name(self.evidence.name)}"
+
+    def as_json(self) -> dict[str, object]:
+        e = self.evidence
+        return {
+            "id": e.id,
+            "name": e.name,
+            "sha256": e.digest,
+            "size": e.size,
+            "effective_date": e.effective_date.isoformat(),
+            "links": [{"activity": link.activity_id, "item": link.item, "npi": link.npi} for link in self.links],
+        }
+
+
+def safe_file_name(name: str) -> str:
+    """A name that cannot climb out of a folder or hide: no separators, control characters or leading dots."""
+    cleaned = "".join("_" if ch in "/\\" or ord(ch) < 32 or ord(ch) == 127 else ch for ch in name)
+    return cleaned.lstrip(". ")[:200] or "file"
+
+
+def manifest_rows(activities: Iterable[ActivityStatus]) -> list[ManifestRow]:
+    """Every evidence file behind the activities once, sorted by id, with all its links."""
+    evidence: dict[int, EvidenceRef] = {}
+    links: dict[int, set[ManifestLink]] = {}
+    for activity in activities:
+        for item in activity.items:
+            for ref in item.evidence:
+                evidence.setdefault(ref.id, ref)
+                links.setdefault(ref.id, set()).add(ManifestLink(activity.activity_id, item.key, ref.clinician_npi))
+    return [ManifestRow(evidence[i], tuple(sorted(links[i], key=ManifestLink.sort_key))) for i in sorted(evidence)]
+
+
+def canonical_manifest(rows: Iterable[ManifestRow]) -> bytes:
+    """Canonical JSON (sorted keys, no spaces, UTF-8): its SHA-256 is the packet's manifest hash."""
+    document = [row.as_json() for row in rows]
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def read_verified(store: BlobStore, row: ManifestRow) -> bytes:
+    """A stored file's bytes, refusing to hand over a file that no longer matches its SHA-256."""
+    with store.open(row.evidence.digest) as handle:
+        data = handle.read()
+    if hashlib.sha256(data).hexdigest() != row.evidence.digest:
+        raise _corrupted(row)
+    return data
+
+
+def _corrupted(row: ManifestRow) -> StoreError:
+    return StoreError(
+        f"stored file of evidence {row.evidence.id} ({row.evidence.name}) no longer matches its SHA-256; "
+        "run `evidence verify`"
+    )
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[IO[bytes]]:
+    """Write beside `path` (0600) and rename into place once complete: never a half-written file at `path`."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, PRIVATE_FILE_MODE)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def write_zip(
+    path: Path,
+    *,
+    pdf_name: str,
+    pdf: bytes,
+    manifest: bytes,
+    rows: list[ManifestRow],
+    store: BlobStore,
+    timestamp: datetime,
+) -> int:
+    """The PDF, manifest.json and every evidence file, with fixed dates and modes; returns the entry count."""
+    stamp = timestamp.timetuple()[:6]
+
+    def entry(name: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=stamp)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = (0o100000 | PRIVATE_FILE_MODE) << 16  # a regular file, owner-only once extracted
+        return info
+
+    with replacing(path) as handle, zipfile.ZipFile(handle, "w") as archive:
+        archive.writestr(entry(pdf_name), pdf)
+        archive.writestr(entry(MANIFEST_NAME), manifest)
+        for row in rows:
+            hasher = hashlib.sha256()
+            target_name = f"{EVIDENCE_FOLDER}/{row.file_name}"
+            with store.open(row.evidence.digest) as source, archive.open(entry(target_name), "w") as target:
+                while chunk := source.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+                    target.write(chunk)
+            if hasher.hexdigest() != row.evidence.digest:
+                raise _corrupted(row)
+    return 2 + len(rows)

@@ -1,0 +1,477 @@
+"""Evidence files in an S3-compatible object store, against moto's S3 server on loopback (real HTTP).
+
+The server runs in its own process for the session, so what the tests see of it is what a
+client sees of AWS, MinIO or Ceph, and tracemalloc measures our process alone. Each test gets
+its own key prefix; buckets are shared: one plain, one with Object Lock enabled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+import tracemalloc
+import uuid
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+boto3 = pytest.importorskip("boto3")
+pytest.importorskip("moto.server")
+
+from botocore.exceptions import ClientError  # noqa: E402
+from botocore.stub import Stubber  # noqa: E402
+
+from evidence import clock, s3store  # noqa: E402
+from evidence.errors import StoreError  # noqa: E402
+from evidence.s3store import S3BlobStore  # noqa: E402
+from tests.conftest import SAMPLE  # noqa: E402
+
+TIN = "000123456"
+SECRET = "evidence-test-secret-never-printed"
+PLAIN, LOCKED = "evidence-plain", "evidence-locked"
+MiB = 1024 * 1024
+# Lock tests use a 30-year retention period so their dates stay in the future (S3 accepts no
+# retention date in the past): with 6 years, PY2020's 2026-12-31 would soon stop being one.
+LONG = "30"
+
+# The packet test renders a PDF; where libharfbuzz-subset is missing WeasyPrint says so at import.
+pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset will be required:DeprecationWarning")
+
+SERVER = """
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()  # serve until the test session closes our stdin
+"""
+
+
+@pytest.fixture(scope="session")
+def endpoint() -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        port = int(process.stdout.readline())  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.stdin.close()  # type: ignore[union-attr]
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()  # type: ignore[union-attr]
+
+
+def make_admin(endpoint: str) -> Any:
+    return boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key=SECRET, region_name="us-east-1"
+    ).client("s3", endpoint_url=endpoint)
+
+
+@pytest.fixture(scope="session")
+def admin(endpoint: str) -> Any:
+    """The bucket owner's own client, to look at (and tamper with) objects behind the tool's back."""
+    client = make_admin(endpoint)
+    client.create_bucket(Bucket=PLAIN)
+    client.create_bucket(Bucket=LOCKED, ObjectLockEnabledForBucket=True)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def s3_env(endpoint: str, admin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "EVIDENCE_S3_LOCK_MODE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("EVIDENCE_S3_ENDPOINT_URL", endpoint)
+    # The tests run registrations and verify one after the other, on one machine.
+    monkeypatch.setattr(s3store, "SETTLE_TIME", timedelta(0))
+
+
+class Bucket:
+    """One test's slice of a bucket, the store the CLI uses, and the admin's view of it."""
+
+    def __init__(self, admin: Any, name: str, home: Path):
+        self.admin, self.name = admin, name
+        self.prefix = f"t-{uuid.uuid4().hex[:12]}"
+        self.url = f"s3://{name}/{self.prefix}"
+        self.store = S3BlobStore.from_url(self.url, work_dir=home / "s3-work")
+
+    def key(self, digest: str) -> str:
+        return f"{self.prefix}/sha256/{digest[:2]}/{digest}"
+
+    def object_keys(self) -> list[str]:
+        listing = self.admin.list_objects_v2(Bucket=self.name, Prefix=f"{self.prefix}/")
+        return sorted(item["Key"] for item in listing.get("Contents", []))
+
+    def versions(self) -> list[dict]:
+        listing = self.admin.list_object_versions(Bucket=self.name, Prefix=f"{self.prefix}/")
+        return listing.get("Versions", []) + listing.get("DeleteMarkers", [])
+
+    def head(self, digest: str) -> dict:
+        return self.admin.head_object(Bucket=self.name, Key=self.key(digest))
+
+    def lock(self, digest: str) -> tuple[str | None, datetime | None]:
+        head = self.head(digest)
+        return head.get("ObjectLockMode"), head.get("ObjectLockRetainUntilDate")
+
+    def legal_hold(self, digest: str) -> str | None:
+        return self.head(digest).get("ObjectLockLegalHoldStatus")
+
+
+def open_bucket(name: str, admin: Any, home: Path, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+    bucket = Bucket(admin, name, home)
+    monkeypatch.setenv("EVIDENCE_STORE_URL", bucket.url)
+    return bucket
+
+
+@pytest.fixture
+def plain(admin: Any, home: Path, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+    return open_bucket(PLAIN, admin, home, monkeypatch)
+
+
+@pytest.fixture
+def locked(admin: Any, home: Path, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+    return open_bucket(LOCKED, admin, home, monkeypatch)
+
+
+@pytest.fixture(params=[PLAIN, LOCKED])
+def bucket(request: pytest.FixtureRequest, admin: Any, home: Path, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+    return open_bucket(request.param, admin, home, monkeypatch)
+
+
+def register_sample(run) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    run("import", SAMPLE / "practice.csv")
+    out = run("register", "--manifest", SAMPLE / "manifest.yaml").output
+    assert "12 registered, 0 already present, 0 failed" in out
+    return {e["name"]: e for e in json.loads(run("list", "--format", "json").output)}
+
+
+def digests_of(evidence: dict[str, dict], year: int) -> set[str]:
+    return {e["sha256"] for e in evidence.values() if f" PY{year} " in e["links"]}
+
+
+def hold_id(result) -> str:  # type: ignore[no-untyped-def]
+    return re.search(r"legal hold (\d+) placed", result.output).group(1)
+
+
+def end_of(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
+
+
+# --- Registration, dedup, verify ------------------------------------------------------------------
+
+
+def test_sample_registers_into_the_bucket_once(run, bucket: Bucket, home: Path) -> None:
+    evidence = register_sample(run)
+    digests = {e["sha256"] for e in evidence.values()}
+    assert bucket.object_keys() == sorted(bucket.key(d) for d in digests)
+    assert not (home / "store" / "sha256").exists()  # nothing went to the local folder
+    again = run("register", "--manifest", SAMPLE / "manifest.yaml").output
+    assert "0 registered, 12 already present, 0 failed" in again
+    assert len(bucket.versions()) == 12  # content already stored is not uploaded again
+    head = bucket.head(evidence["qcdr-feedback-report-2020-q3.pdf"]["sha256"])
+    assert head["ContentType"] == "application/pdf"
+    assert "12 stored files checked: 0 problems" in run("verify").output
+
+
+def test_verify_finds_corrupted_missing_orphaned_and_leftovers(run, plain: Bucket, admin: Any) -> None:
+    evidence = register_sample(run)
+    corrupted = evidence["care-plan-template.pdf"]["sha256"]
+    missing = evidence["falls-screening-policy.pdf"]["sha256"]
+    orphan = hashlib.sha256(b"nobody registered this").hexdigest()
+    unfinished = hashlib.sha256(b"a registration that crashed mid-upload").hexdigest()
+    admin.put_object(Bucket=PLAIN, Key=plain.key(corrupted), Body=b"tampered")
+    admin.delete_object(Bucket=PLAIN, Key=plain.key(missing))
+    admin.put_object(Bucket=PLAIN, Key=plain.key(orphan), Body=b"nobody registered this")
+    upload = admin.create_multipart_upload(Bucket=PLAIN, Key=plain.key(unfinished))
+    admin.upload_part(Bucket=PLAIN, Key=plain.key(unfinished), UploadId=upload["UploadId"], PartNumber=1, Body=b"x")
+
+    out = run("verify", expect=1).output
+    assert f"corrupted: {corrupted}" in out
+    assert f"missing: {missing}" in out
+    assert f"orphaned: {orphan}" in out
+    assert f"leftover: incomplete upload of {unfinished}" in out
+    assert "12 stored files checked: 4 problems" in out
+
+    out = run("verify", "--repair", expect=1).output  # the corrupted and missing files stay reported
+    assert f"removed orphaned file {orphan}" in out
+    assert f"removed leftover temporary file incomplete upload of {unfinished}" in out
+    assert plain.key(orphan) not in plain.object_keys()
+    assert admin.list_multipart_uploads(Bucket=PLAIN, Prefix=f"{plain.prefix}/").get("Uploads", []) == []
+    out = run("verify", expect=1).output
+    assert "orphaned:" not in out and "leftover:" not in out and "2 problems" in out
+
+
+def test_large_file_streams_in_parts(run, plain: Bucket, tmp_path: Path) -> None:
+    run("import", SAMPLE / "practice.csv")
+    big = tmp_path / "qcdr-export-2020.bin"
+    hasher = hashlib.sha256()
+    with big.open("wb") as handle:
+        for i in range(64):
+            block = bytes([i]) * MiB
+            hasher.update(block)
+            handle.write(block)
+    tracemalloc.start()
+    try:
+        run("register", big, "--tin", TIN, "--year", 2020, "--activity", "IA_PM_7")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * s3store.PART_SIZE, f"peak {peak / MiB:.1f} MiB for a 64 MiB file"
+    digest = hasher.hexdigest()
+    assert plain.head(digest)["ETag"].endswith('-8"')  # eight 8 MiB parts
+    assert plain.head(digest)["ContentLength"] == 64 * MiB
+    assert "1 stored files checked: 0 problems" in run("verify").output
+
+
+@pytest.mark.parametrize("size", [1000, 2 * s3store.PART_SIZE + 5], ids=["one-request", "multipart"])
+def test_a_file_changing_while_stored_leaves_nothing(
+    size: int, plain: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, admin: Any
+) -> None:
+    source = tmp_path / "minutes.txt"
+    source.write_bytes(b"m" * size)
+    real_sniff = s3store.sniff_media_type
+
+    def sniff_then_edit(head: bytes, name: str = "") -> str:  # runs between the hash and the upload
+        with source.open("r+b") as handle:
+            handle.write(b"edited")
+        return real_sniff(head, name)
+
+    monkeypatch.setattr(s3store, "sniff_media_type", sniff_then_edit)
+    with pytest.raises(OSError, match="changed while it was being stored"):
+        plain.store.put_file(source)
+    assert plain.object_keys() == []
+    assert admin.list_multipart_uploads(Bucket=PLAIN, Prefix=f"{plain.prefix}/").get("Uploads", []) == []
+
+
+# --- Object Lock ------------------------------------------------------------------------------------
+
+
+def test_each_object_is_locked_until_its_years_retain_until_date(run, locked: Bucket) -> None:
+    run("retention", "set", "--years", LONG)
+    evidence = register_sample(run)
+    for digest in digests_of(evidence, 2020):
+        assert locked.lock(digest) == ("GOVERNANCE", end_of(date(2050, 12, 31)))
+    for digest in digests_of(evidence, 2024):
+        assert locked.lock(digest) == ("GOVERNANCE", end_of(date(2054, 12, 31)))
+
+    # The same content linked from a later year: the lock follows the later year...
+    report = SAMPLE / "files" / "2020" / "qcdr-feedback-report-2020-q3.pdf"
+    run("register", report, "--tin", TIN, "--year", 2024, "--activity", "IA_PSPA_21", "--item", "1",
+        "--npi", "1234567893")  # fmt: skip
+    assert locked.lock(evidence[report.name]["sha256"]) == ("GOVERNANCE", end_of(date(2054, 12, 31)))
+    # ...and an earlier year never shortens it.
+    portal = SAMPLE / "files" / "2024" / "patient-portal-screenshot.png"
+    run("register", portal, "--tin", TIN, "--year", 2020, "--activity", "IA_PM_7")
+    assert locked.lock(evidence[portal.name]["sha256"]) == ("GOVERNANCE", end_of(date(2054, 12, 31)))
+
+
+def test_a_year_whose_window_has_ended_gets_no_lock(run, locked: Bucket) -> None:
+    evidence = register_sample(run)  # 6 years: PY2019 was kept through 2025-12-31
+    for digest in digests_of(evidence, 2019):
+        assert locked.lock(digest) == (None, None)
+
+
+def test_compliance_mode(run, locked: Bucket, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVIDENCE_S3_LOCK_MODE", "compliance")
+    run("retention", "set", "--years", LONG)
+    run("import", SAMPLE / "practice.csv")
+    portal = SAMPLE / "files" / "2024" / "patient-portal-screenshot.png"
+    run("register", portal, "--tin", TIN, "--year", 2024, "--activity", "IA_BE_4", "--npi", "1234567893")
+    digest = hashlib.sha256(portal.read_bytes()).hexdigest()
+    assert locked.lock(digest) == ("COMPLIANCE", end_of(date(2054, 12, 31)))
+
+
+def test_large_files_are_locked_too(run, locked: Bucket, tmp_path: Path) -> None:
+    run("retention", "set", "--years", LONG)
+    run("import", SAMPLE / "practice.csv")
+    big = tmp_path / "portal-audit-log.bin"
+    big.write_bytes(b"\x01" * (s3store.PART_SIZE + 1))
+    run("register", big, "--tin", TIN, "--year", 2024, "--activity", "IA_BE_4", "--npi", "1234567893")
+    digest = hashlib.sha256(big.read_bytes()).hexdigest()
+    assert locked.lock(digest) == ("GOVERNANCE", end_of(date(2054, 12, 31)))
+
+
+def test_the_server_refuses_an_early_delete(run, locked: Bucket, admin: Any) -> None:
+    run("retention", "set", "--years", LONG)
+    evidence = register_sample(run)
+    digest = evidence["falls-screening-policy.pdf"]["sha256"]
+    with pytest.raises(StoreError, match=rf"Object Lock \(GOVERNANCE\) keeps stored file {digest} until 2054-12-31"):
+        locked.store.delete(digest)
+    assert locked.store.hash_of(digest) == digest
+    # Not our code refusing: the server itself, to anyone holding the version id.
+    version = locked.head(digest)["VersionId"]
+    with pytest.raises(ClientError, match="AccessDenied"):
+        admin.delete_object(Bucket=LOCKED, Key=locked.key(digest), VersionId=version)
+    assert "0 problems" in run("verify").output
+
+
+def test_legal_holds_follow_hold_add_and_release(run, locked: Bucket, tmp_path: Path) -> None:
+    evidence = register_sample(run)
+    py2019, py2024 = digests_of(evidence, 2019), digests_of(evidence, 2024)
+    everything = {e["sha256"] for e in evidence.values()}
+    audit = hold_id(run("hold", "add", "--tin", TIN, "--year", 2019, "--reason", "CMS data validation audit"))
+    assert {d for d in everything if locked.legal_hold(d) == "ON"} == py2019
+    # PY2019's retention date has passed, so only the legal hold stops a delete now.
+    some = sorted(py2019)[0]
+    with pytest.raises(StoreError, match="under a legal hold"):
+        locked.store.delete(some)
+
+    # Evidence found later for a held year is held as soon as it is registered.
+    late = tmp_path / "qcdr-feedback-report-2019-q4.txt"
+    late.write_text("QCDR feedback, Q4 2019\n")
+    run("register", late, "--tin", TIN, "--year", 2019, "--activity", "IA_PM_7")
+    late_digest = hashlib.sha256(late.read_bytes()).hexdigest()
+    assert locked.legal_hold(late_digest) == "ON"
+
+    litigation = hold_id(run("hold", "add", "--tin", TIN, "--reason", "litigation"))  # every year
+    assert all(locked.legal_hold(d) == "ON" for d in everything)
+    run("hold", "release", audit, "--reason", "audit closed")  # the litigation hold still covers PY2019
+    assert all(locked.legal_hold(d) == "ON" for d in everything | {late_digest})
+    run("hold", "release", litigation, "--reason", "settled")
+    assert not any(locked.legal_hold(d) == "ON" for d in everything | {late_digest})
+    assert not any(locked.legal_hold(d) == "ON" for d in py2024)
+
+
+def test_a_missing_file_does_not_stop_the_other_holds(run, locked: Bucket, admin: Any) -> None:
+    evidence = register_sample(run)
+    gone, *others = sorted(digests_of(evidence, 2019))
+    for version in admin.list_object_versions(Bucket=LOCKED, Prefix=locked.key(gone))["Versions"]:
+        admin.delete_object(Bucket=LOCKED, Key=locked.key(gone), VersionId=version["VersionId"])
+    out = run("hold", "add", "--tin", TIN, "--year", 2019, "--reason", "CMS audit", expect=1).output
+    assert f"placed on {TIN} PY2019" in out  # the database records it all the same
+    assert f"could not place its own hold on 1 of 3 files: stored file {gone} is missing" in out
+    assert all(locked.legal_hold(d) == "ON" for d in others)
+
+
+def test_purge_deletes_every_version_once_the_locks_expire(
+    run, locked: Bucket, admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register_sample(run)
+    monkeypatch.setattr(clock, "today", lambda: date(2031, 1, 2))  # PY2019, PY2020 and PY2024 all past
+    # The server's calendar cannot be moved: the test (a GOVERNANCE privilege the tool never uses)
+    # brings every lock forward to two seconds from now, as if the years had passed.
+    soon = datetime.now(UTC) + timedelta(seconds=2)
+    for key in locked.object_keys():
+        admin.put_object_retention(
+            Bucket=LOCKED,
+            Key=key,
+            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": soon},
+            BypassGovernanceRetention=True,
+        )
+    time.sleep((soon - datetime.now(UTC)).total_seconds() + 0.2)
+    assert "purged 47 records and 12 files" in run("purge", "--yes").output
+    assert locked.versions() == []  # deleted, not hidden behind delete markers
+    assert "0 stored files checked: 0 problems" in run("verify").output
+
+
+def test_a_lock_outliving_a_shortened_retention_period_keeps_the_files(
+    run, locked: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("retention", "set", "--years", LONG)
+    register_sample(run)
+    run("retention", "set", "--years", "6")
+    monkeypatch.setattr(clock, "today", lambda: date(2031, 1, 2))
+    out = run("purge", "--yes", expect=1).output
+    assert "purged 47 records and 0 files" in out
+    assert "12 files could not be removed and remain as orphans: the bucket's Object Lock (GOVERNANCE)" in out
+    assert len(locked.object_keys()) == 12
+    out = run("verify", "--repair", expect=1).output
+    assert out.count("could not remove orphaned file: the bucket's Object Lock") == 12
+    assert out.count("orphaned: ") == 12
+
+
+# --- Packets --------------------------------------------------------------------------------------------
+
+
+def test_packet_with_attachments_reads_the_bucket(run, locked: Bucket, tmp_path: Path) -> None:
+    evidence = register_sample(run)
+    pdf, archive = tmp_path / "py2020.pdf", tmp_path / "py2020.zip"
+    out = run("packet", "--tin", TIN, "--year", 2020, "-o", pdf, "--zip", archive).output
+    assert "5 attachments" in out
+    with zipfile.ZipFile(archive) as opened:
+        stored = {
+            name.split("-", 1)[1]: hashlib.sha256(opened.read(name)).hexdigest()
+            for name in opened.namelist()
+            if name.startswith("evidence/")
+        }
+    assert stored == {name: evidence[name]["sha256"] for name in stored}
+    assert len(stored) == 5
+
+
+# --- Errors: one line, no credentials ---------------------------------------------------------------------
+
+
+def test_no_such_bucket(run, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    monkeypatch.setenv("EVIDENCE_STORE_URL", "s3://no-such-bucket/evidence")
+    out = run("verify", expect=1).output
+    assert f"Error: no bucket 'no-such-bucket' at {endpoint}" in out
+    assert SECRET not in out
+
+
+def test_unreachable_endpoint(run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("EVIDENCE_S3_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("EVIDENCE_STORE_URL", f"s3://{PLAIN}/evidence")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    source = tmp_path / "minutes.txt"
+    source.write_text("QI minutes\n")
+    run("import", SAMPLE / "practice.csv")
+    out = run("register", source, "--tin", TIN, "--year", 2020, "--activity", "IA_PM_7", expect=1).output
+    assert f"Error: cannot reach the object store at http://127.0.0.1:{port}" in out
+    assert SECRET not in out
+
+
+def test_access_denied_is_one_line(plain: Bucket) -> None:
+    with Stubber(plain.store.client) as stub:
+        stub.add_client_error("get_object_lock_configuration", "AccessDenied", "Access Denied", 403)
+        with pytest.raises(StoreError) as caught:
+            plain.store.exists("0" * 64)
+    assert caught.value.message == (
+        f"access denied to {plain.url} while opening {plain.url}: check the IAM permissions listed in docs/DEPLOYMENT.md"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "url", "message"),
+    [
+        ({}, "s3://", "names no bucket"),
+        (
+            {"EVIDENCE_S3_LOCK_MODE": "strict"},
+            f"s3://{PLAIN}/x",
+            "EVIDENCE_S3_LOCK_MODE='STRICT': use GOVERNANCE or COMPLIANCE",
+        ),
+    ],
+)
+def test_bad_settings(run, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], url: str, message: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert message in run("--store", url, "verify", expect=1).output

@@ -155,8 +155,11 @@ def verify_chain(session: Session, home: Path | None = None) -> ChainCheck:
         problem = f"the chain ends at event #{last_seq} but its head records #{head.seq}: events deleted?"
         return ChainCheck(count, problem)
     if home is not None and (home / HEAD_FILE).exists():
-        seq_text, _, hash_text = (home / HEAD_FILE).read_text(encoding="utf-8").strip().partition(" ")
-        mirrored = int(seq_text) if seq_text.isdigit() else None
+        text = (home / HEAD_FILE).read_bytes().decode("utf-8", errors="replace")
+        seq_text, _, hash_text = text.strip().partition(" ")
+        if not (seq_text.isascii() and seq_text.isdigit()):
+            return ChainCheck(count, f"{HEAD_FILE} is damaged: it no longer holds the last event's number and hash")
+        mirrored = int(seq_text)
         if mirrored is not None and mirrored > last_seq:
             problem = f"the chain ends at event #{last_seq} but {HEAD_FILE} records #{mirrored}: events deleted?"
             return ChainCheck(count, problem)

@@ -207,7 +207,7 @@ class LocalBlobStore:
 
 
 def _process_alive(pid_text: str) -> bool:
-    if not pid_text.isdigit():
+    if not (pid_text.isascii() and pid_text.isdigit()):
         return False
     try:
         os.kill(int(pid_text), 0)

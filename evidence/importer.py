@@ -146,6 +146,8 @@ def read_rows(path: Path) -> list[_Row]:
         for cells in reader:
             if None in cells:
                 raise InputError(f"{path}: line {reader.line_num}: more cells than header columns")
+            if any("\x00" in (v or "") for v in cells.values()):  # no database can store it (PostgreSQL)
+                raise InputError(f"{path}: line {reader.line_num}: a cell contains a NUL character")
             if any((v or "").strip() for v in cells.values()):
                 rows.append(_Row(reader.line_num, cells))
     except csv.Error as exc:  # the line the csv module stopped at (DictReader's own lags behind)

@@ -83,7 +83,7 @@ def _items(value: Any) -> tuple[int, ...]:
     keys = []
     for part in raw:
         text = str(part).strip()
-        if not text.isdigit() or int(text) < 1:
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
             raise InputError(f"item {part!r} is not a documentation item number (1, 2, ...)")
         keys.append(int(text))
     return tuple(keys)
@@ -149,6 +149,8 @@ def read_manifest(
             effective = entry.get("effective_date")
             effective_date = parse_iso_date(_text(effective), field="effective_date") if effective else None
             description = entry.get("description")
+            if description is not None and "\x00" in str(description):  # no database can store it (PostgreSQL)
+                raise InputError("description contains a NUL character")
             full = _resolve(base, str(raw_path), allow_outside)
         except InputError as exc:
             problems.append(ManifestProblem(source, exc.message, shown))

@@ -30,7 +30,7 @@ case "$action" in
     chmod 755 "$dir"
     [ "$(id -u)" = 0 ] && chown postgres "$dir"
     as_postgres "$bin/initdb -D '$dir/data' -A trust -U postgres --no-sync >'$dir/initdb.log' 2>&1"
-    as_postgres "$bin/pg_ctl -D '$dir/data' -l '$dir/server.log' -w -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200\" start >/dev/null"
+    as_postgres "$bin/pg_ctl -D '$dir/data' -l '$dir/server.log' -w -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c autovacuum=off\" start >/dev/null"
     as_postgres "$bin/psql -h 127.0.0.1 -p $port -U postgres -q -c \"CREATE ROLE evidence LOGIN CREATEDB PASSWORD 'evidence-test'\" -c 'CREATE DATABASE evidence_test OWNER evidence'"
     echo "postgresql+psycopg://evidence:evidence-test@127.0.0.1:$port/evidence_test"
     ;;

@@ -106,7 +106,9 @@ class EvidenceCommandError(click.ClickException):
         self.details = error.details
 
     def format_message(self) -> str:
-        return "\n".join([self.message, *(f"  {line}" for line in self.details)])
+        from evidence.cli.output import printable  # a message quoting user text stays one line per problem
+
+        return "\n".join([printable(self.message), *(f"  {printable(line)}" for line in self.details)])
 
 
 class LazyGroup(click.Group):

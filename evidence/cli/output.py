@@ -35,6 +35,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def printable(text: str) -> str:
+    """User text as one inert line: control, line-breaking and bidi characters shown escaped (\\n, \\x1b)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def csv_safe(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
@@ -48,7 +55,9 @@ def emit(
     if fmt == "json":
         click.echo(json.dumps([{k: _plain(r.get(k)) for k in columns} for r in rows], indent=2, ensure_ascii=False))
     elif fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+        # RFC 4180 line ends: with "\n" alone the csv module leaves a lone "\r" unquoted, which a
+        # spreadsheet reads as a new row, so "x\r=HYPERLINK(...)" would start a cell with a formula.
+        writer = csv.writer(sys.stdout, lineterminator="\r\n")
         writer.writerow(columns)
         for row in rows:
             writer.writerow([csv_safe(_plain(row.get(k))) for k in columns])
@@ -61,7 +70,7 @@ def _cell(value: Any, max_width: int) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    text = " ".join(str(_plain(value)).split())
+    text = printable(" ".join(str(_plain(value)).split()))
     return text if len(text) <= max_width else text[: max_width - 1] + "…"
 
 

@@ -1,0 +1,585 @@
+"""Faults: the real CLI killed with SIGKILL at random moments, a full disk, damaged database and store files.
+
+After every kill the store may hold orphaned files and leftover temporary files (a kill between
+storing a file and committing its rows; `verify --repair` removes them), but never a row without
+its file, a corrupted file or a broken audit chain; the resumed run finishes the job exactly once.
+The figures in docs/RELIABILITY.md come from these tests (`-s` prints them).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+
+from tests.conftest import ON_POSTGRES, REPO, SAMPLE, sqlite_only
+
+TIN = "000123456"
+SEED = 20261123
+KILLS = 30  # per command
+GENERATED_AT = "2021-03-01T12:00:00Z"
+# Where libharfbuzz-subset is missing WeasyPrint falls back to fontTools (and says so at import).
+pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset will be required:DeprecationWarning")
+
+
+# --- The real CLI in a child process ------------------------------------------------------------
+
+
+def child_env(home: Path) -> dict[str, str]:
+    """The test's own store: its home folder, and its database when the suite runs on PostgreSQL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCE_") or k == "EVIDENCE_DATABASE_URL"}
+    env.update(EVIDENCE_HOME=str(home), EVIDENCE_ACTOR="tester", PYTHONPATH=str(REPO))
+    return env
+
+
+def evidence_command(*args: object) -> list[str]:
+    return [sys.executable, "-m", "evidence", *map(str, args)]
+
+
+def run_to_end(home: Path, *args: object, **options: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        evidence_command(*args), env=child_env(home), cwd=REPO, capture_output=True, text=True, timeout=300,
+        check=False, **options,
+    )  # fmt: skip
+
+
+def run_and_kill(home: Path, args: tuple[object, ...], delay: float, log: Path) -> bool:
+    """Start the command and SIGKILL it after `delay` seconds; False if it finished first (then it must succeed)."""
+    with open(log, "wb") as output:
+        process = subprocess.Popen(evidence_command(*args), env=child_env(home), cwd=REPO, stdout=output, stderr=output)
+        try:
+            process.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return True
+    assert process.returncode == 0, log.read_text(errors="replace")
+    return False
+
+
+def run_and_kill_when(home: Path, args: tuple[object, ...], ready: Callable[[], bool], log: Path) -> bool:
+    """Start the command and SIGKILL it the moment `ready()` holds (polled every half millisecond)."""
+    with open(log, "wb") as output:
+        process = subprocess.Popen(evidence_command(*args), env=child_env(home), cwd=REPO, stdout=output, stderr=output)
+        deadline = time.monotonic() + 300
+        while process.poll() is None and time.monotonic() < deadline:
+            if ready():
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                return True
+            time.sleep(0.0005)
+        process.wait()
+    assert process.returncode == 0, log.read_text(errors="replace")
+    return False
+
+
+def measured(home: Path, *args: object) -> float:
+    """How long the command takes to run to completion (on a copy of the store)."""
+    started = time.monotonic()
+    result = run_to_end(home, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return time.monotonic() - started
+
+
+def kill_delays(rng: random.Random, duration: float) -> Iterator[float]:
+    """One random moment in each 1/KILLS slice of a run (in random order), then anywhere in it.
+
+    A run takes a little longer or shorter each time: the span is 10% longer than the measured
+    run, and a run that ends before its kill is simply run again with another moment.
+    """
+    span = 1.1 * duration
+    moments = [span * (k + rng.random()) / KILLS for k in range(KILLS)]
+    rng.shuffle(moments)
+    yield from moments
+    while True:
+        yield rng.uniform(0.0, span)
+
+
+def report(request: pytest.FixtureRequest, name: str, figures: dict[str, object]) -> None:
+    """Keep the figures (pytest cache, for docs/RELIABILITY.md) and print them (`-s`)."""
+    if getattr(request.config, "cache", None) is not None:
+        request.config.cache.set(f"evidence/reliability/{name}", figures)
+    print(f"\n{name}: {json.dumps(figures, sort_keys=True)}")
+
+
+# --- What must hold after every kill ------------------------------------------------------------
+
+
+def query(home: Path, sql: str) -> int:
+    connection = sqlite3.connect(home / "evidence.sqlite3")
+    try:
+        return connection.execute(sql).fetchone()[0]
+    finally:
+        connection.close()
+
+
+def assert_consistent(run: Callable[..., object], home: Path) -> Counter[str]:
+    """`evidence verify` finds only orphans and leftovers, the audit chain verifies, no row is half-written.
+
+    Returns how many orphaned files and leftover temporary files the kill left.
+    """
+    result = run("--home", home, "verify", expect=None)
+    *lines, summary = result.output.splitlines()
+    assert "stored files checked" in summary, result.output
+    kinds = Counter(line.split(":", 1)[0] for line in lines)
+    assert set(kinds) <= {"orphaned", "leftover"}, result.output  # never missing:, corrupted: or database:
+    assert result.exit_code == (1 if kinds else 0), result.output
+    assert "audit trail intact" in run("--home", home, "log", "verify").output
+    orphan_rows = {
+        "evidence without a link": "SELECT COUNT(*) FROM evidence e WHERE NOT EXISTS "
+        "(SELECT 1 FROM evidence_links l WHERE l.evidence_id = e.id)",
+        "file record without evidence": "SELECT COUNT(*) FROM blobs b WHERE NOT EXISTS "
+        "(SELECT 1 FROM evidence e WHERE e.blob_id = b.id)",
+        "link without evidence": "SELECT COUNT(*) FROM evidence_links l WHERE NOT EXISTS "
+        "(SELECT 1 FROM evidence e WHERE e.id = l.evidence_id)",
+    }
+    for what, sql in orphan_rows.items():
+        assert query(home, sql) == 0, what
+    return kinds
+
+
+def store_files(home: Path) -> set[str]:
+    return {p.name for p in (home / "store" / "sha256").glob("*/*") if p.is_file()}
+
+
+def part_files(home: Path) -> list[Path]:
+    return sorted((home / "store" / "incoming").glob("*.part"))
+
+
+# --- SIGKILL: register ---------------------------------------------------------------------------
+
+BULK_FILES = 240  # two batches (evidence.registration.BATCH_FILES is 200)
+
+
+def bulk_folder(folder: Path, count: int, rng: random.Random) -> Path:
+    folder.mkdir()
+    for i in range(count):
+        size = rng.randrange(200, 20_000)
+        (folder / f"scan-{i:04d}.txt").write_bytes(f"document {i}\n".encode() + rng.randbytes(size))
+    return folder
+
+
+@pytest.mark.slow
+@sqlite_only  # each kill works on a copy of the store: home folder and SQLite file
+def test_register_survives_sigkill_at_random_moments(run, home: Path, tmp_path: Path, request) -> None:
+    """Each kill hits a first registration of the whole folder (on a copy of the store), then it is resumed."""
+    rng = random.Random(SEED)
+    run("import", SAMPLE / "practice.csv")
+    source = bulk_folder(tmp_path / "bulk", BULK_FILES, rng)
+    args = ("register", source, "--tin", TIN, "--year", 2020, "--activity", "IA_PM_7", "--effective-date", "2020-06-01")
+    expected_home = tmp_path / "expected"
+    shutil.copytree(home, expected_home)
+    duration = measured(expected_home, *args)
+    expected = sorted(store_files(expected_home))
+    assert len(expected) == BULK_FILES
+
+    states, kills, attempts, left = Counter(), 0, 0, Counter()
+    delays = kill_delays(rng, duration)
+    while kills < KILLS:
+        attempts += 1
+        assert attempts <= 3 * KILLS, "the command kept finishing before the kill"
+        work = tmp_path / "work"
+        shutil.copytree(home, work)
+        killed = run_and_kill(work, args, next(delays), tmp_path / "register.log")
+        kills += killed
+        found = assert_consistent(run, work)
+        left += found
+        registered = query(work, "SELECT COUNT(*) FROM evidence")
+        assert registered in (0, 200, BULK_FILES)  # a batch commits whole or not at all
+        assert registered == query(work, "SELECT COUNT(*) FROM events WHERE action = 'register'")
+        if not killed:
+            states["finished before the kill"] += 1
+            shutil.rmtree(work)
+            continue
+        states[f"{registered} of {BULK_FILES} registered, {'files or temporaries left' if found else 'clean'}"] += 1
+        resumed = run("--home", work, *args).output  # resume
+        assert f"{BULK_FILES - registered} registered, {registered} already present, 0 failed" in resumed
+        listed = json.loads(run("--home", work, "list", "--format", "json").output)
+        assert sorted(e["name"] for e in listed) == sorted(p.name for p in source.iterdir())  # each exactly once
+        assert all(e["links"] == f"{TIN} PY2020 IA_PM_7 item 1" for e in listed)
+        run("--home", work, "verify", "--repair", expect=None)
+        assert f"{BULK_FILES} stored files checked: 0 problems" in run("--home", work, "verify").output
+        assert sorted(store_files(work)) == expected
+        shutil.rmtree(work)
+    report(request, "register_kills", {
+        "files": BULK_FILES, "kills": kills, "run_seconds": round(duration, 2), "states": dict(states),
+        "orphaned_files_left": left["orphaned"], "leftover_temporaries_left": left["leftover"],
+    })  # fmt: skip
+
+
+# --- SIGKILL: purge --------------------------------------------------------------------------------
+
+PURGE_FILES = 120  # PY2019 files; purged together with the sample's own PY2019 evidence
+PURGE = ("purge", "--as-of", "2026-01-01", "--yes")
+
+
+@pytest.fixture(scope="module")
+def purge_store(template_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample practice plus PY2019 files to purge, built once (each kill works on a copy)."""
+    from click.testing import CliRunner
+
+    from evidence.cli import cli
+
+    base = tmp_path_factory.mktemp("purge")
+    home = base / "home"
+    shutil.copytree(template_home, home)
+    source = bulk_folder(base / "bulk", PURGE_FILES, random.Random(SEED + 1))
+    for args in (
+        ("import", SAMPLE / "practice.csv"),
+        ("register", "--manifest", SAMPLE / "manifest.yaml"),
+        ("register", source, "--tin", TIN, "--year", 2019, "--activity", "IA_PM_7", "--effective-date", "2019-06-01"),
+    ):
+        result = CliRunner().invoke(cli, ["--home", str(home), "--actor", "tester", *map(str, args)])
+        assert result.exit_code == 0, result.output
+    return home
+
+
+def purge_outcome(run: Callable[..., object], home: Path) -> dict[str, object]:
+    """What a finished purge leaves: the evidence kept, the files kept, tombstones and purge events."""
+    return {
+        "evidence": sorted(e["sha256"] for e in json.loads(run("--home", home, "list", "--format", "json").output)),
+        "files": sorted(store_files(home)),
+        "tombstones": query(home, "SELECT COUNT(*) FROM tombstones"),
+        "purge events": query(home, "SELECT COUNT(*) FROM events WHERE action = 'purge'"),
+    }
+
+
+@pytest.mark.slow
+@sqlite_only  # each kill works on a copy of the store: home folder and SQLite file
+def test_purge_survives_sigkill_at_random_moments(run, purge_store: Path, tmp_path: Path, request) -> None:
+    rng = random.Random(SEED)
+    expected_home = tmp_path / "expected"
+    shutil.copytree(purge_store, expected_home)
+    duration = measured(expected_home, *PURGE)
+    expected = purge_outcome(run, expected_home)
+    assert expected["purge events"] == 1 and len(expected["evidence"]) == 9  # PY2020 and PY2024 stay
+
+    states, kills, attempts, left = Counter(), 0, 0, Counter()
+    delays = kill_delays(rng, duration)
+    while kills < KILLS:
+        attempts += 1
+        assert attempts <= 3 * KILLS, "the command kept finishing before the kill"
+        work = tmp_path / "work"
+        shutil.copytree(purge_store, work)
+        killed = run_and_kill(work, PURGE, next(delays), tmp_path / "purge.log")
+        kills += killed
+        found = assert_consistent(run, work)
+        left += found
+        committed = query(work, "SELECT COUNT(*) FROM events WHERE action = 'purge'") == 1
+        if not killed:
+            states["finished before the kill"] += 1
+        elif not committed:
+            states["killed before the commit"] += 1
+        else:  # rows gone; the files not yet removed are orphans
+            states[f"killed after the commit, {'files left' if found['orphaned'] else 'all files removed'}"] += 1
+        run("--home", work, *PURGE)  # resume
+        run("--home", work, "verify", "--repair", expect=None)
+        assert "0 problems" in run("--home", work, "verify").output
+        assert purge_outcome(run, work) == expected  # purged exactly once, nothing else touched
+        shutil.rmtree(work)
+    report(request, "purge_kills", {
+        "files_purged": len(store_files(purge_store)) - len(expected["files"]), "kills": kills,
+        "run_seconds": round(duration, 2), "states": dict(states),
+        "orphaned_files_left": left["orphaned"],
+    })  # fmt: skip
+
+
+# --- SIGKILL: packet -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@sqlite_only  # a packet only reads the database: one backend is enough for the kill loop
+def test_packet_survives_sigkill_and_never_leaves_half_a_file(run, dump, home: Path, tmp_path: Path, request) -> None:
+    rng = random.Random(SEED)
+    run("import", SAMPLE / "practice.csv")
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+    before = dump()
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    packet = ("packet", "--tin", TIN, "--year", 2020, "--generated-at", GENERATED_AT)
+    duration = measured(home, *packet, "-o", reference / "p.pdf", "--zip", reference / "p.zip")
+    expected = {"p.pdf": (reference / "p.pdf").read_bytes(), "p.zip": (reference / "p.zip").read_bytes()}
+
+    out = tmp_path / "out"
+    out.mkdir()
+    args = (*packet, "-o", out / "p.pdf", "--zip", out / "p.zip")
+    states, kills, attempts = Counter(), 0, 0
+    delays = kill_delays(rng, duration)
+    while kills < KILLS:
+        attempts += 1
+        assert attempts <= 3 * KILLS, "the command kept finishing before the kill"
+        if attempts % 2:  # every other run writes over the previous, complete, output
+            for name in expected:
+                (out / name).unlink(missing_ok=True)
+        kills += run_and_kill(home, args, next(delays), tmp_path / "packet.log")
+        for name, data in expected.items():
+            target = out / name
+            assert not target.exists() or target.read_bytes() == data, f"half-written {name}"
+            states[f"{name} {'complete' if target.exists() else 'absent'}"] += 1
+        assert {p.name for p in out.iterdir() if not p.name.startswith(".")} <= set(expected)
+    temporaries = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+
+    # Random moments rarely fall inside the short write itself: also kill the moment each
+    # temporary file appears, i.e. while the PDF or the ZIP is being written beside its target.
+    mid_write = Counter()
+    for name in [*expected] * 3:
+        for leftover in out.glob(".*"):
+            leftover.unlink()
+        writing = lambda name=name: any(p.name.startswith(f".{name}.") for p in out.iterdir())  # noqa: E731
+        if run_and_kill_when(home, args, writing, tmp_path / "packet.log"):
+            mid_write[name] += 1
+        for target, data in expected.items():
+            assert not (out / target).exists() or (out / target).read_bytes() == data, f"half-written {target}"
+    assert sum(mid_write.values()) >= 3, mid_write
+
+    result = run_to_end(home, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {name: (out / name).read_bytes() for name in expected} == expected
+    assert dump() == before  # a packet only reads
+    assert "0 problems" in run("verify").output
+    report(request, "packet_kills", {
+        "kills": kills, "run_seconds": round(duration, 2), "outputs": dict(states),
+        "hidden_temporaries_left": len(temporaries), "killed_while_writing": dict(mid_write),
+    })  # fmt: skip
+
+
+# --- A full disk -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sample(run) -> None:
+    run("import", SAMPLE / "practice.csv")
+
+
+def _is_blob_temporary(fd: int) -> bool:
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return False
+    return "/store/incoming/" in target and target.endswith(".part")
+
+
+@pytest.fixture
+def disk_budget(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int, str], None]]:
+    """Simulate a disk that fills up: writes (or fsyncs) of blob temporaries fail with ENOSPC once `bytes` are used."""
+
+    def fill(budget: int, failing: str = "write") -> None:
+        used = [0]
+        real_write, real_fsync = os.write, os.fsync
+
+        def write(fd: int, data: bytes) -> int:
+            if _is_blob_temporary(fd):
+                if failing == "write" and used[0] + len(data) > budget:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                used[0] += len(data)
+            return real_write(fd, data)
+
+        def fsync(fd: int) -> None:
+            if failing == "fsync" and _is_blob_temporary(fd) and used[0] > budget:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "write", write)
+        monkeypatch.setattr(os, "fsync", fsync)
+
+    yield fill
+
+
+def error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("Error:")]
+
+
+@pytest.mark.parametrize("failing", ["write", "fsync"])
+def test_full_disk_fails_clearly_and_registers_nothing(run, dump, home, tmp_path, sample, disk_budget, failing) -> None:
+    document = tmp_path / "qcdr-report.pdf"
+    document.write_bytes(b"%PDF-1.4 " + os.urandom(50_000))
+    before = dump()
+    disk_budget(10_000 if failing == "write" else 0, failing)
+    result = run("register", document, "--tin", TIN, "--year", 2020, "--activity", "IA_PM_7", expect=1)
+    assert error_lines(result.output) == [f"Error: {document}: cannot store: No space left on device"]
+    assert dump() == before
+    assert store_files(home) == set() and part_files(home) == []
+
+
+def test_disk_filling_mid_batch_leaves_every_file_whole_or_absent(
+    run, app, home, tmp_path, sample, disk_budget
+) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for i in range(10):
+        (folder / f"minutes-{i}.txt").write_bytes(f"meeting {i}\n".encode() * 400)  # 4.4 KB each
+    disk_budget(int(3.5 * 4400))
+    result = run("register", folder, "--tin", TIN, "--year", 2020, "--activity", "IA_PM_7", expect=1)
+    assert "3 registered, 0 already present, 7 failed" in result.output
+    assert error_lines(result.output) == ["Error: 7 files not registered"]
+    failures = [line for line in result.output.splitlines() if line.startswith("  ")]
+    assert failures == [f"  {folder}/minutes-{i}.txt: cannot store: No space left on device" for i in range(3, 10)]
+    listed = json.loads(run("list", "--format", "json").output)
+    assert sorted(e["name"] for e in listed) == [f"minutes-{i}.txt" for i in range(3)]
+    assert "3 stored files checked: 0 problems" in run("verify").output  # no orphan, no leftover
+    assert part_files(home) == []
+
+
+def test_file_size_limit_in_a_real_process(run, dump, home: Path, tmp_path: Path, sample) -> None:
+    """The kernel refuses to grow a file past RLIMIT_FSIZE (EFBIG), as a full quota would."""
+    limit = 4 * 1024 * 1024
+    if not ON_POSTGRES:  # the limit applies to every file the process writes, the database too
+        assert (home / "evidence.sqlite3").stat().st_size < limit
+    document = tmp_path / "scanned-binder.pdf"
+    document.write_bytes(b"%PDF-1.4 " + os.urandom(2 * limit))
+    before = dump()
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = run_to_end(home, "register", document, "--tin", TIN, "--year", 2020, "--activity", "IA_PM_7",
+                        preexec_fn=limited)  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert error_lines(result.stderr) == [f"Error: {document}: cannot store: File too large"]
+    assert dump() == before
+    assert store_files(home) == set() and part_files(home) == []
+
+
+@sqlite_only  # SQLite's own page limit
+def test_database_full_fails_clearly_and_leaves_no_half_registration(run, app, home, tmp_path, sample, monkeypatch):
+    """SQLite's own "database or disk is full" (SQLITE_FULL), by capping the database at its current size."""
+    import evidence.app
+    from evidence.db.engine import make_engine
+
+    pages = query(home, "PRAGMA page_count")
+
+    def capped(url: str, **kwargs: object):  # type: ignore[no-untyped-def]
+        engine = make_engine(url, **kwargs)
+        event.listen(engine, "connect", lambda dbapi, _record: dbapi.execute(f"PRAGMA max_page_count = {pages}"))
+        return engine
+
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for i in range(60):
+        (folder / f"sign-in-sheet-{i:02d}.txt").write_text(f"sheet {i}\n" * 50, encoding="utf-8")
+    with monkeypatch.context() as patched:
+        patched.setattr(evidence.app, "make_engine", capped)
+        result = run("register", folder, "--tin", TIN, "--year", 2020, "--activity", "IA_PM_7", "--description",
+                     "x" * 2000, expect=1)  # fmt: skip
+    failures = [line.strip() for line in result.output.splitlines() if line.startswith("  ")] or [
+        error_lines(result.output)[0].removeprefix("Error: ")
+    ]
+    assert failures and all("cannot record: database error: database or disk is full" in f for f in failures)
+    assert all(f.startswith(str(folder)) for f in failures)  # each names its file
+    registered = json.loads(run("list", "--format", "json").output)
+    assert len(registered) + len(failures) == 60
+    assert_consistent(run, home)
+    assert f"{len(registered)} stored files checked: 0 problems" in run("verify").output  # no orphaned blob
+    assert part_files(home) == []
+
+
+# --- Damaged database and store files -----------------------------------------------------------------
+
+
+def _page_of(home: Path, table: str) -> int:
+    return query(home, f"SELECT rootpage FROM sqlite_master WHERE name = '{table}'")
+
+
+DAMAGE: dict[str, Callable[[Path, Path], None]] = {
+    "garbage instead of a database": lambda db, home: db.write_bytes(b"this is not a database" * 200),
+    "header overwritten": lambda db, home: _overwrite(db, 0, 100),
+    "truncated to half": lambda db, home: os.truncate(db, db.stat().st_size // 2),
+    "a page of the evidence table": lambda db, home: _overwrite(db, (_page_of(home, "evidence") - 1) * 4096, 4096),
+    "a page of the audit trail": lambda db, home: _overwrite(db, (_page_of(home, "events") - 1) * 4096, 4096),
+    "a page in the middle": lambda db, home: _overwrite(db, db.stat().st_size // 8192 * 4096, 4096),
+    "emptied": lambda db, home: db.write_bytes(b""),
+    "deleted": lambda db, home: db.unlink(),
+}
+
+
+def _overwrite(path: Path, offset: int, length: int) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        handle.write(random.Random(offset).randbytes(length))
+
+
+@sqlite_only  # damage to the SQLite file itself
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_damaged_database_is_reported_never_used(run, home: Path, tmp_path: Path, damage: str) -> None:
+    run("import", SAMPLE / "practice.csv")
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+    files = store_files(home)
+    db = home / "evidence.sqlite3"
+    connection = sqlite3.connect(db)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    assert query(home, "PRAGMA page_size") == 4096
+    DAMAGE[damage](db, home)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    document = tmp_path / "new.txt"
+    document.write_text("new minutes\n", encoding="utf-8")
+    # verify is the command a user runs to check a store: it always notices, and repairs nothing
+    outputs = [run("verify", expect=None), run("verify", "--repair", expect=None)]
+    assert store_files(home) == files
+    # the others fail as soon as they meet the damage (a page they never read goes unnoticed)
+    for args in (("list",), ("log", "verify"), ("missing",), ("show", "1"),
+                 ("register", document, "--tin", TIN, "--year", 2020, "--activity", "IA_PM_7")):  # fmt: skip
+        result = run(*args, expect=None)
+        if result.exit_code != 0:
+            outputs.append(result)
+    for result in outputs:
+        assert result.exit_code == 1, result.output
+        assert len(error_lines(result.output)) == 1 or "database:" in result.output, result.output
+        assert "damaged" in result.output or "empty" in result.output or "missing" in result.output
+
+
+def test_corrupted_store_file_is_reported_and_never_handed_over(run, home: Path, tmp_path: Path) -> None:
+    run("import", SAMPLE / "practice.csv")
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+    listed = {e["name"]: e for e in json.loads(run("list", "--year", "2020", "--format", "json").output)}
+    tampered, emptied = listed["care-plan-template.pdf"]["sha256"], listed["qcdr-feedback-report-2020-q3.pdf"]["sha256"]
+    for digest, data in ((tampered, b"%PDF-1.4 not the registered report"), (emptied, b"")):
+        path = home / "store" / "sha256" / digest[:2] / digest
+        path.chmod(0o600)
+        path.write_bytes(data)
+    result = run("verify", expect=1)
+    assert sorted(line.split()[1] for line in result.output.splitlines() if line.startswith("corrupted:")) == sorted(
+        [tampered, emptied]
+    )
+    assert "2 problems" in result.output
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run("packet", "--tin", TIN, "--year", 2020, "-o", out / "p.pdf", "--zip", out / "p.zip", expect=1)
+    assert len(error_lines(result.output)) == 1 and "no longer matches its SHA-256" in result.output
+    assert list(out.iterdir()) == []
+    missing_file = listed["patient-experience-survey-2020.csv"]["sha256"]
+    (home / "store" / "sha256" / missing_file[:2] / missing_file).unlink()
+    assert f"missing: {missing_file}" in run("verify", expect=1).output
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not text", "²⁰ 0123abcd\n".encode(), b""])
+def test_damaged_audit_head_mirror_is_reported(run, home: Path, content: bytes) -> None:
+    run("import", SAMPLE / "practice.csv")
+    (home / "audit-head").write_bytes(content)
+    result = run("log", "verify", expect=1)
+    assert "audit trail BROKEN: audit-head is damaged" in result.output
+
+
+def test_foreign_temporary_file_is_reported_not_fatal(run, home: Path) -> None:
+    incoming = home / "store" / "incoming"
+    incoming.mkdir(exist_ok=True)
+    (incoming / "²-x.part").write_bytes(b"not ours")
+    assert "leftover: ²-x.part" in run("verify", expect=1).output
+    assert "removed leftover temporary file" in run("verify", "--repair").output

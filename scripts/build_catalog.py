@@ -37,9 +37,7 @@ def generated_part(reference: Path) -> str:
         entries = [e for e in json.loads(source.read_text(encoding="utf-8")) if e.get("category") == "ia"]
         weighted = any("weight" in e for e in entries)
         if weighted != (year <= LAST_WEIGHTED_YEAR):
-            raise SystemExit(
-                f"{source}: weights {'present' if weighted else 'absent'}, unexpected for {year}"
-            )
+            raise SystemExit(f"{source}: weights {'present' if weighted else 'absent'}, unexpected for {year}")
         lines.append(f"  {year}:")
         lines.append(f"    # {len(entries)} activities, from {source.name}")
         lines.append(f"    weighted: {'true' if weighted else 'false'}")
@@ -50,9 +48,7 @@ def generated_part(reference: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--reference", type=Path, default=ROOT.parent / "shared" / "reference" / "qpp-measures-data"
-    )
+    parser.add_argument("--reference", type=Path, default=ROOT.parent / "shared" / "reference" / "qpp-measures-data")
     args = parser.parse_args()
     text = CATALOG.read_text(encoding="utf-8")
     head = text.split(MARKER)[0].rstrip("\n") + "\n\n"

@@ -822,18 +822,12 @@ class Canvas:
 
     def png(self, text_chunks: dict[str, str]) -> bytes:
         def chunk(kind: bytes, data: bytes) -> bytes:
-            return (
-                struct.pack(">I", len(data))
-                + kind
-                + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-            )
+            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
         raw = b"".join(b"\x00" + bytes(row) for row in self.px)  # filter type 0 per row
         ihdr = struct.pack(">IIBBBBB", self.w, self.h, 8, 2, 0, 0, 0)  # 8-bit RGB
         texts = b"".join(
-            chunk(b"tEXt", k.encode("latin-1") + b"\x00" + v.encode("latin-1"))
-            for k, v in text_chunks.items()
+            chunk(b"tEXt", k.encode("latin-1") + b"\x00" + v.encode("latin-1")) for k, v in text_chunks.items()
         )
         return (
             b"\x89PNG\r\n\x1a\n"
@@ -1069,12 +1063,9 @@ def readme_md() -> bytes:
             f"{ev.effective.isoformat()} | {ev.description} |"
         )
     attest = "\n".join(
-        f"| {y} | {a} | {'individual, NPI ' + n if n else 'group'} | {s} | {e} |"
-        for y, n, a, s, e in ATTESTATIONS
+        f"| {y} | {a} | {'individual, NPI ' + n if n else 'group'} | {s} | {e} |" for y, n, a, s, e in ATTESTATIONS
     )
-    part = "\n".join(
-        f"| {a} | {CLINICIANS[n]} ({n}) | {s} | {e} | {days(s, e)} |" for _, a, n, s, e in PARTICIPATION
-    )
+    part = "\n".join(f"| {a} | {CLINICIANS[n]} ({n}) | {s} | {e} | {days(s, e)} |" for _, a, n, s, e in PARTICIPATION)
     clinicians = "\n".join(f"| {n} | {name} |" for n, name in CLINICIANS.items())
     evidence_rows = "\n".join(rows)
     clinician_columns = (

@@ -13,5 +13,5 @@ def test_cli_reference_is_current() -> None:
 
 def test_readme_commands_exist() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert 'python3 -m pip install . && python3 -m evidence demo' in readme
+    assert "python3 -m pip install . && python3 -m evidence demo" in readme
     assert "bash .ci/run" in readme

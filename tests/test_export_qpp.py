@@ -113,6 +113,5 @@ def test_nothing_attested(run, app) -> None:
         factories.clinicians(session, factories.practice(session), YEAR, 2)
     result = run("export-qpp", "--tin", TIN, "--year", YEAR, "--npi", factories.npi_for(1), expect=1)
     assert (
-        f"Error: nothing to export for NPI {factories.npi_for(1)} under TIN {TIN} in PY2020: "
-        "no individual attestations"
+        f"Error: nothing to export for NPI {factories.npi_for(1)} under TIN {TIN} in PY2020: no individual attestations"
     ) in result.output

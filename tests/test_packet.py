@@ -443,7 +443,9 @@ def test_html_escapes_user_text(sample_home: Path) -> None:
 
 
 def test_retention_statement_follows_the_store_period_and_holds(own_home: Path, tmp_path: Path) -> None:
-    text = " ".join(pdf_text(run_packet(own_home, tmp_path / "a.pdf", "--no-attachments") and tmp_path / "a.pdf").split())
+    text = " ".join(
+        pdf_text(run_packet(own_home, tmp_path / "a.pdf", "--no-attachments") and tmp_path / "a.pdf").split()
+    )
     assert "December 31, 2026 (2026-12-31), 6 years from the end" in text
     assert "No legal hold is in force" in text
     invoke(own_home, "retention", "set", "--years", "10")

@@ -52,9 +52,10 @@ def test_purgeable_exactly_from_january_first_after_the_window(year: int, years:
 
 
 def test_retention_period_configurable_but_never_below_six(run) -> None:
-    assert "retention period of 5 years is shorter than the 6 years CMS requires" in run(
-        "retention", "set", "--years", "5", expect=1
-    ).output
+    assert (
+        "retention period of 5 years is shorter than the 6 years CMS requires"
+        in run("retention", "set", "--years", "5", expect=1).output
+    )
     run("retention", "set", "--years", "10")
     assert "PY2020: kept through 2030-12-31" in run("retention", "show").output
 

@@ -77,9 +77,7 @@ CATEGORY = [
         id="other-apm-half-plus-high-full",
     ),
     pytest.param(2020, rules.apm_credit(2020, "none"), Fraction(0), id="no-apm-nothing"),
-    pytest.param(
-        2025, 2 * rules.activity_points(2025, None, False), Fraction(1), id="2025-two-activities-full"
-    ),
+    pytest.param(2025, 2 * rules.activity_points(2025, None, False), Fraction(1), id="2025-two-activities-full"),
     pytest.param(2025, rules.activity_points(2025, None, False), Fraction(1, 2), id="2025-one-activity-half"),
     pytest.param(2025, rules.activity_points(2025, None, True), Fraction(1), id="2025-one-special-full"),
 ]
@@ -194,9 +192,7 @@ def test_group_participation(year: int, participating: int, clinicians: int, met
 
 
 def test_half_of_clinicians_rule_starts_in_2020() -> None:
-    assert [y for y in range(2017, 2031) if rules.group_needs_half_of_clinicians(y)] == list(
-        range(2020, 2031)
-    )
+    assert [y for y in range(2017, 2031) if rules.group_needs_half_of_clinicians(y)] == list(range(2020, 2031))
 
 
 # --- Performance period (property-based) ---------------------------------------------------------
@@ -241,9 +237,7 @@ def test_shorter_periods_fail(year: int, length: int, offset: int) -> None:
 
 @pure
 @given(valid_periods(), st.integers(min_value=1, max_value=400), st.booleans())
-def test_periods_reaching_outside_the_year_fail(
-    period: tuple[int, date, date], shift: int, later: bool
-) -> None:
+def test_periods_reaching_outside_the_year_fail(period: tuple[int, date, date], shift: int, later: bool) -> None:
     year, start, end = period
     delta = timedelta(days=shift if later else -shift)
     start, end = start + delta, end + delta

@@ -76,9 +76,7 @@ def test_before_2020_a_group_attestation_counts_without_participation(run, app) 
     document = score_json(run, 2019)
     row = activity(document, "IA_PM_2")
     assert row["counted"] and row["points"] == 20 and row["weight"] == "high" and not row["doubled"]
-    assert (
-        "PY2019: one clinician completing it lets the TIN claim it (participation optional)" in row["reasons"]
-    )
+    assert "PY2019: one clinician completing it lets the TIN claim it (participation optional)" in row["reasons"]
     assert (document["points"], document["category_score"], document["final_score_points"]) == (20, 0.5, 7.5)
 
 
@@ -209,9 +207,7 @@ def test_individual_score_uses_the_npis_own_attestations_and_statuses(run, app) 
     # Another NPI of the same TIN has no attestations of its own.
     other = score_json(run, 2024, factories.npi_for(0))
     assert other["points"] == 0
-    assert (
-        f"no individual attestations for NPI {factories.npi_for(0)} under TIN {TIN}, PY2024" in other["notes"]
-    )
+    assert f"no individual attestations for NPI {factories.npi_for(0)} under TIN {TIN}, PY2024" in other["notes"]
 
 
 def test_hospital_based_alone_does_not_double(run, app) -> None:

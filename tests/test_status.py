@@ -56,9 +56,7 @@ def test_non_patient_facing_individual(app, encounters: int | None, npf: bool, r
     assert status.reason == reason
 
 
-@pytest.mark.parametrize(
-    ("pct", "based"), [(75.0, True), (74.9, False), (None, False)], ids=["75", "74.9", "unknown"]
-)
+@pytest.mark.parametrize(("pct", "based"), [(75.0, True), (74.9, False), (None, False)], ids=["75", "74.9", "unknown"])
 @pytest.mark.parametrize("field", ["hospital_pos_pct", "asc_pos_pct"])
 def test_pos_based_individual(app, field: str, pct: float | None, based: bool) -> None:
     build_group(app, 1, 0, {field: pct})
@@ -101,9 +99,7 @@ def test_group_share_statuses_need_more_than_75_percent(
     assert reason in result.reason and "a group needs more than 75%" in result.reason
 
 
-@pytest.mark.parametrize(
-    ("asc", "others", "applies"), [(4, 0, True), (3, 1, False)], ids=["all", "all-but-one"]
-)
+@pytest.mark.parametrize(("asc", "others", "applies"), [(4, 0, True), (3, 1, False)], ids=["all", "all-but-one"])
 def test_group_asc_based_needs_every_clinician(app, asc: int, others: int, applies: bool) -> None:
     build_group(app, asc, others, {"asc_pos_pct": 80.0})
     result = statuses(app)[("group", "asc_based")]

@@ -7,8 +7,6 @@ import hashlib
 import io
 import json
 import shutil
-import socket
-import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from evidence.packet_archive import safe_file_name
 from evidence.packet_render import AssetRefused, packaged_asset, render_html, render_pdf
 from evidence.records import EvidenceView, list_evidence
 from tests.conftest import SAMPLE, sqlite_only
+from tests.listener import Listener
 
 # Where libharfbuzz-subset is missing WeasyPrint falls back to fontTools (and says so at import).
 # The module-scoped fixtures copy a SQLite home; on PostgreSQL, test_postgres.py renders a packet instead.
@@ -334,36 +333,6 @@ def test_corrupted_store_file_is_refused_and_no_zip_is_left(own_home: Path, tmp_
 
 
 # --- Safety -----------------------------------------------------------------------------------------------
-
-
-class Listener:
-    """A TCP socket on 127.0.0.1 that counts connections: nothing may ever connect."""
-
-    def __init__(self) -> None:
-        self.socket = socket.create_server(("127.0.0.1", 0))
-        self.socket.settimeout(0.1)
-        self.port = self.socket.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self.socket.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            connection.close()
-
-    def __enter__(self) -> Listener:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.socket.close()
 
 
 def hostile_markup(port: int) -> str:

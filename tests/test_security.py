@@ -10,11 +10,9 @@ import hashlib
 import io
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +21,7 @@ import pytest
 from pypdf import PdfReader
 
 from tests.conftest import ON_POSTGRES, REPO, SAMPLE
+from tests.listener import Listener
 
 TIN = "000123456"
 GENERATED_AT = "2021-03-01T12:00:00Z"
@@ -105,36 +104,6 @@ def test_another_process_with_umask_zero_creates_nothing_readable(run, tmp_path:
 
 
 # --- The packet fetches nothing outside the package --------------------------------------------------------
-
-
-class Listener:
-    """A TCP socket on 127.0.0.1 that counts connections: nothing may ever connect."""
-
-    def __init__(self) -> None:
-        self.socket = socket.create_server(("127.0.0.1", 0))
-        self.socket.settimeout(0.1)
-        self.port = self.socket.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self.socket.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            connection.close()
-
-    def __enter__(self) -> Listener:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.socket.close()
 
 
 def test_packet_fetches_nothing_for_hostile_text(run, sample, tmp_path: Path) -> None:

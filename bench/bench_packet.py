@@ -33,7 +33,7 @@ PRACTICES = {
 
 
 def npi_for(number: int) -> str:
-    from evidence.identifiers import luhn_check_digit
+    from evidence.rules.identifiers import luhn_check_digit
 
     stem = f"1{number:08d}"
     return stem + str(luhn_check_digit("80840" + stem))
@@ -45,7 +45,7 @@ def build_practice(app, store, files_dir: Path, name: str) -> None:  # type: ign
 
     from evidence.db.models import Blob, DocumentationItem, Evidence, EvidenceLink
     from evidence.db.types import utcnow
-    from evidence.practices import add_clinician, add_practice, attest, participate
+    from evidence.records.practices import add_clinician, add_practice, attest, participate
 
     tin, clinicians, activities, files = PRACTICES[name]
     offset = 0 if name == "large" else 500
@@ -99,7 +99,7 @@ def render_packet_child(home: Path, tin: str, out: Path) -> dict[str, float]:
 
     from evidence.app import App
     from evidence.config import resolve_settings
-    from evidence.packet import build_packet, write_packet
+    from evidence.packet.content import build_packet, write_packet
 
     app = App(resolve_settings(home, None), actor="bench")
     started, cpu = time.perf_counter(), time.process_time()

@@ -127,7 +127,7 @@ def bench_missing(root: Path) -> None:
     print(f"large store built in {t_build:.1f} s: {counts}")
     code = (
         "import time; from sqlalchemy import event; from evidence.app import App; "
-        "from evidence.config import resolve_settings; from evidence.missing import missing_report\n"
+        "from evidence.config import resolve_settings; from evidence.records.missing import missing_report\n"
         f"app = App(resolve_settings({str(home)!r}, None)); app.engine\n"
         "n = []; event.listen(app.engine, 'before_cursor_execute', lambda *a: n.append(1))\n"
         "t = time.perf_counter()\n"

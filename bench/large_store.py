@@ -29,7 +29,7 @@ from evidence.db.models import (
     Participation,
     Practice,
 )
-from evidence.identifiers import luhn_check_digit
+from evidence.rules.identifiers import luhn_check_digit
 
 YEAR = 2020
 GROUP_ACTIVITIES = ["IA_PM_7", "IA_CC_9", "IA_BE_6", "IA_PSPA_20", "IA_PSPA_21", "IA_CC_1", "IA_PM_15", "IA_BE_4"]

@@ -18,7 +18,7 @@ from evidence.db.engine import make_engine, read_session, write_session
 from evidence.errors import StoreError
 
 if TYPE_CHECKING:
-    from evidence.blobstore import BlobStore
+    from evidence.store.blobstore import BlobStore
 
 ACTOR_ENV = "EVIDENCE_ACTOR"
 
@@ -50,7 +50,7 @@ class App:
                 synced = sync_shipped_catalog(session, actor=self.actor)
             if synced:
                 with read_session(engine) as session:
-                    from evidence.audit import write_head_file
+                    from evidence.retention.audit import write_head_file
 
                     write_head_file(self.settings.home, session)
         except (OperationalError, DatabaseError) as exc:
@@ -68,7 +68,7 @@ class App:
             self._mirror_audit_head()
 
     def _mirror_audit_head(self) -> None:
-        from evidence.audit import write_head_file
+        from evidence.retention.audit import write_head_file
 
         try:
             with read_session(self.engine) as session:
@@ -87,11 +87,11 @@ class App:
         self.engine  # noqa: B018 - the home folder exists before the store is used
         url = self.settings.store_url
         if url is None:
-            from evidence.blobstore import LocalBlobStore
+            from evidence.store.blobstore import LocalBlobStore
 
             return LocalBlobStore(self.settings.store_dir)
         if url.startswith("s3://"):
-            from evidence.s3store import S3BlobStore
+            from evidence.store.s3 import S3BlobStore
 
             return S3BlobStore.from_url(url, work_dir=self.settings.home / "s3-work")
         raise StoreError(

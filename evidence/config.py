@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import click
+from platformdirs import user_config_dir
 
 from evidence.errors import StoreError
-from evidence.fsutil import make_private_dir, touch_private_file
+from evidence.support.fsutil import make_private_dir, touch_private_file
 
 APP_NAME = "evidence"
 HOME_ENV = "EVIDENCE_HOME"
@@ -45,7 +45,7 @@ def resolve_settings(
     home: str | os.PathLike[str] | None = None, database_url: str | None = None, store_url: str | None = None
 ) -> Settings:
     """Command-line values win over environment variables, which win over defaults."""
-    home_path = Path(home or os.environ.get(HOME_ENV) or click.get_app_dir(APP_NAME)).expanduser()
+    home_path = Path(home or os.environ.get(HOME_ENV) or user_config_dir(APP_NAME)).expanduser()
     url = database_url or os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{home_path / DATABASE_FILE}"
     store = store_url or os.environ.get(STORE_URL_ENV) or None
     return Settings(home=home_path.absolute(), database_url=url, store_url=store)
@@ -64,7 +64,7 @@ def prepare_home(settings: Settings) -> None:
         raise StoreError(f"cannot prepare the home folder {settings.home}: {exc.strerror or exc}") from exc
 
 
-AUDIT_HEAD_FILE = "audit-head"  # evidence.audit.HEAD_FILE: written after the first commit
+AUDIT_HEAD_FILE = "audit-head"  # evidence.retention.audit.HEAD_FILE: written after the first commit
 
 
 def _refuse_lost_database(settings: Settings) -> None:

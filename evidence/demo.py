@@ -5,13 +5,15 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evidence.app import App
 from evidence.config import DATABASE_FILE, Settings
 from evidence.errors import StoreError
-from evidence.resources import sample_evidence_dir
+from evidence.support.resources import sample_evidence_dir
 
-SAMPLE_TIN = "000123456"
+if TYPE_CHECKING:
+    from evidence.records.missing import MissingReport
 
 
 def fresh_demo_home(out: Path) -> Path:
@@ -24,14 +26,22 @@ def fresh_demo_home(out: Path) -> Path:
     return home
 
 
-def run_demo(out: Path, *, echo: Callable[[str], None] = print, sample: Path | None = None) -> App:
-    """Load the sample into a fresh store under `out/home`, print the missing report, write packets to `out`."""
-    from evidence.cli.missing_view import render_missing
-    from evidence.importer import import_csv
-    from evidence.manifest import read_manifest
-    from evidence.missing import missing_report
-    from evidence.packet import build_packet, write_packet
-    from evidence.registration import register_files
+def run_demo(
+    out: Path,
+    *,
+    show_report: Callable[[MissingReport], None],
+    echo: Callable[[str], None] = print,
+    sample: Path | None = None,
+) -> App:
+    """Load the sample into a fresh store under `out/home`, show the missing report, write packets to `out`.
+
+    The caller shows the report (the CLI prints its table), so the library never formats for a terminal.
+    """
+    from evidence.packet.content import build_packet, write_packet
+    from evidence.records.importer import import_csv
+    from evidence.records.manifest import read_manifest
+    from evidence.records.missing import missing_report
+    from evidence.store.registration import register_files
 
     sample = sample or sample_evidence_dir()
     home = fresh_demo_home(out).absolute()
@@ -54,7 +64,7 @@ def run_demo(out: Path, *, echo: Callable[[str], None] = print, sample: Path | N
     echo("4. Missing-documentation report:")
     with app.read() as session:
         report = missing_report(session)
-    render_missing(report, "table")
+    show_report(report)
 
     echo("\n5. Audit packets (PDF, evidence files embedded):")
     for tin, year, npi in sorted({(a.tin, a.year, a.npi) for a in report.activities}, key=lambda k: (k[1], k[2] or "")):

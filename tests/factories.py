@@ -1,6 +1,6 @@
 """Rows for tests, made directly with the ORM inside `with app.write() as session:`.
 
-They bypass evidence.practices on purpose: scoring tests must be able to build states
+They bypass evidence.records.practices on purpose: scoring tests must be able to build states
 (an invalid period, a non-member's participation) that the entry commands would refuse.
 Large groups are inserted in bulk so a 1000-clinician TIN stays fast.
 """
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from evidence.catalog.store import require_activity
 from evidence.db.models import Attestation, Clinician, Membership, Participation, Practice
-from evidence.identifiers import luhn_check_digit
+from evidence.rules.identifiers import luhn_check_digit
 
 TIN = "000123456"
 

@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from evidence.errors import InputError
-from evidence.identifiers import npi_is_valid, parse_iso_date, parse_tin
-from evidence.importer import COLUMNS
+from evidence.records.importer import COLUMNS
+from evidence.rules.identifiers import npi_is_valid, parse_iso_date, parse_tin
 from tests.conftest import ON_POSTGRES, SAMPLE
 from tests.factories import npi_for
 
@@ -332,7 +332,7 @@ def manifest_folder(tmp_path: Path) -> Path:
 
 
 def _items_are_one(value: Any) -> bool:
-    from evidence.manifest import _items
+    from evidence.records.manifest import _items
 
     try:
         return set(_items(value)) <= {1}

@@ -11,7 +11,7 @@ import pytest
 
 from evidence.catalog.model import load_catalog_file
 from evidence.errors import CatalogError
-from evidence.resources import shipped_catalog_path
+from evidence.support.resources import shipped_catalog_path
 from tests.conftest import REFERENCE, SHARED, reference_file
 
 # ../shared/RULES.md, "Inventory (per performance year)": total, high, medium, unweighted.

@@ -162,7 +162,7 @@ def part_files(home: Path) -> list[Path]:
 
 # --- SIGKILL: register ---------------------------------------------------------------------------
 
-BULK_FILES = 240  # two batches (evidence.registration.BATCH_FILES is 200)
+BULK_FILES = 240  # two batches (evidence.store.registration.BATCH_FILES is 200)
 
 
 def bulk_folder(folder: Path, count: int, rng: random.Random) -> Path:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from evidence.catalog.model import load_catalog_file
 from evidence.db.models import Activity, CatalogYear, DocumentationRequirement
-from evidence.resources import shipped_catalog_path
+from evidence.support.resources import shipped_catalog_path
 from tests.conftest import reference_file
 
 YEARS = range(2017, 2028)

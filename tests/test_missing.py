@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from evidence.missing import missing_report
+from evidence.records.missing import missing_report
 from tests.conftest import SAMPLE
 
 TIN = "000123456"

@@ -38,10 +38,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_contains_migrations_catalog_templates_and_sample(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "evidence/_bundled/migrations/env.py" in names
-    assert any(n.startswith("evidence/_bundled/migrations/versions/0001_") for n in names)
-    assert "evidence/_bundled/catalog/suggested_documentation.yaml" in names
-    assert "evidence/_bundled/catalog/suggested_documentation.schema.json" in names
+    assert "evidence/db/migrations/env.py" in names
+    assert any(n.startswith("evidence/db/migrations/versions/0001_") for n in names)
+    assert "evidence/catalog/data/suggested_documentation.yaml" in names
+    assert "evidence/catalog/data/suggested_documentation.schema.json" in names
     assert "evidence/_bundled/sample_evidence/manifest.yaml" in names
 
 
@@ -59,7 +59,7 @@ def test_installed_wheel_creates_a_store_outside_the_checkout(wheel: Path, tmp_p
         [
             str(python),
             "-c",
-            "import evidence.resources as r; print(r.migrations_dir()); print(r.shipped_catalog_path())",
+            "import evidence.support.resources as r; print(r.migrations_dir()); print(r.shipped_catalog_path())",
         ],
         cwd=tmp_path,
         env=environment,

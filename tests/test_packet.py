@@ -18,13 +18,13 @@ from click.testing import CliRunner, Result
 from pypdf import PdfReader
 
 from evidence.app import App
-from evidence.blobstore import LocalBlobStore
 from evidence.cli import cli
 from evidence.config import resolve_settings
-from evidence.packet import read_packet_content
-from evidence.packet_archive import safe_file_name
-from evidence.packet_render import AssetRefused, packaged_asset, render_html, render_pdf
-from evidence.records import EvidenceView, list_evidence
+from evidence.packet.archive import safe_file_name
+from evidence.packet.content import read_packet_content
+from evidence.packet.render import AssetRefused, packaged_asset, render_html, render_pdf
+from evidence.records.listing import EvidenceView, list_evidence
+from evidence.store.blobstore import LocalBlobStore
 from tests.conftest import SAMPLE, sqlite_only
 from tests.listener import Listener
 
@@ -386,15 +386,15 @@ def test_packaged_asset_refuses_foreign_urls(url: str) -> None:
 
 
 def test_packaged_asset_refuses_escapes_from_the_assets_folder() -> None:
-    from evidence.packet_render import ASSETS_DIR, TEMPLATES_DIR
+    from evidence.packet.render import ASSETS_DIR, TEMPLATES_DIR
 
     fonts = ASSETS_DIR / "fonts"
-    for path in (fonts / ".." / ".." / "packet.py", fonts / "LICENSE", TEMPLATES_DIR / "packet" / "packet.html"):
+    for path in (fonts / ".." / ".." / "content.py", fonts / "LICENSE", TEMPLATES_DIR / "packet.html"):
         with pytest.raises(AssetRefused):
             packaged_asset(f"file://{path}")
     body, media_type = packaged_asset((fonts / "DejaVuSans.ttf").as_uri())
     assert media_type == "font/ttf" and body[:4] == b"\x00\x01\x00\x00"
-    assert packaged_asset((TEMPLATES_DIR / "packet" / "packet.css").as_uri())[1] == "text/css"
+    assert packaged_asset((TEMPLATES_DIR / "packet.css").as_uri())[1] == "text/css"
 
 
 def test_html_escapes_user_text(sample_home: Path) -> None:

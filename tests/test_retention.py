@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
-from evidence import rules
 from evidence.db.models import Blob, Evidence, Tombstone
+from evidence.rules import cms as rules
 from tests.conftest import SAMPLE
 
 TIN = "000123456"
@@ -129,7 +129,7 @@ def test_hold_on_all_years(run, sample) -> None:
 
 
 def test_file_shared_by_two_years_survives_the_first_purge(tmp_path: Path, monkeypatch, run, app, home, sample) -> None:
-    monkeypatch.setattr("evidence.clock.today", lambda: date(2027, 6, 1))
+    monkeypatch.setattr("evidence.support.clock.today", lambda: date(2027, 6, 1))
     shared = SAMPLE / "files/2019/leadership-role-descriptions.pdf"
     run("register", shared, "--tin", TIN, "--year", "2020", "--activity", "IA_PM_7", "--effective-date", "2019-03-04")
     digest = next(e["sha256"] for e in json.loads(run("list", "--format", "json").output) if e["name"] == shared.name)
@@ -151,7 +151,7 @@ def test_withdrawn_evidence_is_kept_until_its_window_ends(run, sample) -> None:
 
 
 def test_purge_interrupted_between_commit_and_file_removal(monkeypatch, run, app, home, sample) -> None:
-    from evidence.blobstore import LocalBlobStore
+    from evidence.store.blobstore import LocalBlobStore
 
     def crash(self, digest):  # the process dies right after the commit
         raise KeyboardInterrupt
@@ -213,7 +213,7 @@ def test_chain_detects_an_inserted_event_even_with_a_correct_hash(run, app, samp
     """A forger who knows the algorithm still cannot slip an event into the middle."""
     from datetime import UTC, datetime
 
-    from evidence.audit import event_hash
+    from evidence.retention.audit import event_hash
 
     with app.engine.begin() as connection:
         prev = connection.execute(text("SELECT hash FROM events WHERE seq = 2")).scalar()

@@ -1,4 +1,4 @@
-"""Every rule in evidence.rules, one table row each (RULES.md), and the period rule's edges."""
+"""Every rule in evidence.rules.cms, one table row each (RULES.md), and the period rule's edges."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from evidence import rules
+from evidence.rules import cms as rules
 
 pure = settings(max_examples=300)
 

@@ -30,9 +30,10 @@ pytest.importorskip("moto.server")
 from botocore.exceptions import ClientError  # noqa: E402
 from botocore.stub import Stubber  # noqa: E402
 
-from evidence import clock, s3store  # noqa: E402
 from evidence.errors import StoreError  # noqa: E402
-from evidence.s3store import S3BlobStore  # noqa: E402
+from evidence.store import s3 as s3store  # noqa: E402
+from evidence.store.s3 import S3BlobStore  # noqa: E402
+from evidence.support import clock  # noqa: E402
 from tests.conftest import SAMPLE  # noqa: E402
 
 TIN = "000123456"

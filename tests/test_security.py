@@ -107,7 +107,7 @@ def test_another_process_with_umask_zero_creates_nothing_readable(run, tmp_path:
 
 
 def test_packet_fetches_nothing_for_hostile_text(run, sample, tmp_path: Path) -> None:
-    from evidence.packet_render import render_pdf
+    from evidence.packet.render import render_pdf
 
     with Listener() as listener:
         hostile = (

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from evidence.db.models import Practice
-from evidence.status import SpecialStatus, special_statuses
+from evidence.rules.status import SpecialStatus, special_statuses
 from tests import factories
 from tests.factories import TIN
 

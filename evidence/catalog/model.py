@@ -1,6 +1,6 @@
 """Read and validate the catalog YAML into plain, immutable facts.
 
-The structure is checked by a JSON Schema (catalog/suggested_documentation.schema.json);
+The structure is checked by a JSON Schema (evidence/catalog/data/suggested_documentation.schema.json);
 what a schema cannot express (cross-references, the year rules) is checked here. Every
 problem is reported, each on one line naming the file, line, activity and field.
 """
@@ -15,10 +15,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from evidence import rules
 from evidence.errors import CatalogError, InputError
-from evidence.resources import catalog_schema_path
-from evidence.yamlio import YamlDocument, load_yaml
+from evidence.rules import cms as rules
+from evidence.support.resources import catalog_schema_path
+from evidence.support.yamlio import YamlDocument, load_yaml
 
 GENERIC_ITEM_KEY = 1
 

@@ -15,12 +15,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from evidence import audit, rules
 from evidence.catalog.model import ActivityFacts
 from evidence.catalog.store import YearChange, apply_year_activities, ensure_requirements
 from evidence.db.models import CatalogYear
 from evidence.db.types import utcnow
 from evidence.errors import CatalogError
+from evidence.retention import audit
+from evidence.rules import cms as rules
 
 # The fields we take from each IA entry; everything else CMS adds is ignored.
 IA_ENTRY_SCHEMA: dict[str, Any] = {

@@ -20,7 +20,7 @@ from evidence.db.models import (
 )
 from evidence.db.types import utcnow
 from evidence.errors import ConflictError, InputError, NotFoundError
-from evidence.resources import shipped_catalog_path
+from evidence.support.resources import shipped_catalog_path
 
 SHIPPED_FINGERPRINT = "shipped_catalog_sha256"
 SUBCATEGORY_NAMES = "subcategory_names"
@@ -67,7 +67,7 @@ def sync_shipped_catalog(session: Session, *, force: bool = False, actor: str = 
     import json
 
     _set(session, SUBCATEGORY_NAMES, json.dumps(catalog.subcategories, sort_keys=True))
-    from evidence import audit
+    from evidence.retention import audit
 
     years = sorted(catalog.years)
     audit.record(session, actor, "catalog.sync", f"shipped IA catalog PY{years[0]}-PY{years[-1]} loaded",

@@ -35,7 +35,7 @@ def validate(file: Path) -> None:
 
     \b
     Example:
-        evidence catalog validate catalog/suggested_documentation.yaml
+        evidence catalog validate evidence/catalog/data/suggested_documentation.yaml
     """
     from evidence.catalog.model import load_catalog_file
 

@@ -29,6 +29,7 @@ def demo(app: App, out: Path) -> None:
     Example:
         evidence demo --out /tmp/evidence-demo
     """
+    from evidence.cli.missing_view import render_missing
     from evidence.demo import run_demo
 
-    run_demo(out, echo=click.echo)
+    run_demo(out, show_report=lambda report: render_missing(report, "table"), echo=click.echo)

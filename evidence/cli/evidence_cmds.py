@@ -61,8 +61,8 @@ def register(
         evidence register minutes/ --tin 000123456 --year 2020 --activity IA_PSPA_20 --item 2
         evidence register --manifest sample_evidence/manifest.yaml
     """
-    from evidence.manifest import read_manifest
-    from evidence.registration import FileToRegister, LinkRequest, Outcome, expand_paths, register_files
+    from evidence.records.manifest import read_manifest
+    from evidence.store.registration import FileToRegister, LinkRequest, Outcome, expand_paths, register_files
 
     if manifest is not None:
         if paths or tin or year or activity or items or npi:
@@ -81,7 +81,7 @@ def register(
         if missing:
             raise click.UsageError(f"missing {', '.join(missing)} (or use --manifest FILE)")
         request = LinkRequest(tin, year, activity, tuple(items), npi)  # type: ignore[arg-type]
-        from evidence.registration import resolve_target
+        from evidence.store.registration import resolve_target
 
         with app.read() as session:
             resolve_target(session, request)  # a wrong target is one error, not one per file
@@ -159,7 +159,7 @@ def list_(app: App, tin: str | None, year: int | None, activity: str | None, fmt
     Example:
         evidence list --tin 000123456 --year 2020 --format csv
     """
-    from evidence.records import list_evidence
+    from evidence.records.listing import list_evidence
 
     with app.read() as session:
         views = list_evidence(session, tin=tin, year=year, activity=activity)
@@ -178,7 +178,7 @@ def show(app: App, evidence_id: int) -> None:
     Example:
         evidence show 3
     """
-    from evidence.records import evidence_detail
+    from evidence.records.listing import evidence_detail
 
     with app.read() as session:
         v = evidence_detail(session, evidence_id)
@@ -212,7 +212,7 @@ def withdraw(app: App, evidence_id: int, reason: str) -> None:
     Example:
         evidence withdraw 7 --reason "wrong practice's report"
     """
-    from evidence.registration import withdraw as run
+    from evidence.store.registration import withdraw as run
 
     with app.write() as session:
         evidence = run(session, evidence_id, reason, actor=app.actor)
@@ -229,7 +229,7 @@ def verify(app: App, repair: bool) -> None:
     Example:
         evidence verify
     """
-    from evidence.verify import verify_store
+    from evidence.store.verify import verify_store
 
     report = verify_store(app, app.blob_store, repair=repair)
     for problem in report.database:
@@ -266,7 +266,7 @@ def missing(app: App, tin: str | None, year: int | None, npi: str | None, fmt: s
         evidence missing --tin 000123456 --year 2020
     """
     from evidence.cli.missing_view import render_missing
-    from evidence.missing import missing_report
+    from evidence.records.missing import missing_report
 
     with app.read() as session:
         report = missing_report(session, tin=tin, year=year, npi=npi)

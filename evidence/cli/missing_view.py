@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from evidence.cli.output import emit
-from evidence.missing import COMPLETE, MissingReport
+from evidence.records.missing import COMPLETE, MissingReport
 
 MARK = {"covered": "[x]", "missing": "[ ]", "outside the attested period": "[!]"}
 

@@ -72,7 +72,7 @@ def packet(
         evidence packet --tin 000123456 --year 2024 --npi 1234567893 -o chen-py2024.pdf --no-attachments
         evidence packet --tin 000123456 --year 2020 -o py2020.pdf --zip py2020.zip --generated-at 2021-03-01T12:00:00Z
     """
-    from evidence.packet import build_packet, write_packet, write_packet_zip
+    from evidence.packet.content import build_packet, write_packet, write_packet_zip
 
     if zip_path is not None and zip_path.absolute() == output.absolute():
         raise click.UsageError("--zip and -o name the same file")

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from evidence.errors import InputError
-from evidence.identifiers import parse_activity_id, parse_iso_date, parse_npi, parse_tin
+from evidence.rules.identifiers import parse_activity_id, parse_iso_date, parse_npi, parse_tin
 
 
 class _Parsed(click.ParamType):

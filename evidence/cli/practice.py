@@ -43,7 +43,7 @@ def practice_add(app: App, tin: str, name: str, pcmh: bool, apm: str) -> None:
     Example:
         evidence practice add 000123456 --name "Riverbend Family Medicine" --apm other
     """
-    from evidence.practices import add_practice
+    from evidence.records.practices import add_practice
 
     with app.write() as session:
         row, _ = add_practice(session, tin, name, pcmh=pcmh, apm=apm, actor=app.actor)
@@ -60,7 +60,7 @@ def practice_list(app: App, fmt: str) -> None:
     Example:
         evidence practice list --format csv
     """
-    from evidence.practices import list_practices
+    from evidence.records.practices import list_practices
 
     with app.read() as session:
         rows = list_practices(session)
@@ -78,7 +78,7 @@ def practice_show(app: App, tin: str, year: int | None) -> None:
     Example:
         evidence practice show 000123456 --year 2020
     """
-    from evidence.practices import get_practice, list_attestations, list_clinicians
+    from evidence.records.practices import get_practice, list_attestations, list_clinicians
 
     with app.read() as session:
         row = get_practice(session, tin)
@@ -140,7 +140,7 @@ def clinician_add(
         evidence clinician add 1234567893 --tin 000123456 --name "Dr. Avery Chen" \\
             --year 2020 --patient-facing-encounters 1810 --hospital-pos-pct 9
     """
-    from evidence.practices import StatusInputs, add_clinician
+    from evidence.records.practices import StatusInputs, add_clinician
 
     inputs = StatusInputs(rural, hpsa, patient_facing_encounters, hospital_pos_pct, asc_pos_pct)
     with app.write() as session:
@@ -160,7 +160,7 @@ def clinician_list(app: App, tin: str, year: int | None, fmt: str) -> None:
     Example:
         evidence clinician list --tin 000123456 --year 2020
     """
-    from evidence.practices import list_clinicians
+    from evidence.records.practices import list_clinicians
 
     with app.read() as session:
         rows = [
@@ -204,7 +204,7 @@ def attest(app: App, tin: str, npi: str | None, activity: str, year: int, start,
         evidence attest --tin 000123456 --activity IA_PM_7 --year 2020 \\
             --start 2020-01-01 --end 2020-12-31
     """
-    from evidence.practices import attest as record
+    from evidence.records.practices import attest as record
 
     with app.write() as session:
         record(session, tin, activity, year, start, end, actor=app.actor, npi=npi)
@@ -229,7 +229,7 @@ def participate(app: App, tin: str, npi: str, activity: str, year: int, start, e
         evidence participate --tin 000123456 --npi 1234567893 --activity IA_PM_7 \\
             --year 2020 --start 2020-02-01 --end 2020-07-31
     """
-    from evidence.practices import participate as record
+    from evidence.records.practices import participate as record
 
     with app.write() as session:
         record(session, tin, npi, activity, year, start, end, actor=app.actor)
@@ -257,7 +257,7 @@ def import_(app: App, file: Path) -> None:
     Example:
         evidence import sample_evidence/practice.csv
     """
-    from evidence.importer import import_csv
+    from evidence.records.importer import import_csv
 
     with app.write() as session:
         summary = import_csv(session, file, actor=app.actor)

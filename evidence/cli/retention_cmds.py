@@ -31,13 +31,13 @@ def retention_show(app: App) -> None:
     Example:
         evidence retention show
     """
-    from evidence.retention import retention_years
-    from evidence.rules import retain_until
+    from evidence.retention.policy import retention_years
+    from evidence.rules.cms import retain_until
 
     with app.read() as session:
         years = retention_years(session)
     click.echo(f"retention period: {years} years after the end of each performance year")
-    from evidence import clock
+    from evidence.support import clock
 
     today = clock.today()
     for year in range(2017, today.year + 1):
@@ -57,7 +57,7 @@ def retention_set(app: App, years: int) -> None:
     Example:
         evidence retention set --years 10
     """
-    from evidence.retention import set_retention_years
+    from evidence.retention.policy import set_retention_years
 
     with app.write() as session:
         previous = set_retention_years(session, years, actor=app.actor)
@@ -88,7 +88,7 @@ def hold_add(app: App, tin: str, year: int | None, reason: str) -> None:
     Example:
         evidence hold add --tin 000123456 --year 2020 --reason "CMS audit letter of 2026-11-02"
     """
-    from evidence.retention import add_hold, hold_digests
+    from evidence.retention.policy import add_hold, hold_digests
 
     with app.write() as session:
         row = add_hold(session, tin, year, reason, actor=app.actor)
@@ -109,7 +109,7 @@ def hold_release(app: App, hold_id: int, reason: str) -> None:
     Example:
         evidence hold release 1 --reason "audit closed, letter of 2027-02-01"
     """
-    from evidence.retention import digests_to_release, release_hold
+    from evidence.retention.policy import digests_to_release, release_hold
 
     with app.write() as session:
         row = release_hold(session, hold_id, reason, actor=app.actor)
@@ -148,7 +148,7 @@ def hold_list(app: App, fmt: str) -> None:
     Example:
         evidence hold list --format json
     """
-    from evidence.retention import list_holds
+    from evidence.retention.policy import list_holds
 
     with app.read() as session:
         rows = [
@@ -194,9 +194,9 @@ def purge(app: App, as_of: date | None, yes: bool) -> None:
         evidence purge --as-of 2027-01-01
         evidence purge --yes
     """
-    from evidence import clock
     from evidence.errors import StoreError
-    from evidence.retention import execute_purge, plan_purge
+    from evidence.retention.policy import execute_purge, plan_purge
+    from evidence.support import clock
 
     today = clock.today()
     as_of = as_of or today
@@ -259,7 +259,7 @@ def log(ctx: click.Context, tin: str | None, year: int | None, since: date | Non
     """
     if ctx.invoked_subcommand is not None:
         return
-    from evidence.audit import list_events
+    from evidence.retention.audit import list_events
 
     app: App = ctx.obj
     start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
@@ -291,7 +291,7 @@ def log_verify(app: App) -> None:
     Example:
         evidence log verify
     """
-    from evidence.audit import verify_chain
+    from evidence.retention.audit import verify_chain
 
     with app.read() as session:
         check = verify_chain(session, app.settings.home)

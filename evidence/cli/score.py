@@ -14,7 +14,7 @@ from evidence.app import App
 from evidence.cli.output import render_table
 
 if TYPE_CHECKING:
-    from evidence.scoring import ScoreReport
+    from evidence.rules.scoring import ScoreReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,7 +64,7 @@ def status(app: App, tin: str, year: str, npi: str | None, fmt: str) -> None:
     Example:
         evidence status --tin 000123456 --year 2020 --npi 1234567893
     """
-    from evidence.status import special_statuses
+    from evidence.rules.status import special_statuses
 
     with app.read() as session:
         report = special_statuses(session, tin, year, npi)
@@ -122,7 +122,7 @@ def score(app: App, tin: str, year: str, npi: str | None, fmt: str) -> None:
         evidence score --tin 000123456 --year 2020
         evidence score --tin 000123456 --year 2024 --npi 1234567893 --format json
     """
-    from evidence.scoring import score as compute_score
+    from evidence.rules.scoring import score as compute_score
 
     with app.read() as session:
         report = compute_score(session, tin, year, npi)
@@ -219,8 +219,8 @@ def export_qpp(app: App, tin: str, year: str, npi: str | None, output: Path | No
         evidence export-qpp --tin 000123456 --year 2020 -o ia-2020-group.json
         evidence export-qpp --tin 000123456 --year 2020 --npi 1234567893
     """
-    from evidence.fsutil import atomic_write_bytes
-    from evidence.qpp_export import build_submission, left_out_line
+    from evidence.rules.qpp_export import build_submission, left_out_line
+    from evidence.support.fsutil import atomic_write_bytes
 
     with app.read() as session:
         submission = build_submission(session, tin, year, npi)

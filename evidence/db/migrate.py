@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, inspect, text
 
-from evidence.resources import migrations_dir
+from evidence.support.resources import migrations_dir
 
 # The newest migration. A test checks it equals Alembic's head, so start-up can compare the
 # store's revision with this constant without loading Alembic's script directory.

@@ -65,7 +65,7 @@ class CatalogYear(Base):
 
     performance_year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     weighted: Mapped[bool] = mapped_column(Boolean)
-    # "shipped" (catalog/suggested_documentation.yaml) or "imported" (evidence catalog import-qpp).
+    # "shipped" (evidence/catalog/data/suggested_documentation.yaml) or "imported" (evidence catalog import-qpp).
     source: Mapped[str] = mapped_column(String(16))
     source_name: Mapped[str] = mapped_column(String(1024))
     source_sha256: Mapped[str] = mapped_column(String(64))

@@ -13,7 +13,6 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from evidence import audit, rules
 from evidence.catalog.store import require_activity
 from evidence.db.models import (
     APM_KINDS,
@@ -25,7 +24,9 @@ from evidence.db.models import (
     Practice,
 )
 from evidence.errors import ConflictError, InputError, NotFoundError
-from evidence.identifiers import parse_activity_id, parse_npi, parse_tin
+from evidence.retention import audit
+from evidence.rules import cms as rules
+from evidence.rules.identifiers import parse_activity_id, parse_npi, parse_tin
 
 
 @dataclass

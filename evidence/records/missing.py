@@ -16,7 +16,6 @@ from datetime import date, datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
-from evidence import rules
 from evidence.db.models import (
     Activity,
     Attestation,
@@ -31,6 +30,7 @@ from evidence.db.models import (
     Practice,
 )
 from evidence.errors import NotFoundError
+from evidence.rules import cms as rules
 
 COMPLETE, INCOMPLETE, MISSING = "complete", "incomplete", "missing"
 

@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from evidence import audit, rules
 from evidence.db.models import (
     Attestation,
     Blob,
@@ -32,7 +31,9 @@ from evidence.db.models import (
 )
 from evidence.db.types import utcnow
 from evidence.errors import ConflictError, InputError, NotFoundError
-from evidence.identifiers import parse_tin
+from evidence.retention import audit
+from evidence.rules import cms as rules
+from evidence.rules.identifiers import parse_tin
 
 RETENTION_SETTING = "retention_years"
 # Retention dates (year + period) must stay within the calendar Python can represent.

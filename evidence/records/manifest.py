@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from evidence.errors import InputError
-from evidence.identifiers import parse_activity_id, parse_iso_date, parse_npi, parse_tin, parse_year
-from evidence.registration import FileToRegister, LinkRequest, expand_paths
-from evidence.yamlio import load_yaml
+from evidence.rules.identifiers import parse_activity_id, parse_iso_date, parse_npi, parse_tin, parse_year
+from evidence.store.registration import FileToRegister, LinkRequest, expand_paths
+from evidence.support.yamlio import load_yaml
 
 FIELDS = ("path", "tin", "year", "activity", "items", "npi", "effective_date", "description")
 REQUIRED = ("path", "tin", "year", "activity")

@@ -109,7 +109,7 @@ def record_many(session: Session, actor: str, new_events: list[NewEvent]) -> lis
 
 def write_head_file(home: Path, session: Session) -> None:
     """Mirror the chain head outside the database (after commit; best effort)."""
-    from evidence.fsutil import atomic_write_bytes
+    from evidence.support.fsutil import atomic_write_bytes
 
     head = session.get(AuditHead, 1)
     if head is not None:

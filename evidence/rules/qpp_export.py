@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from evidence import rules
 from evidence.errors import NotFoundError
-from evidence.scoring import ActivityScore, score
+from evidence.rules import cms as rules
+from evidence.rules.scoring import ActivityScore, score
 
 SUBMISSION_METHOD = "registry"
 

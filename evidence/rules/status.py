@@ -1,6 +1,6 @@
 """Special statuses of a TIN (group) or of an NPI within it (individual), with their reasons.
 
-The thresholds live in evidence.rules; this module gathers the counts and says why.
+The thresholds live in evidence.rules.cms; this module gathers the counts and says why.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from fractions import Fraction
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from evidence import rules
 from evidence.catalog.store import require_year
 from evidence.db.models import Clinician, Membership, Practice
-from evidence.identifiers import parse_npi, parse_tin, parse_year
-from evidence.practices import Lookup
+from evidence.records.practices import Lookup
+from evidence.rules import cms as rules
+from evidence.rules.identifiers import parse_npi, parse_tin, parse_year
 
 LABELS = {
     "small_practice": "small practice",

@@ -17,18 +17,19 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from evidence import __version__, rules
+from evidence import __version__
 from evidence.app import App
-from evidence.blobstore import BlobStore
 from evidence.db.models import Practice
 from evidence.errors import InputError
-from evidence.fsutil import atomic_write_bytes
-from evidence.identifiers import parse_npi, parse_tin, parse_year
-from evidence.missing import ActivityStatus, missing_report
-from evidence.packet_archive import ManifestRow, canonical_manifest, manifest_rows, read_verified, write_zip
-from evidence.retention import active_holds, retention_years
-from evidence.scoring import ActivityScore, ScoreReport, score
-from evidence.status import SpecialStatus, special_statuses
+from evidence.packet.archive import ManifestRow, canonical_manifest, manifest_rows, read_verified, write_zip
+from evidence.records.missing import ActivityStatus, missing_report
+from evidence.retention.policy import active_holds, retention_years
+from evidence.rules import cms as rules
+from evidence.rules.identifiers import parse_npi, parse_tin, parse_year
+from evidence.rules.scoring import ActivityScore, ScoreReport, score
+from evidence.rules.status import SpecialStatus, special_statuses
+from evidence.store.blobstore import BlobStore
+from evidence.support.fsutil import atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def build_packet(
     attachments: bool = True,
 ) -> Packet:
     """Render the packet PDF in memory; write it with `write_packet` (and `write_packet_zip`)."""
-    from evidence.packet_render import EmbeddedFile, render_html, render_pdf
+    from evidence.packet.render import EmbeddedFile, render_html, render_pdf
 
     when = as_utc(generated_at or datetime.now(UTC).replace(microsecond=0))
     if isinstance(session_or_app, Session):

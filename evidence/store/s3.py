@@ -33,9 +33,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from evidence.blobstore import ALGORITHM, CHUNK_SIZE, LocalBlobStore, StoredBlob
 from evidence.errors import StoreError
-from evidence.mediatype import sniff_media_type
+from evidence.store.blobstore import ALGORITHM, CHUNK_SIZE, LocalBlobStore, StoredBlob
+from evidence.store.mediatype import sniff_media_type
 
 ENDPOINT_ENV = "EVIDENCE_S3_ENDPOINT_URL"
 LOCK_MODE_ENV = "EVIDENCE_S3_LOCK_MODE"

@@ -33,10 +33,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from evidence import audit
 from evidence.errors import EvidenceError, InputError
-from evidence.identifiers import parse_iso_date, parse_year
-from evidence.practices import Lookup, StatusInputs, add_clinician, add_practice, attest, participate
+from evidence.records.practices import Lookup, StatusInputs, add_clinician, add_practice, attest, participate
+from evidence.retention import audit
+from evidence.rules.identifiers import parse_iso_date, parse_year
 
 COLUMNS = (
     "record",

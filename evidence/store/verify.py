@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evidence.blobstore import BlobStore
 from evidence.errors import StoreError
-from evidence.records import blob_digests
+from evidence.records.listing import blob_digests
+from evidence.store.blobstore import BlobStore
 
 
 @dataclass

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from evidence.errors import StoreError
-from evidence.fsutil import PRIVATE_FILE_MODE, fsync_dir, make_private_dir
-from evidence.mediatype import sniff_media_type
+from evidence.store.mediatype import sniff_media_type
+from evidence.support.fsutil import PRIVATE_FILE_MODE, fsync_dir, make_private_dir
 
 ALGORITHM = "sha256"
 CHUNK_SIZE = 1024 * 1024

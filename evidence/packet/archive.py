@@ -14,10 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from evidence.blobstore import CHUNK_SIZE, BlobStore
 from evidence.errors import StoreError
-from evidence.fsutil import PRIVATE_FILE_MODE, fsync_dir
-from evidence.missing import ActivityStatus, EvidenceRef
+from evidence.records.missing import ActivityStatus, EvidenceRef
+from evidence.store.blobstore import CHUNK_SIZE, BlobStore
+from evidence.support.fsutil import PRIVATE_FILE_MODE, fsync_dir
 
 MANIFEST_NAME = "manifest.json"
 EVIDENCE_FOLDER = "evidence"

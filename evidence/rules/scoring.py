@@ -1,6 +1,6 @@
 """The IA score a TIN (group) or one NPI under it (individual) earns in a performance year.
 
-Every point rule lives in evidence.rules; this module applies them to the stored
+Every point rule lives in evidence.rules.cms; this module applies them to the stored
 attestations and records, activity by activity, what was earned and why.
 """
 
@@ -12,10 +12,10 @@ from fractions import Fraction
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from evidence import rules
 from evidence.catalog.store import activity_sort_key
 from evidence.db.models import Attestation, Participation
-from evidence.status import ReportingEntity, SpecialStatus, percent, reporting_entity, statuses_of
+from evidence.rules import cms as rules
+from evidence.rules.status import ReportingEntity, SpecialStatus, percent, reporting_entity, statuses_of
 
 # Invalid participations listed one by one; past this many, only counted.
 MAX_LISTED_PARTICIPATION_PROBLEMS = 5

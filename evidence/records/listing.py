@@ -128,7 +128,7 @@ def evidence_detail(session: Session, evidence_id: int) -> EvidenceView:
     views = _views(session, [evidence_id])
     if views:
         return views[0]
-    from evidence.retention import tombstones_for
+    from evidence.retention.policy import tombstones_for
 
     for stone in tombstones_for(session, record_id=evidence_id):
         raise NotFoundError(

@@ -24,9 +24,9 @@ import jinja2
 PACKAGE_DIR = Path(__file__).resolve().parent
 ASSETS_DIR = PACKAGE_DIR / "assets"
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
-PACKET_TEMPLATE = "packet/packet.html"
+PACKET_TEMPLATE = "packet.html"
 # Relative URLs in the packet's HTML (its stylesheet) resolve against this folder.
-BASE_URL = (TEMPLATES_DIR / "packet").as_uri() + "/"
+BASE_URL = TEMPLATES_DIR.as_uri() + "/"
 
 _SERVED_TYPES = {".css": "text/css", ".ttf": "font/ttf"}
 

@@ -20,16 +20,17 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from evidence import audit, rules
 from evidence.app import App
-from evidence.blobstore import BlobStore, StoredBlob
 from evidence.catalog.store import requirement_for
 from evidence.db.models import Attestation, Blob, Clinician, Evidence, EvidenceLink
 from evidence.db.types import utcnow
 from evidence.errors import EvidenceError, InputError, NotFoundError
-from evidence.identifiers import parse_activity_id, parse_npi, parse_tin
-from evidence.practices import Lookup, find_attestation
-from evidence.retention import held_attestations, retention_years
+from evidence.records.practices import Lookup, find_attestation
+from evidence.retention import audit
+from evidence.retention.policy import held_attestations, retention_years
+from evidence.rules import cms as rules
+from evidence.rules.identifiers import parse_activity_id, parse_npi, parse_tin
+from evidence.store.blobstore import BlobStore, StoredBlob
 
 
 @dataclass(frozen=True)

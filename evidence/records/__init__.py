@@ -1,0 +1,1 @@
+"""Practices, clinicians, attestations and the evidence listing, CSV import, manifests, the missing report."""

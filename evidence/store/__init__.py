@@ -1,0 +1,1 @@
+"""Evidence files: the blob store protocol, the local folder and S3, registration, verification, media type."""

@@ -1,0 +1,47 @@
+"""The layers of docs/DESIGN.md, enforced: the library never imports click, the CLI or the web app."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "evidence"
+# The front ends: each may import the library; the library imports neither.
+FRONT_ENDS = ("cli", "web")
+FORBIDDEN = ("click", "evidence.cli", "evidence.web")
+
+
+def _library_modules() -> list[Path]:
+    return sorted(
+        path
+        for path in PACKAGE.rglob("*.py")
+        if path.relative_to(PACKAGE).parts[0] not in FRONT_ENDS and path.name != "__main__.py"
+    )
+
+
+def _imported_names(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def test_the_library_has_modules_to_check() -> None:
+    assert len(_library_modules()) > 30
+
+
+@pytest.mark.parametrize("path", _library_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_library_module_imports_no_front_end(path: Path) -> None:
+    leaks = [name for name in _imported_names(path) if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)]
+    assert not leaks, f"{path.relative_to(PACKAGE.parent)} imports {', '.join(leaks)}: keep the library below the CLI"
+
+
+def test_the_check_catches_a_leak(tmp_path: Path) -> None:
+    module = tmp_path / "leaky.py"
+    module.write_text("def f():\n    from evidence.cli.output import emit\n    import click\n", encoding="utf-8")
+    assert _imported_names(module) == ["evidence.cli.output", "click"]

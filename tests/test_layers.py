@@ -45,3 +45,27 @@ def test_the_check_catches_a_leak(tmp_path: Path) -> None:
     module = tmp_path / "leaky.py"
     module.write_text("def f():\n    from evidence.cli.output import emit\n    import click\n", encoding="utf-8")
     assert _imported_names(module) == ["evidence.cli.output", "click"]
+
+
+# Lower layers import nothing above them (docs/DESIGN.md, "Who may import whom").
+LOWER_LAYERS = {
+    "support": ("evidence.errors", "evidence.support"),
+    "errors.py": (),
+    "rules/cms.py": ("evidence.errors",),
+    "rules/identifiers.py": ("evidence.errors",),
+    "db": ("evidence.db", "evidence.rules.cms", "evidence.support", "evidence.errors"),
+}
+
+
+def _modules_under(part: str) -> list[Path]:
+    target = PACKAGE / part
+    return sorted(target.rglob("*.py")) if target.is_dir() else [target]
+
+
+@pytest.mark.parametrize("layer", sorted(LOWER_LAYERS))
+def test_lower_layers_import_nothing_above_them(layer: str) -> None:
+    allowed = LOWER_LAYERS[layer]
+    for path in _modules_under(layer):
+        project = [name for name in _imported_names(path) if name == "evidence" or name.startswith("evidence.")]
+        leaks = [name for name in project if not any(name == a or name.startswith(a + ".") for a in allowed)]
+        assert not leaks, f"{path.relative_to(PACKAGE.parent)} imports {', '.join(leaks)}: above its layer"

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from evidence.errors import StoreError
 from evidence.records.listing import blob_digests
-from evidence.store.blobstore import BlobStore
+from evidence.store.blobstore import BlobStore, Leftover
 
 
 @dataclass
@@ -16,7 +15,7 @@ class VerifyReport:
     missing: list[str] = field(default_factory=list)
     corrupted: list[str] = field(default_factory=list)
     orphaned: list[str] = field(default_factory=list)
-    leftovers: list[Path] = field(default_factory=list)
+    leftovers: list[Leftover] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
     database: list[str] = field(default_factory=list)  # damage SQLite finds in the database file itself
 
@@ -38,7 +37,7 @@ def verify_store(app, store: BlobStore, *, repair: bool = False) -> VerifyReport
         elif actual != digest:
             report.corrupted.append(digest)
     report.orphaned = sorted(d for d in store.digests() if d not in known)
-    report.leftovers = store.leftovers()
+    report.leftovers = list(store.leftovers())
     if repair and not report.database and (report.orphaned or report.leftovers):  # never trust a damaged index
         with store.maintenance():  # no registration is between storing a blob and committing it
             with app.read() as session:

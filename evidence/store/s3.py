@@ -98,8 +98,9 @@ def _addressing_style(text: str) -> AddressingStyle:
 
 
 def _lock_mode(text: str) -> LockMode:
+    text = text.upper()
     for mode in LOCK_MODES:
-        if text.upper() == mode:
+        if text == mode:
             return mode
     raise StoreError(f"{LOCK_MODE_ENV}={text!r}: use GOVERNANCE or COMPLIANCE")
 

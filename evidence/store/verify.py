@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from evidence.errors import StoreError
 from evidence.records.listing import blob_digests
 from evidence.store.blobstore import BlobStore, Leftover
+
+if TYPE_CHECKING:
+    from evidence.app import App
 
 
 @dataclass
@@ -24,7 +28,7 @@ class VerifyReport:
         return not (self.missing or self.corrupted or self.orphaned or self.leftovers or self.database)
 
 
-def verify_store(app, store: BlobStore, *, repair: bool = False) -> VerifyReport:  # type: ignore[no-untyped-def]
+def verify_store(app: App, store: BlobStore, *, repair: bool = False) -> VerifyReport:
     """Re-hash every stored file. With `repair`, remove orphans and leftovers (never a known file)."""
     report = VerifyReport(database=database_problems(app))
     with app.read() as session:
@@ -57,7 +61,7 @@ def verify_store(app, store: BlobStore, *, repair: bool = False) -> VerifyReport
     return report
 
 
-def database_problems(app) -> list[str]:  # type: ignore[no-untyped-def]
+def database_problems(app: App) -> list[str]:
     """SQLite's own check of every page of the database file (PostgreSQL checks its own pages)."""
     from sqlalchemy import text
 

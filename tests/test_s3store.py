@@ -470,6 +470,11 @@ def test_access_denied_is_one_line(plain: Bucket) -> None:
             f"s3://{PLAIN}/x",
             "EVIDENCE_S3_LOCK_MODE='STRICT': use GOVERNANCE or COMPLIANCE",
         ),
+        (
+            {"EVIDENCE_S3_ADDRESSING_STYLE": "Path"},
+            f"s3://{PLAIN}/x",
+            "EVIDENCE_S3_ADDRESSING_STYLE='Path': use auto, virtual or path",
+        ),
     ],
 )
 def test_bad_settings(run, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], url: str, message: str) -> None:

@@ -13,12 +13,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evidence.errors import CatalogError, InputError
 from evidence.rules import cms as rules
 from evidence.support.resources import catalog_schema_path
 from evidence.support.yamlio import YamlDocument, load_yaml
+
+if TYPE_CHECKING:  # at run time jsonschema is imported where the validator is first built
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
 GENERIC_ITEM_KEY = 1
 
@@ -75,7 +79,7 @@ class CatalogFile:
 
 
 @cache
-def _validator() -> Any:
+def _validator() -> Validator:
     import jsonschema
 
     schema = json.loads(catalog_schema_path().read_text(encoding="utf-8"))
@@ -117,17 +121,20 @@ def describe_location(location: Sequence[Any]) -> str:
     return ", ".join(parts) if parts else "top level"
 
 
-def _friendly(error: Any) -> str:
+def _friendly(error: ValidationError) -> str:
     """A schema error in words a compliance officer can act on."""
+    # Set on every error that iter_errors yields (the stubs also allow Unset, for errors made by hand).
     validator = error.validator
+    expected: Any = error.validator_value
+    instance: Any = error.instance
     if validator == "required":
-        missing = [name for name in error.validator_value if name not in (error.instance or {})]
+        missing = [name for name in expected if name not in (instance or {})]
         return f"missing field {missing[0]!r}" if missing else error.message
     if validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown field(s)")
     if validator == "enum":
-        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
-    if validator == "not" and error.validator_value == {"required": ["weight"]}:
+        return f"{instance!r} is not one of {', '.join(map(str, expected))}"
+    if validator == "not" and expected == {"required": ["weight"]}:
         return "has a weight, but this year is marked weighted: false"
     if validator in ("minProperties", "maxProperties") and list(error.absolute_path)[-1:] == ["items"]:
         return (
@@ -135,8 +142,8 @@ def _friendly(error: Any) -> str:
             if validator == "maxProperties"
             else ("rules 'all' and 'any' need at least two items")
         )
-    if validator == "pattern" and error.relative_path and isinstance(error.instance, str):
-        return f"{error.instance!r} is not a valid value"
+    if validator == "pattern" and error.relative_path and isinstance(instance, str):
+        return f"{instance!r} is not a valid value"
     return error.message
 
 

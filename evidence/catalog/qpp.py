@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,10 @@ from evidence.db.types import utcnow
 from evidence.errors import CatalogError
 from evidence.retention import audit
 from evidence.rules import cms as rules
+
+if TYPE_CHECKING:  # at run time jsonschema is imported where the validator is first built
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
 # The fields we take from each IA entry; everything else CMS adds is ignored.
 IA_ENTRY_SCHEMA: dict[str, Any] = {
@@ -41,7 +45,7 @@ IA_ENTRY_SCHEMA: dict[str, Any] = {
 
 
 @cache
-def _validator() -> Any:
+def _validator() -> Validator:
     import jsonschema
 
     return jsonschema.Draft202012Validator(IA_ENTRY_SCHEMA)
@@ -138,11 +142,12 @@ def read_qpp_file(path: Path, year: int) -> tuple[list[ActivityFacts], dict[str,
     return facts, descriptions
 
 
-def _short(error: Any) -> str:
+def _short(error: ValidationError) -> str:
+    expected: Any = error.validator_value  # set on every error that iter_errors yields (not Unset)
     if error.validator == "enum":
-        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+        return f"{error.instance!r} is not one of {', '.join(map(str, expected))}"
     if error.validator == "type":
-        return f"{error.instance!r} is not of type {error.validator_value}"
+        return f"{error.instance!r} is not of type {expected}"
     return error.message
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,8 +14,13 @@ from evidence.app import App
 from evidence.cli.output import emit, format_option
 from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TIN, YEAR, actor_option
 
+if TYPE_CHECKING:  # at run time both are imported where they are used
+    from tqdm import tqdm
 
-def _progress(total: int):  # type: ignore[no-untyped-def]
+    from evidence.records.listing import EvidenceView
+
+
+def _progress(total: int) -> tqdm[Any]:
     from tqdm import tqdm
 
     return tqdm(total=total, unit="file", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
@@ -42,7 +50,7 @@ def register(
     activity: str | None,
     items: tuple[int, ...],
     npi: str | None,
-    effective_date,  # type: ignore[no-untyped-def]
+    effective_date: date | None,
     description: str | None,
     follow_symlinks: bool,
     allow_empty: bool,
@@ -73,14 +81,14 @@ def register(
         files, problems = read_manifest(manifest, allow_outside=allow_outside, follow_symlinks=follow_symlinks)
         outcomes = [Outcome(p.path, "failed", f"{p.source}: {p.message}") for p in problems]
     else:
-        missing = [
-            name
-            for name, value in (("PATH", paths), ("--tin", tin), ("--year", year), ("--activity", activity))
-            if not value
-        ]
-        if missing:
+        if not (paths and tin and year and activity):
+            missing = [
+                name
+                for name, value in (("PATH", paths), ("--tin", tin), ("--year", year), ("--activity", activity))
+                if not value
+            ]
             raise click.UsageError(f"missing {', '.join(missing)} (or use --manifest FILE)")
-        request = LinkRequest(tin, year, activity, tuple(items), npi)  # type: ignore[arg-type]
+        request = LinkRequest(tin, year, activity, tuple(items), npi)
         from evidence.store.registration import resolve_target
 
         with app.read() as session:
@@ -92,13 +100,12 @@ def register(
         outcomes = []
     store = app.blob_store
     with _progress(len(files)) as bar:
+
+        def advance(_outcome: Outcome) -> None:
+            bar.update()
+
         outcomes += register_files(
-            app,
-            store,
-            files,
-            follow_symlinks=follow_symlinks,
-            allow_empty=allow_empty,
-            on_progress=lambda _outcome: bar.update(),
+            app, store, files, follow_symlinks=follow_symlinks, allow_empty=allow_empty, on_progress=advance
         )
     registered = sum(1 for o in outcomes if o.status == "registered")
     present = sum(1 for o in outcomes if o.status == "present")
@@ -110,13 +117,13 @@ def register(
     if failed:  # one error line; with several failures, one indented line per file
         from evidence.errors import InputError
 
-        problems = [outcome.message for outcome in failed]
-        if len(problems) == 1:
-            raise InputError(problems[0])
-        raise InputError(f"{len(problems)} files not registered", details=problems)
+        messages = [outcome.message for outcome in failed]
+        if len(messages) == 1:
+            raise InputError(messages[0])
+        raise InputError(f"{len(messages)} files not registered", details=messages)
 
 
-def _evidence_rows(views) -> list[dict]:  # type: ignore[no-untyped-def]
+def _evidence_rows(views: Iterable[EvidenceView]) -> list[dict[str, Any]]:
     rows = []
     for v in views:
         links = "; ".join(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from evidence.cli.output import emit
-from evidence.records.missing import COMPLETE, MissingReport
+from evidence.records.missing import COMPLETE, ActivityStatus, MissingReport
 
 MARK = {"covered": "[x]", "missing": "[ ]", "outside the attested period": "[!]"}
 
@@ -87,7 +89,7 @@ def table_lines(report: MissingReport) -> list[str]:
     return lines
 
 
-def _as_dict(a) -> dict:  # type: ignore[no-untyped-def]
+def _as_dict(a: ActivityStatus) -> dict[str, Any]:
     return {
         "tin": a.tin,
         "practice": a.practice_name,

@@ -9,10 +9,10 @@ from typing import Any
 import click
 
 from evidence.app import App
-from evidence.cli.params import NPI, TIN, YEAR
+from evidence.cli.params import NPI, TIN, YEAR, ParamType
 
 
-class IsoTimestampType(click.ParamType):
+class IsoTimestampType(ParamType):
     name = "ISO_TIMESTAMP"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from evidence.errors import InputError
 from evidence.rules.identifiers import parse_activity_id, parse_iso_date, parse_npi, parse_tin
 
+# Recent click types ParamType as generic; click 8.1 (still allowed) cannot subscript it at run time.
+if TYPE_CHECKING:
+    ParamType = click.ParamType[Any]
+else:
+    ParamType = click.ParamType
 
-class _Parsed(click.ParamType):
+
+class _Parsed(ParamType):
     parser: Any = None
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:

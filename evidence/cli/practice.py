@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -10,6 +13,8 @@ from evidence.app import App
 from evidence.cli.output import emit, format_option
 from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TIN, YEAR, actor_option
 from evidence.db.models import APM_KINDS
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
 
 
 @click.group()
@@ -179,7 +184,7 @@ def clinician_list(app: App, tin: str, year: int | None, fmt: str) -> None:
     emit(rows, fmt, columns=list(rows[0]) if rows else ["year", "npi", "name"])
 
 
-def _period_options(func):  # type: ignore[no-untyped-def]
+def _period_options(func: _Command) -> _Command:
     func = click.option("--end", type=ISO_DATE, required=True, help="Last day (YYYY-MM-DD).")(func)
     func = click.option("--start", type=ISO_DATE, required=True, help="First day (YYYY-MM-DD).")(func)
     func = click.option("--year", type=YEAR, required=True, help="Performance year.")(func)
@@ -193,7 +198,7 @@ def _period_options(func):  # type: ignore[no-untyped-def]
 @_period_options
 @actor_option
 @click.pass_obj
-def attest(app: App, tin: str, npi: str | None, activity: str, year: int, start, end) -> None:  # type: ignore[no-untyped-def]
+def attest(app: App, tin: str, npi: str | None, activity: str, year: int, start: date, end: date) -> None:
     """Record a group or individual attestation to an activity.
 
     The period must be at least 90 consecutive days inside the performance year, and the
@@ -218,7 +223,7 @@ def attest(app: App, tin: str, npi: str | None, activity: str, year: int, start,
 @_period_options
 @actor_option
 @click.pass_obj
-def participate(app: App, tin: str, npi: str, activity: str, year: int, start, end) -> None:  # type: ignore[no-untyped-def]
+def participate(app: App, tin: str, npi: str, activity: str, year: int, start: date, end: date) -> None:
     """Record one clinician's own period for a group-attested activity.
 
     From PY2020 a group earns an activity only if at least 50% of its clinicians each

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from evidence.app import App
 from evidence.cli.output import emit, format_option
 from evidence.cli.params import ISO_DATE, TIN, YEAR, actor_option
+
+if TYPE_CHECKING:  # at run time it is imported where it is used
+    from evidence.retention.policy import PurgePlan
 
 
 @click.group()
@@ -171,10 +175,11 @@ def hold_list(app: App, fmt: str) -> None:
 
 
 def _size(n: int) -> str:
+    size: float = n
     for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
+        if size < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
     return str(n)
 
 
@@ -225,7 +230,7 @@ def purge(app: App, as_of: date | None, yes: bool) -> None:
         raise StoreError(f"{len(kept)} files could not be removed and remain as orphans: {kept[0]}")
 
 
-def _show_plan(plan) -> None:  # type: ignore[no-untyped-def]
+def _show_plan(plan: PurgePlan) -> None:
     click.echo(f"Retention: {plan.retention_years} years. As of {plan.as_of}:")
     if plan.empty and not plan.held:
         click.echo("  nothing has passed its retention window")

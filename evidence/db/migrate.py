@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Engine, inspect, text
 
 from evidence.support.resources import migrations_dir
+
+if TYPE_CHECKING:  # Alembic is imported only when the schema needs work
+    from alembic.config import Config
 
 # The newest migration. A test checks it equals Alembic's head, so start-up can compare the
 # store's revision with this constant without loading Alembic's script directory.
 HEAD_REVISION = "0002"
 
 
-def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
+def alembic_config(engine: Engine) -> Config:
     from alembic.config import Config
 
     config = Config()
@@ -41,8 +46,10 @@ def _run(engine: Engine, direction: str, revision: str) -> None:
     config = alembic_config(engine)
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
-        raw = connection.connection.driver_connection
-        if sqlite:
+        raw = connection.connection.driver_connection if sqlite else None
+        if sqlite and raw is None:  # only an invalidated connection has none; a fresh one never is
+            raise RuntimeError("the SQLite connection was closed before the migration")
+        if raw is not None:
             # Batch mode rebuilds tables; with foreign keys on, that could cascade deletes.
             # The pragma only takes effect outside a transaction, hence the raw connection.
             raw.execute("PRAGMA foreign_keys = OFF")
@@ -58,7 +65,7 @@ def _run(engine: Engine, direction: str, revision: str) -> None:
                     if broken:
                         raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
         finally:
-            if sqlite:
+            if raw is not None:
                 raw.execute("PRAGMA foreign_keys = ON")
 
 

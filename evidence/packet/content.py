@@ -125,7 +125,7 @@ def read_packet_content(
     if not activities:
         raise InputError(_nothing_attested(tin, year, npi, report.activities))
     first = activities[0]
-    practice_id = session.scalar(select(Practice.id).where(Practice.tin == tin))
+    practice_id = session.scalars(select(Practice.id).where(Practice.tin == tin)).one()  # score() found it
     holds = [
         HoldView(h.id, f"PY{h.performance_year}" if h.performance_year else "all years", h.reason, h.created_by,
                  h.created_at.date())

@@ -53,8 +53,8 @@ def make_url_fetcher() -> Any:
     from weasyprint import urls
 
     if hasattr(urls, "URLFetcherResponse"):  # newer WeasyPrint: fetchers are URLFetcher objects
-
-        class PackagedAssetFetcher(urls.URLFetcher):  # type: ignore[misc,name-defined]
+        # WeasyPrint has no type hints, so URLFetcher is Any to mypy: subclassing it is [misc].
+        class PackagedAssetFetcher(urls.URLFetcher):  # type: ignore[misc]
             def fetch(self, url: str, headers: Any = None) -> Any:
                 body, media_type = packaged_asset(url)
                 return urls.URLFetcherResponse(url, body, {"Content-Type": media_type})

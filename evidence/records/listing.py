@@ -51,8 +51,13 @@ class EvidenceView:
 
 
 def _views(
-    session: Session, evidence_ids: list[int] | None, *, tin=None, year=None, activity=None
-) -> list[EvidenceView]:  # type: ignore[no-untyped-def]
+    session: Session,
+    evidence_ids: list[int] | None,
+    *,
+    tin: str | None = None,
+    year: int | None = None,
+    activity: str | None = None,
+) -> list[EvidenceView]:
     attesting = Clinician.__table__.alias("attesting")
     query = (
         select(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
@@ -33,6 +34,7 @@ from evidence.errors import NotFoundError
 from evidence.rules import cms as rules
 
 COMPLETE, INCOMPLETE, MISSING = "complete", "incomplete", "missing"
+_Columns = TypeVarTuple("_Columns")
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +183,7 @@ class MissingReport:
         return any(a.status != COMPLETE for a in self.activities)
 
 
-def _filtered(query: Select, tin: str | None, year: int | None, npi: str | None) -> Select:  # type: ignore[type-arg]
+def _filtered(query: Select[*_Columns], tin: str | None, year: int | None, npi: str | None) -> Select[*_Columns]:
     if tin is not None:
         query = query.where(Attestation.practice_id == select(Practice.id).where(Practice.tin == tin).scalar_subquery())
     if year is not None:
@@ -304,12 +306,12 @@ def missing_report(
     for activity_id, rule, generic, item_id, key, label, description in requirement_rows:
         requirements[activity_id] = (rule, generic)
         items_by_activity[activity_id].append((item_id, key, label, description))
-    participations: dict[int, list[tuple]] = defaultdict(list)  # type: ignore[type-arg]
+    participations: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for row in participation_rows:
         participations[row[0]].append(row[1:])
-    links: dict[int, list[tuple]] = defaultdict(list)  # type: ignore[type-arg]
-    for row in link_rows:
-        links[row[0]].append(row[1:])
+    links: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for link_row in link_rows:
+        links[link_row[0]].append(link_row[1:])
 
     activities: list[ActivityStatus] = []
     for (attestation_id, practice_id, clinician_id, a_year, a_start, a_end, activity_id, title, weight,
@@ -327,7 +329,8 @@ def missing_report(
                 evidence_per_clinician[link_clinician] += 1
             status = item_status.get(item_id)
             if status is not None:
-                status.evidence.append(EvidenceRef(*evidence, clinician_npi, start, end))
+                # mypy lets the list *evidence fill every parameter; it holds the 10 evidence columns.
+                status.evidence.append(EvidenceRef(*evidence, clinician_npi, start, end))  # type: ignore[call-arg]
         check = None
         if clinician_id is None:
             participants = tuple(

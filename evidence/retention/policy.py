@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
@@ -242,7 +242,8 @@ def plan_purge(session: Session, as_of: date) -> PurgePlan:
     pairs = set(session.execute(select(Attestation.practice_id, Attestation.performance_year).distinct()))
     pairs |= set(session.execute(select(Membership.practice_id, Membership.performance_year).distinct()))
     expired = sorted((p, y) for p, y in pairs if rules.purgeable_on(y, years, as_of))
-    units, held = [], []
+    units: list[PurgeUnit] = []
+    held: list[PurgeUnit] = []
     for practice_id, year in expired:
         unit = PurgeUnit(practice_id, tins[practice_id], year, rules.retain_until(year, years))
         unit.held_by = [h.id for h in active_holds(session, practice_id, year)]
@@ -375,8 +376,8 @@ def execute_purge(session: Session, plan: PurgePlan, *, actor: str, today: date)
     return digests
 
 
-def _tombstones(session: Session, unit: PurgeUnit, actor: str, now) -> None:  # type: ignore[no-untyped-def]
-    def stone(kind: str, record_id: int, description: str, sha256: str | None = None) -> dict:
+def _tombstones(session: Session, unit: PurgeUnit, actor: str, now: datetime) -> None:
+    def stone(kind: str, record_id: int, description: str, sha256: str | None = None) -> dict[str, Any]:
         return {
             "kind": kind,
             "record_id": record_id,

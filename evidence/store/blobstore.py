@@ -13,11 +13,11 @@ import contextlib
 import fcntl
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from evidence.errors import StoreError
 from evidence.store.mediatype import sniff_media_type
@@ -25,6 +25,14 @@ from evidence.support.fsutil import PRIVATE_FILE_MODE, fsync_dir, make_private_d
 
 ALGORITHM = "sha256"
 CHUNK_SIZE = 1024 * 1024
+
+
+class Leftover(Protocol):
+    """What an interrupted write left behind: a temporary file here, an incomplete upload in S3."""
+
+    @property
+    def name(self) -> str: ...
+    def unlink(self, missing_ok: bool = False) -> None: ...
 
 
 class BlobStore(Protocol):
@@ -43,7 +51,7 @@ class BlobStore(Protocol):
     def open(self, digest: str) -> BinaryIO: ...
     def hash_of(self, digest: str) -> str | None: ...
     def digests(self) -> Iterator[str]: ...
-    def leftovers(self) -> list[Path]: ...
+    def leftovers(self) -> Sequence[Leftover]: ...
     def delete(self, digest: str) -> bool: ...
     def writing(self) -> contextlib.AbstractContextManager[None]: ...
     def maintenance(self) -> contextlib.AbstractContextManager[None]: ...
@@ -216,3 +224,9 @@ def _process_alive(pid_text: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+if TYPE_CHECKING:
+    # mypy fails here, not at some caller, when LocalBlobStore drifts from the Protocol.
+    def _is_a_blob_store(store: LocalBlobStore) -> BlobStore:
+        return store

@@ -18,7 +18,8 @@ def sniff_media_type(head: bytes, name: str = "") -> str:
         return "application/x-empty"
     kind = filetype.guess(head)
     if kind is not None:
-        return kind.mime
+        mime: str = kind.mime  # filetype has no type hints
+        return mime
     if head.startswith(b"%PDF"):
         return "application/pdf"
     text = _as_text(head)

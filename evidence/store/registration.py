@@ -199,10 +199,10 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
     session.flush()
     blob_ids = {b.id for b in blobs.values()}
     candidates: dict[int, list[Evidence]] = {}
-    for evidence in session.scalars(
+    for existing in session.scalars(
         select(Evidence).where(Evidence.blob_id.in_(blob_ids), Evidence.withdrawn_at.is_(None)).order_by(Evidence.id)
     ):
-        candidates.setdefault(evidence.blob_id, []).append(evidence)
+        candidates.setdefault(existing.blob_id, []).append(existing)
     linked: dict[int, set[tuple[int, int]]] = {}  # id(evidence) -> {(attestation, item)}
     known = [e for group in candidates.values() for e in group]
     by_id = {e.id: e for e in known}
@@ -333,8 +333,10 @@ def register_files(
     return outcomes
 
 
-def register_one(app: App, store: BlobStore, item: FileToRegister, **options: bool) -> Outcome:
-    return register_files(app, store, [item], **options)[0]
+def register_one(
+    app: App, store: BlobStore, item: FileToRegister, *, follow_symlinks: bool = False, allow_empty: bool = False
+) -> Outcome:
+    return register_files(app, store, [item], follow_symlinks=follow_symlinks, allow_empty=allow_empty)[0]
 
 
 def _failed(item: FileToRegister, exc: EvidenceError) -> Outcome:

@@ -31,16 +31,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from evidence.errors import StoreError
-from evidence.store.blobstore import ALGORITHM, CHUNK_SIZE, LocalBlobStore, StoredBlob
+from evidence.store.blobstore import ALGORITHM, CHUNK_SIZE, BlobStore, LocalBlobStore, StoredBlob
 from evidence.store.mediatype import sniff_media_type
+
+if TYPE_CHECKING:
+    # Only for mypy (boto3-stubs[s3]); at run time the client is whatever boto3 builds.
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, HeadObjectOutputTypeDef, ObjectLockRetentionTypeDef
 
 ENDPOINT_ENV = "EVIDENCE_S3_ENDPOINT_URL"
 LOCK_MODE_ENV = "EVIDENCE_S3_LOCK_MODE"
 ADDRESSING_ENV = "EVIDENCE_S3_ADDRESSING_STYLE"
-LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+LockMode = Literal["GOVERNANCE", "COMPLIANCE"]
+LOCK_MODES: tuple[LockMode, ...] = ("GOVERNANCE", "COMPLIANCE")
+AddressingStyle = Literal["auto", "virtual", "path"]
+ADDRESSING_STYLES: tuple[AddressingStyle, ...] = ("auto", "virtual", "path")
 
 # Memory per upload is one part, whatever the file's size; S3 allows at most 10,000 parts.
 PART_SIZE = 8 * 1024 * 1024
@@ -64,7 +72,7 @@ def parse_url(url: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
-def make_client() -> Any:
+def make_client() -> S3Client:
     try:
         import boto3
         from botocore.config import Config
@@ -74,12 +82,27 @@ def make_client() -> Any:
     endpoint = os.environ.get(ENDPOINT_ENV) or None
     custom = endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     # MinIO and Ceph answer on one host name: path-style keys, unless told otherwise.
-    style = os.environ.get(ADDRESSING_ENV) or ("path" if custom else "auto")
+    style = _addressing_style(os.environ.get(ADDRESSING_ENV) or ("path" if custom else "auto"))
     config = Config(s3={"addressing_style": style}, connect_timeout=10, read_timeout=120)
     try:
         return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
     except (BotoCoreError, ValueError) as exc:
         raise StoreError(f"cannot set up the S3 client: {exc}") from None
+
+
+def _addressing_style(text: str) -> AddressingStyle:
+    for style in ADDRESSING_STYLES:
+        if text == style:
+            return style
+    raise StoreError(f"{ADDRESSING_ENV}={text!r}: use auto, virtual or path")
+
+
+def _lock_mode(text: str) -> LockMode:
+    text = text.upper()
+    for mode in LOCK_MODES:
+        if text == mode:
+            return mode
+    raise StoreError(f"{LOCK_MODE_ENV}={text!r}: use GOVERNANCE or COMPLIANCE")
 
 
 def _end_of_day(day: date) -> datetime:
@@ -98,7 +121,9 @@ def _code(exc: Exception) -> str:
 class S3BlobStore:
     """The BlobStore Protocol over one bucket and prefix."""
 
-    def __init__(self, client: Any, bucket: str, prefix: str, *, work_dir: Path, lock_mode: str = "GOVERNANCE"):
+    def __init__(
+        self, client: S3Client, bucket: str, prefix: str, *, work_dir: Path, lock_mode: LockMode = "GOVERNANCE"
+    ):
         from botocore.exceptions import BotoCoreError, ClientError
 
         self._client_error, self._botocore_error = ClientError, BotoCoreError
@@ -112,9 +137,7 @@ class S3BlobStore:
     @classmethod
     def from_url(cls, url: str, *, work_dir: Path) -> S3BlobStore:
         bucket, prefix = parse_url(url)
-        mode = (os.environ.get(LOCK_MODE_ENV) or "GOVERNANCE").upper()
-        if mode not in LOCK_MODES:
-            raise StoreError(f"{LOCK_MODE_ENV}={mode!r}: use GOVERNANCE or COMPLIANCE")
+        mode = _lock_mode(os.environ.get(LOCK_MODE_ENV) or "GOVERNANCE")
         return cls(make_client(), bucket, prefix, work_dir=work_dir, lock_mode=mode)
 
     @property
@@ -202,15 +225,20 @@ class S3BlobStore:
                 raise StoreError(f"stored file {digest} is missing from {self.url}")
             self._extend(key, head, until)
 
-    def _extend(self, key: str, head: dict[str, Any], until: date) -> None:
+    def _extend(self, key: str, head: HeadObjectOutputTypeDef | None, until: date) -> None:
         wanted = _end_of_day(until)
-        current = head.get("ObjectLockRetainUntilDate")
+        current = head.get("ObjectLockRetainUntilDate") if head else None  # None: the object's head is unknown
         if wanted <= datetime.now(UTC) or (current is not None and current >= wanted):
             return
         # A COMPLIANCE lock stays COMPLIANCE: S3 refuses to weaken one, even while extending it.
-        retention = {"Mode": head.get("ObjectLockMode") or self.lock_mode, "RetainUntilDate": wanted}
-        version = {"VersionId": head["VersionId"]} if head.get("VersionId") else {}
-        self.client.put_object_retention(Bucket=self.bucket, Key=key, Retention=retention, **version)
+        mode = (head.get("ObjectLockMode") if head else None) or self.lock_mode
+        retention: ObjectLockRetentionTypeDef = {"Mode": mode, "RetainUntilDate": wanted}
+        if head and head.get("VersionId"):
+            self.client.put_object_retention(
+                Bucket=self.bucket, Key=key, Retention=retention, VersionId=head["VersionId"]
+            )
+        else:
+            self.client.put_object_retention(Bucket=self.bucket, Key=key, Retention=retention)
 
     def set_legal_hold(self, digest: str, on: bool) -> None:
         """Place or clear the object's legal hold (no time limit); nothing without Object Lock."""
@@ -263,7 +291,7 @@ class S3BlobStore:
                     self._put_parts(handle, source, key, digest, size, media_type, lock)
                     if lock and retain_until is not None:
                         # Some servers (moto among them) ignore lock headers on multipart uploads.
-                        self._extend(key, self._head(key) or {}, retain_until)
+                        self._extend(key, self._head(key), retain_until)
         return StoredBlob(ALGORITHM, digest, size, media_type, created=True)
 
     def _put_whole(
@@ -292,7 +320,8 @@ class S3BlobStore:
         )
         upload_id = upload["UploadId"]
         try:
-            hasher, parts, remaining = hashlib.sha256(), [], size
+            hasher, remaining = hashlib.sha256(), size
+            parts: list[CompletedPartTypeDef] = []
             while remaining and (chunk := handle.read(min(part_size, remaining))):
                 remaining -= len(chunk)
                 hasher.update(chunk)
@@ -324,7 +353,7 @@ class S3BlobStore:
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def _head(self, key: str) -> dict[str, Any] | None:
+    def _head(self, key: str) -> HeadObjectOutputTypeDef | None:
         try:
             return self.client.head_object(Bucket=self.bucket, Key=key)
         except self._client_error as exc:
@@ -347,7 +376,7 @@ class S3BlobStore:
                 if _code(exc) in _MISSING:
                     raise StoreError(f"stored file {digest} is missing from {self.url}") from None
                 raise
-        return io.BufferedReader(_ObjectReader(self, body, digest), CHUNK_SIZE)  # type: ignore[return-value]
+        return io.BufferedReader(_ObjectReader(self, body, digest), CHUNK_SIZE)
 
     def hash_of(self, digest: str) -> str | None:
         """Re-hash a stored object as it streams in; None if it is missing."""
@@ -425,17 +454,18 @@ class S3BlobStore:
         return any(is_object for _, is_object in versions)
 
     def _refusal(self, key: str, version_id: str, digest: str) -> str:
+        denied = f"deleting stored file {digest} was refused: check the IAM permissions listed in docs/DEPLOYMENT.md"
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=key, VersionId=version_id)
         except (self._client_error, self._botocore_error):
-            head = {}
+            return denied
         if head.get("ObjectLockLegalHoldStatus") == "ON":
             return f"stored file {digest} is under a legal hold in the bucket's Object Lock; it cannot be deleted"
         until = head.get("ObjectLockRetainUntilDate")
         if until is not None and until > datetime.now(UTC):
             mode = head.get("ObjectLockMode") or "GOVERNANCE"
             return f"the bucket's Object Lock ({mode}) keeps stored file {digest} until {until:%Y-%m-%d %H:%M:%S} UTC"
-        return f"deleting stored file {digest} was refused: check the IAM permissions listed in docs/DEPLOYMENT.md"
+        return denied
 
     def abort_upload(self, key: str, upload_id: str) -> None:
         with self._errors(f"aborting an incomplete upload in {self.url}"):
@@ -491,3 +521,9 @@ class _ObjectReader(io.RawIOBase):
 
 def _changed(source: Path) -> OSError:
     return OSError(f"{source} changed while it was being stored; register it again")
+
+
+if TYPE_CHECKING:
+    # mypy fails here, not at some caller, when S3BlobStore drifts from the Protocol.
+    def _is_a_blob_store(store: S3BlobStore) -> BlobStore:
+        return store

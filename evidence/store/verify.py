@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evidence.errors import StoreError
 from evidence.records.listing import blob_digests
-from evidence.store.blobstore import BlobStore
+from evidence.store.blobstore import BlobStore, Leftover
+
+if TYPE_CHECKING:
+    from evidence.app import App
 
 
 @dataclass
@@ -16,7 +19,7 @@ class VerifyReport:
     missing: list[str] = field(default_factory=list)
     corrupted: list[str] = field(default_factory=list)
     orphaned: list[str] = field(default_factory=list)
-    leftovers: list[Path] = field(default_factory=list)
+    leftovers: list[Leftover] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
     database: list[str] = field(default_factory=list)  # damage SQLite finds in the database file itself
 
@@ -25,7 +28,7 @@ class VerifyReport:
         return not (self.missing or self.corrupted or self.orphaned or self.leftovers or self.database)
 
 
-def verify_store(app, store: BlobStore, *, repair: bool = False) -> VerifyReport:  # type: ignore[no-untyped-def]
+def verify_store(app: App, store: BlobStore, *, repair: bool = False) -> VerifyReport:
     """Re-hash every stored file. With `repair`, remove orphans and leftovers (never a known file)."""
     report = VerifyReport(database=database_problems(app))
     with app.read() as session:
@@ -38,7 +41,7 @@ def verify_store(app, store: BlobStore, *, repair: bool = False) -> VerifyReport
         elif actual != digest:
             report.corrupted.append(digest)
     report.orphaned = sorted(d for d in store.digests() if d not in known)
-    report.leftovers = store.leftovers()
+    report.leftovers = list(store.leftovers())
     if repair and not report.database and (report.orphaned or report.leftovers):  # never trust a damaged index
         with store.maintenance():  # no registration is between storing a blob and committing it
             with app.read() as session:
@@ -58,7 +61,7 @@ def verify_store(app, store: BlobStore, *, repair: bool = False) -> VerifyReport
     return report
 
 
-def database_problems(app) -> list[str]:  # type: ignore[no-untyped-def]
+def database_problems(app: App) -> list[str]:
     """SQLite's own check of every page of the database file (PostgreSQL checks its own pages)."""
     from sqlalchemy import text
 

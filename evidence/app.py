@@ -13,9 +13,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
-from evidence.config import Settings, prepare_home, redact_url
+from evidence.config import Settings, prepare_home
 from evidence.db.engine import make_engine, read_session, write_session
 from evidence.errors import StoreError
+from evidence.support.text import redact_url
 
 if TYPE_CHECKING:
     from evidence.store.blobstore import BlobStore

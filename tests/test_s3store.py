@@ -248,7 +248,7 @@ def test_large_file_streams_in_parts(run, plain: Bucket, tmp_path: Path) -> None
     digest = hasher.hexdigest()
     assert plain.head(digest)["ETag"].endswith('-8"')  # eight 8 MiB parts
     assert plain.head(digest)["ContentLength"] == 64 * MiB
-    assert "1 stored files checked: 0 problems" in run("verify").output
+    assert "1 stored file checked: 0 problems" in run("verify").output
 
 
 @pytest.mark.parametrize("size", [1000, 2 * s3store.PART_SIZE + 5], ids=["one-request", "multipart"])

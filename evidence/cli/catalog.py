@@ -10,6 +10,7 @@ import click
 from evidence.app import App
 from evidence.cli.output import emit, format_option
 from evidence.cli.params import actor_option
+from evidence.support.text import plural
 
 WEIGHT_CHOICES = ("high", "medium", "none")
 
@@ -43,9 +44,9 @@ def validate(file: Path) -> None:
     activities = sum(len(y.activities) for y in parsed.years.values())
     years = sorted(parsed.years)
     click.echo(
-        f"{file}: valid: {len(years)} performance years ({years[0]}-{years[-1]}), "
-        f"{activities} activity entries, "
-        f"suggested documentation for {len(parsed.documentation)} activities"
+        f"{file}: valid: {plural(len(years), 'performance year')} ({years[0]}-{years[-1]}), "
+        f"{plural(activities, 'activity entry', 'activity entries')}, "
+        f"suggested documentation for {plural(len(parsed.documentation), 'activity')}"
     )
 
 
@@ -162,7 +163,7 @@ def import_qpp(app: App, file: Path, year: int) -> None:
         result = run_import(session, file, year, actor=app.actor)
     change = result.change
     click.echo(
-        f"PY{year}: {result.activities} activities from {file.name} "
+        f"PY{year}: {plural(result.activities, 'activity')} from {file.name} "
         f"({'weighted' if result.weighted else 'unweighted'}): "
         f"{change.added} added, {change.updated} updated, "
         f"{change.removed} removed, {change.unchanged} unchanged"

@@ -10,6 +10,7 @@ import click
 from evidence.app import App
 from evidence.cli.output import emit, format_option
 from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TIN, YEAR, actor_option
+from evidence.support.text import plural
 
 
 def _progress(total: int):  # type: ignore[no-untyped-def]
@@ -246,7 +247,7 @@ def verify(app: App, repair: bool) -> None:
         click.echo(f"repaired: {line}")
     problems = len(report.missing) + len(report.corrupted) + len(report.orphaned) + len(report.leftovers)
     problems += len(report.database)
-    click.echo(f"{report.checked} stored files checked: {problems} problem{'s' if problems != 1 else ''}")
+    click.echo(f"{plural(report.checked, 'stored file')} checked: {plural(problems, 'problem')}")
     if not report.ok or report.missing or report.corrupted:
         sys.exit(1)
 

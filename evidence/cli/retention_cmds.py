@@ -10,6 +10,7 @@ import click
 from evidence.app import App
 from evidence.cli.output import emit, format_option
 from evidence.cli.params import ISO_DATE, TIN, YEAR, actor_option
+from evidence.support.text import plural
 
 
 @click.group()
@@ -134,7 +135,8 @@ def _mirror_hold(app: App, hold_id: int, digests: set[str], *, on: bool) -> None
     if failed:
         raise StoreError(
             f"legal hold {hold_id} is recorded, but the file store could not "
-            f"{'place' if on else 'release'} its own hold on {len(failed)} of {len(digests)} files: {failed[0]}"
+            f"{'place' if on else 'release'} its own hold on {len(failed)} of {plural(len(digests), 'file')}: "
+            f"{failed[0]}"
         )
 
 
@@ -220,9 +222,9 @@ def purge(app: App, as_of: date | None, yes: bool) -> None:
             except StoreError as exc:  # an Object Lock set under a longer retention period than today's
                 kept.append(exc.message)
     records = sum(u.records for u in plan.units)
-    click.echo(f"purged {records} records and {removed} files; tombstones kept")
+    click.echo(f"purged {plural(records, 'record')} and {plural(removed, 'file')}; tombstones kept")
     if kept:
-        raise StoreError(f"{len(kept)} files could not be removed and remain as orphans: {kept[0]}")
+        raise StoreError(f"{plural(len(kept), 'file')} could not be removed and remain as orphans: {kept[0]}")
 
 
 def _show_plan(plan) -> None:  # type: ignore[no-untyped-def]
@@ -233,10 +235,10 @@ def _show_plan(plan) -> None:  # type: ignore[no-untyped-def]
         if not unit.records and not unit.blobs:
             continue
         click.echo(
-            f"  {unit.tin} PY{unit.year} (kept through {unit.retain_until}): {len(unit.attestations)} attestations, "
-            f"{len(unit.participations)} participations, {len(unit.memberships)} clinician-years, "
-            f"{len(unit.links)} evidence links, {len(unit.evidence)} evidence records, "
-            f"{len(unit.blobs)} files ({_size(unit.bytes)})"
+            f"  {unit.tin} PY{unit.year} (kept through {unit.retain_until}): "
+            f"{plural(len(unit.attestations), 'attestation')}, {plural(len(unit.participations), 'participation')}, "
+            f"{plural(len(unit.memberships), 'clinician-year')}, {plural(len(unit.links), 'evidence link')}, "
+            f"{plural(len(unit.evidence), 'evidence record')}, {plural(len(unit.blobs), 'file')} ({_size(unit.bytes)})"
         )
     for unit in plan.held:
         holds = ", ".join(f"#{h}" for h in unit.held_by)

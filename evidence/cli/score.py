@@ -12,6 +12,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import render_table
+from evidence.support.text import plural
 
 if TYPE_CHECKING:
     from evidence.rules.scoring import ScoreReport
@@ -234,4 +235,4 @@ def export_qpp(app: App, tin: str, year: str, npi: str | None, output: Path | No
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
     count = len(submission.submitted)
-    click.echo(f"Wrote {count} {'activity' if count == 1 else 'activities'} to {output}", err=True)
+    click.echo(f"Wrote {plural(count, 'activity')} to {output}", err=True)

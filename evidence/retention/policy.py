@@ -34,6 +34,7 @@ from evidence.errors import ConflictError, InputError, NotFoundError
 from evidence.retention import audit
 from evidence.rules import cms as rules
 from evidence.rules.identifiers import parse_tin
+from evidence.support.text import plural
 
 RETENTION_SETTING = "retention_years"
 # Retention dates (year + period) must stay within the calendar Python can represent.
@@ -358,8 +359,8 @@ def execute_purge(session: Session, plan: PurgePlan, *, actor: str, today: date)
             session,
             actor,
             "purge",
-            f"purged {unit.tin} PY{unit.year} (kept until {unit.retain_until}): {unit.records} records, "
-            f"{len(unit.blobs)} files, {unit.bytes} bytes",
+            f"purged {unit.tin} PY{unit.year} (kept until {unit.retain_until}): {plural(unit.records, 'record')}, "
+            f"{plural(len(unit.blobs), 'file')}, {plural(unit.bytes, 'byte')}",
             tin=unit.tin,
             year=unit.year,
             details={

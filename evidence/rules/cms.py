@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from fractions import Fraction
 
+from evidence.support.text import plural
+
 FIRST_PERFORMANCE_YEAR = 2017
 LAST_WEIGHTED_YEAR = 2024
 # The 50% group rule starts with PY2020; before it, one clinician let the whole TIN claim.
@@ -55,7 +57,7 @@ def period_problem(year: int, start: date, end: date) -> str | None:
     days = period_days(start, end)
     if days < minimum_days(year):
         return (
-            f"the period {start} to {end} is {days} days; an activity needs at least "
+            f"the period {start} to {end} is {plural(days, 'day')}; an activity needs at least "
             f"{minimum_days(year)} consecutive days (latest start for PY{year}: {latest_start(year)})"
         )
     return None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import click
 
 from evidence.app import App
 from evidence.cli.output import emit, format_option
-from evidence.cli.params import actor_option
+from evidence.cli.params import ACTIVITY, YEAR, actor_option
 from evidence.support.text import plural
 
 WEIGHT_CHOICES = ("high", "medium", "none")
@@ -56,12 +55,14 @@ def _default_year(app: App) -> int:
 
     with app.read() as session:
         years = catalog_years(session)
-    today = date.today().year
+    from evidence.support import clock
+
+    today = clock.today().year
     return max((y for y in years if y <= today), default=years[0] if years else today)
 
 
 @catalog.command("list")
-@click.option("--year", type=int, help="Performance year [default: this year's inventory].")
+@click.option("--year", type=YEAR, help="Performance year [default: this year's inventory].")
 @click.option("--subcategory", help="CMS subcategory id, e.g. populationManagement.")
 @click.option("--weight", type=click.Choice(WEIGHT_CHOICES), help="Only activities of this weight (PY2017-2024).")
 @format_option
@@ -100,8 +101,8 @@ def list_(app: App, year: int | None, subcategory: str | None, weight: str | Non
 
 
 @catalog.command()
-@click.argument("activity_id", metavar="IA_ID")
-@click.option("--year", type=int, help="Only this performance year.")
+@click.argument("activity_id", type=ACTIVITY)
+@click.option("--year", type=YEAR, help="Only this performance year.")
 @click.pass_obj
 def show(app: App, activity_id: str, year: int | None) -> None:
     """Show an activity: title, weight and subcategory per year, and its suggested documentation.
@@ -112,7 +113,6 @@ def show(app: App, activity_id: str, year: int | None) -> None:
     """
     from evidence.catalog.store import activity_detail, subcategory_names
 
-    activity_id = activity_id.strip().upper()
     with app.read() as session:
         detail = activity_detail(session, activity_id, year)
         names = subcategory_names(session)
@@ -142,7 +142,7 @@ def show(app: App, activity_id: str, year: int | None) -> None:
 
 @catalog.command("import-qpp")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--year", type=int, required=True, help="The performance year the file describes.")
+@click.option("--year", type=YEAR, required=True, help="The performance year the file describes.")
 @actor_option
 @click.pass_obj
 def import_qpp(app: App, file: Path, year: int) -> None:

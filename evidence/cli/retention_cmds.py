@@ -33,7 +33,7 @@ def retention_show(app: App) -> None:
         evidence retention show
     """
     from evidence.retention.policy import retention_years
-    from evidence.rules.cms import retain_until
+    from evidence.rules.cms import FIRST_PERFORMANCE_YEAR, retain_until
 
     with app.read() as session:
         years = retention_years(session)
@@ -41,7 +41,7 @@ def retention_show(app: App) -> None:
     from evidence.support import clock
 
     today = clock.today()
-    for year in range(2017, today.year + 1):
+    for year in range(FIRST_PERFORMANCE_YEAR, today.year + 1):
         until = retain_until(year, years)
         state = "purgeable" if until < today else "kept"
         click.echo(f"  PY{year}: kept through {until} ({state})")

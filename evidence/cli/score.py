@@ -12,6 +12,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import render_table
+from evidence.cli.params import NPI, TIN, YEAR
 from evidence.support.text import plural
 
 if TYPE_CHECKING:
@@ -22,13 +23,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def entity_options(func: F) -> F:
     """--tin, --year and --npi: the reporting entity (the TIN, or one NPI billing under it)."""
-    func = click.option(
-        "--npi", metavar="NPI", help="Report for this NPI (individual) instead of the whole TIN (group)."
-    )(func)
-    func = click.option("--year", metavar="YEAR", required=True, help="Performance year, e.g. 2020.")(func)
-    return click.option(
-        "--tin", metavar="TIN", required=True, help="The practice's TIN: 9 digits, leading zeros kept."
-    )(func)
+    func = click.option("--npi", type=NPI, help="Report for this NPI (individual) instead of the whole TIN (group).")(
+        func
+    )
+    func = click.option("--year", type=YEAR, required=True, help="Performance year, e.g. 2020.")(func)
+    return click.option("--tin", type=TIN, required=True, help="The practice's TIN: 9 digits, leading zeros kept.")(
+        func
+    )
 
 
 def table_or_json(func: F) -> F:
@@ -54,7 +55,7 @@ def _number(value: Fraction) -> str:
 @entity_options
 @table_or_json
 @click.pass_obj
-def status(app: App, tin: str, year: str, npi: str | None, fmt: str) -> None:
+def status(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
     """Special statuses (small, rural, HPSA, non-patient facing, ...) with reasons.
 
     Shows the TIN's group-level statuses and, with --npi, that clinician's own. Only small
@@ -109,7 +110,7 @@ def status(app: App, tin: str, year: str, npi: str | None, fmt: str) -> None:
 @entity_options
 @table_or_json
 @click.pass_obj
-def score(app: App, tin: str, year: str, npi: str | None, fmt: str) -> None:
+def score(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
     """The IA score the attestations earn, activity by activity.
 
     A group score (no --npi) counts the TIN's group attestations with its group-level
@@ -209,7 +210,7 @@ def _score_text(report: ScoreReport) -> str:
     help="Write the JSON to this file (owner-only, 0600) instead of standard output.",
 )
 @click.pass_obj
-def export_qpp(app: App, tin: str, year: str, npi: str | None, output: Path | None) -> None:
+def export_qpp(app: App, tin: str, year: int, npi: str | None, output: Path | None) -> None:
     """The IA measurement set as QPP Submissions API JSON.
 
     Only activities that earn credit are submitted (sorted by activity id); each one left

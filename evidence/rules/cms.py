@@ -12,11 +12,25 @@ from fractions import Fraction
 
 from evidence.support.text import plural
 
+# The performance years a user may name. MIPS began with PY2017. The rules below are open-ended
+# from PY2025 on, so a later year's CMS inventory can be imported (`catalog import-qpp --year 2028`)
+# without a code change; whether a year has activities is the catalog's answer, not the parser's.
+# The upper bound only catches typos and keeps every retention date (year + up to 100 years) a date.
 FIRST_PERFORMANCE_YEAR = 2017
+LAST_PERFORMANCE_YEAR = 2100
 LAST_WEIGHTED_YEAR = 2024
 # The 50% group rule starts with PY2020; before it, one clinician let the whole TIN claim.
 FIRST_HALF_OF_CLINICIANS_YEAR = 2020
 MINIMUM_CONSECUTIVE_DAYS = 90
+
+
+def performance_year_problem(year: int) -> str | None:
+    """Why `year` cannot be a performance year, or None if it can."""
+    if year < FIRST_PERFORMANCE_YEAR:
+        return f"performance year {year} is before MIPS began ({FIRST_PERFORMANCE_YEAR})"
+    if year > LAST_PERFORMANCE_YEAR:
+        return f"performance year {year} is after {LAST_PERFORMANCE_YEAR}"
+    return None
 
 
 def uses_weights(year: int) -> bool:

@@ -110,7 +110,8 @@ def test_unknown_activity_and_year_errors(run) -> None:
         "IA_ERP_3 is not in the PY2019 inventory"
         in run("catalog", "show", "IA_ERP_3", "--year", "2019", expect=1).output
     )
-    assert "no IA inventory for performance year 2016" in run("catalog", "list", "--year", "2016", expect=1).output
+    assert "performance year 2016 is before MIPS began" in run("catalog", "list", "--year", "2016", expect=2).output
+    assert "no IA inventory for performance year 2030" in run("catalog", "list", "--year", "2030", expect=1).output
     assert "in no performance year's inventory" in run("catalog", "show", "IA_NOPE_1", expect=1).output
 
 

@@ -9,9 +9,10 @@ import click
 from evidence.app import App
 from evidence.cli.output import emit, format_option
 from evidence.cli.params import ACTIVITY, YEAR, actor_option
+from evidence.rules.cms import UNWEIGHTED, Weight, weight_label
 from evidence.support.text import plural
 
-WEIGHT_CHOICES = ("high", "medium", "none")
+WEIGHT_CHOICES = (*(weight.value for weight in Weight), UNWEIGHTED)
 
 
 @click.group()
@@ -64,7 +65,11 @@ def _default_year(app: App) -> int:
 @catalog.command("list")
 @click.option("--year", type=YEAR, help="Performance year [default: this year's inventory].")
 @click.option("--subcategory", help="CMS subcategory id, e.g. populationManagement.")
-@click.option("--weight", type=click.Choice(WEIGHT_CHOICES), help="Only activities of this weight (PY2017-2024).")
+@click.option(
+    "--weight",
+    type=click.Choice(WEIGHT_CHOICES),
+    help="Only activities of this weight: high, medium or none through PY2024; unweighted from PY2025.",
+)
 @format_option
 @click.pass_obj
 def list_(app: App, year: int | None, subcategory: str | None, weight: str | None, fmt: str) -> None:
@@ -84,7 +89,7 @@ def list_(app: App, year: int | None, subcategory: str | None, weight: str | Non
             {
                 "year": r.year,
                 "activity": r.activity_id,
-                "weight": r.weight if r.weight is not None else "unweighted",
+                "weight": weight_label(r.weight),
                 "subcategory": r.subcategory,
                 "documentation": "generic"
                 if r.generic
@@ -122,9 +127,8 @@ def show(app: App, activity_id: str, year: int | None) -> None:
     click.echo(f"Subcategory: {names.get(sub, sub) if sub else 'none (APM / medical home)'}")
     click.echo("Performance years:")
     for row in detail.years:
-        weight = row.weight if row.weight is not None else "unweighted year"
         title = "" if row.title == latest.title else f"  (title: {row.title})"
-        click.echo(f"  PY{row.performance_year}: weight {weight}{title}")
+        click.echo(f"  PY{row.performance_year}: weight {weight_label(row.weight)}{title}")
     if latest.description:
         click.echo(f"Description (CMS, PY{latest.performance_year}):")
         click.echo(click.wrap_text(latest.description, width=96, initial_indent="  ", subsequent_indent="  "))

@@ -13,6 +13,7 @@ import click
 from evidence.app import App
 from evidence.cli.output import render_table
 from evidence.cli.params import NPI, TIN, YEAR
+from evidence.rules.cms import weight_label
 from evidence.support.text import plural
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ def _score_text(report: ScoreReport) -> str:
     lines.append(f"Special statuses: {', '.join(statuses) or 'none'}")
     lines.append("Activities:" if report.activities else "Activities: none attested")
     for a in report.activities:
-        weight = a.weight or "unweighted"
+        weight = weight_label(a.weight)
         verdict = "counted" if a.counted else "NOT counted"
         lines.append(f"  {a.activity_id} ({weight}): {a.points} points, {verdict} - {a.title}")
         lines += [f"    - {reason}" for reason in a.reasons]

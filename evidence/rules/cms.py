@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
+from enum import StrEnum
 from fractions import Fraction
 
 from evidence.support.text import plural
@@ -36,6 +37,31 @@ def performance_year_problem(year: int) -> str | None:
 def uses_weights(year: int) -> bool:
     """PY2017-2024 score activities by weight (medium/high); from PY2025 on they are unweighted."""
     return year <= LAST_WEIGHTED_YEAR
+
+
+class Weight(StrEnum):
+    """An activity's weight in PY2017-2024 (IA_PCMH: none); years without weights store NULL."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    NONE = "none"
+
+
+# How an activity without a weight (a year scored without weights) is shown and filtered.
+UNWEIGHTED = "unweighted"
+
+
+def weight_label(weight: str | None) -> str:
+    """high, medium, none, or `unweighted` for a year scored without weights."""
+    return UNWEIGHTED if weight is None else str(weight)
+
+
+class DocumentationRule(StrEnum):
+    """How an activity's suggested-documentation items combine."""
+
+    ALL = "all"  # every item is needed
+    ANY = "any"  # any one item is enough
+    SINGLE = "single"  # the activity has one item
 
 
 # --- Performance period ----------------------------------------------------------------------
@@ -145,7 +171,7 @@ def has_ia_special_status(year: int, statuses: Iterable[str]) -> bool:
 # --- Points and full credit (RULES.md "Points and full credit") -------------------------------
 
 FULL_CREDIT_POINTS = 40
-WEIGHTED_ACTIVITY_POINTS = {"medium": 10, "high": 20, "none": 0}
+WEIGHTED_ACTIVITY_POINTS = {Weight.MEDIUM: 10, Weight.HIGH: 20, Weight.NONE: 0}
 UNWEIGHTED_ACTIVITY_POINTS = 20
 # Medical-home recognition earns full credit on its own, whatever the year's weights.
 FULL_CREDIT_ACTIVITIES = frozenset({"IA_PCMH"})

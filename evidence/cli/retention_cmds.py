@@ -33,7 +33,7 @@ def retention_show(app: App) -> None:
         evidence retention show
     """
     from evidence.retention.policy import retention_years
-    from evidence.rules.cms import FIRST_PERFORMANCE_YEAR, retain_until
+    from evidence.rules.cms import FIRST_PERFORMANCE_YEAR, purgeable_on, retain_until
 
     with app.read() as session:
         years = retention_years(session)
@@ -43,7 +43,7 @@ def retention_show(app: App) -> None:
     today = clock.today()
     for year in range(FIRST_PERFORMANCE_YEAR, today.year + 1):
         until = retain_until(year, years)
-        state = "purgeable" if until < today else "kept"
+        state = "purgeable" if purgeable_on(year, years, today) else "kept"
         click.echo(f"  PY{year}: kept through {until} ({state})")
 
 
@@ -196,14 +196,17 @@ def purge(app: App, as_of: date | None, yes: bool) -> None:
         evidence purge --as-of 2027-01-01
         evidence purge --yes
     """
-    from evidence.errors import StoreError
-    from evidence.retention.policy import execute_purge, plan_purge
+    from evidence.errors import InputError, StoreError
+    from evidence.retention.policy import check_purge_date, execute_purge, plan_purge
     from evidence.support import clock
 
     today = clock.today()
     as_of = as_of or today
-    if yes and as_of > today:
-        raise click.UsageError(f"--as-of {as_of} is in the future: --yes only purges what has expired by today")
+    if yes:
+        try:
+            check_purge_date(as_of, today)  # the library's rule, checked before any work
+        except InputError as exc:
+            raise click.UsageError(exc.message) from exc
     store = app.blob_store
     with store.maintenance():  # no registration may re-use a file between our commit and its removal
         with app.write() as session:

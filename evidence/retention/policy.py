@@ -332,16 +332,21 @@ def _assign_evidence_and_blobs(session: Session, units: list[PurgeUnit]) -> None
             unit.blobs[digest] = size
 
 
+def check_purge_date(as_of: date, today: date) -> None:
+    """A purge plans for any date, but deletes only what has expired by today."""
+    if as_of > today:
+        raise InputError(
+            f"--as-of {as_of} is in the future: a purge can only delete what has expired by today ({today})"
+        )
+
+
 def execute_purge(session: Session, plan: PurgePlan, *, actor: str, today: date) -> list[str]:
     """Delete the plan's rows, with tombstones and audit events; returns the digests to remove.
 
     The caller commits, then removes the files: a crash in between leaves only orphaned
     files, which `evidence verify --repair` removes.
     """
-    if plan.as_of > today:
-        raise InputError(
-            f"--as-of {plan.as_of} is in the future: a purge can only delete what has expired by today ({today})"
-        )
+    check_purge_date(plan.as_of, today)
     now = utcnow()
     digests: list[str] = []
     for unit in plan.units:

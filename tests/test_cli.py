@@ -161,3 +161,54 @@ def test_catalog_show_gives_items_and_rule(run) -> None:
     assert "1) " in output and "3) " in output and "4) " not in output
     generic = run("catalog", "show", "IA_EPA_1", "--year", "2020").output
     assert "generic" in generic and "during the attested period" in generic
+
+
+# --- One output layer: every JSON document in one style, every listing in three formats -------------
+
+
+@pytest.fixture
+def sample(run):
+    from tests.conftest import SAMPLE
+
+    run("import", SAMPLE / "practice.csv")
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("score", "--tin", "000123456", "--year", "2020"),
+        ("status", "--tin", "000123456", "--year", "2020"),
+        ("missing", "--tin", "000123456", "--year", "2020"),
+        ("list", "--year", "2020"),
+        ("show", "1"),
+        ("practice", "list"),
+        ("log", "--tin", "000123456"),
+    ],
+    ids=lambda args: args[0],
+)
+def test_every_json_document_has_one_style(run, sample, args: tuple[str, ...]) -> None:
+    import json
+
+    output = run(*args, "--format", "json").output
+    document = json.loads(output)
+    assert output == json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_show_json_has_the_file_facts_and_links(run, sample) -> None:
+    import json
+
+    listed = json.loads(run("list", "--format", "json").output)[0]
+    shown = json.loads(run("show", listed["id"], "--format", "json").output)
+    assert (shown["id"], shown["original_name"], shown["digest"]) == (listed["id"], listed["name"], listed["sha256"])
+    assert shown["links"] and {"tin", "year", "activity_id", "item_key"} <= set(shown["links"][0])
+    assert "links:" in run("show", listed["id"]).output  # text stays the default
+
+
+@pytest.mark.parametrize("args", [("score", "--tin", "000123456", "--year", "2020"), ("practice", "list")])
+def test_every_report_takes_csv(run, sample, args: tuple[str, ...]) -> None:
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(run(*args, "--format", "csv").output)))
+    assert rows and {row["tin"] for row in rows} == {"000123456"}

@@ -147,6 +147,23 @@ def test_cli_json(run, app) -> None:
     assert by_status["small_practice"]["applies"] is False
 
 
+def test_cli_csv_has_one_row_per_status(run, app) -> None:
+    import csv
+    import io
+
+    build_group(app, 16, 0, {"hospital_pos_pct": 100.0})
+    rows = list(csv.DictReader(io.StringIO(run("status", "--tin", TIN, "--year", YEAR, "--format", "csv").output)))
+    document = json.loads(run("status", "--tin", TIN, "--year", YEAR, "--format", "json").output)
+    assert len(rows) == len(document["statuses"])
+    assert {(r["tin"], r["performance_year"], r["npi"]) for r in rows} == {(TIN, str(YEAR), "")}
+    by_status = {r["status"]: r for r in rows}
+    assert by_status["hospital_based"]["applies"] == "True"
+    assert by_status["hospital_based"]["doubles_ia_points"] == "False"
+    assert by_status["small_practice"]["reason"] == next(
+        s["reason"] for s in document["statuses"] if s["status"] == "small_practice"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from evidence.app import App
-from evidence.cli.output import render_table
+from evidence.cli.output import emit, emit_json, format_option, render_table
 from evidence.cli.params import NPI, TIN, YEAR
 from evidence.rules.cms import weight_label
 from evidence.support.text import plural
@@ -33,20 +32,12 @@ def entity_options(func: F) -> F:
     )
 
 
-def table_or_json(func: F) -> F:
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(("table", "json")),
-        default="table",
-        show_default=True,
-        help="table for people; json for other tools.",
-    )(func)
-
-
 def _number(value: Fraction) -> str:
     """11.25, 15, 7.5: exact values shown without float noise."""
     return f"{float(value):.2f}".rstrip("0").rstrip(".")
+
+
+STATUS_COLUMNS = ["level", "status", "label", "applies", "doubles_ia_points", "reason"]
 
 
 # --- status ------------------------------------------------------------------------------------
@@ -54,18 +45,19 @@ def _number(value: Fraction) -> str:
 
 @click.command()
 @entity_options
-@table_or_json
+@format_option
 @click.pass_obj
 def status(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
     """Special statuses (small, rural, HPSA, non-patient facing, ...) with reasons.
 
     Shows the TIN's group-level statuses and, with --npi, that clinician's own. Only small
     practice, rural, HPSA and non-patient facing double IA points; hospital-based and
-    ASC-based are shown but change nothing in IA scoring.
+    ASC-based are shown but change nothing in IA scoring. CSV has one row per status.
 
     \b
-    Example:
+    Examples:
         evidence status --tin 000123456 --year 2020 --npi 1234567893
+        evidence status --tin 000123456 --year 2020 --format csv
     """
     from evidence.rules.status import special_statuses
 
@@ -90,7 +82,11 @@ def status(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
             "clinicians": report.clinicians,
             "statuses": rows,
         }
-        click.echo(json.dumps(document, indent=2))
+        emit_json(document)
+        return
+    if fmt == "csv":
+        entity = {"tin": report.tin, "performance_year": report.year, "npi": report.npi}
+        emit([{**entity, **row} for row in rows], fmt, columns=[*entity, *STATUS_COLUMNS])
         return
     who = f"NPI {report.npi} under TIN {report.tin}" if report.npi else f"TIN {report.tin}"
     click.echo(f"{who}, PY{report.year}: {report.clinicians} clinicians billing under the TIN")
@@ -109,7 +105,7 @@ def status(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
 
 @click.command()
 @entity_options
-@table_or_json
+@format_option
 @click.pass_obj
 def score(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
     """The IA score the attestations earn, activity by activity.
@@ -118,7 +114,8 @@ def score(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
     statuses; an individual score counts that NPI's own attestations under the TIN with its
     own statuses. Each activity says what it earned and why: weight, doubling, its period,
     and for a group the clinician participation rule (50% from PY2020). Medical-home and APM
-    credit are added and the total is capped at 40.
+    credit are added and the total is capped at 40. CSV has one row per activity, with the
+    entity's total on each row.
 
     \b
     Examples:
@@ -130,7 +127,9 @@ def score(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
     with app.read() as session:
         report = compute_score(session, tin, year, npi)
     if fmt == "json":
-        click.echo(json.dumps(_score_document(report), indent=2))
+        emit_json(_score_document(report))
+    elif fmt == "csv":
+        emit(_score_rows(report), fmt, columns=SCORE_COLUMNS)
     else:
         click.echo(_score_text(report))
 
@@ -174,6 +173,45 @@ def _score_document(report: ScoreReport) -> dict[str, Any]:
         ],
         "notes": report.notes,
     }
+
+
+SCORE_COLUMNS = [
+    "tin",
+    "performance_year",
+    "npi",
+    "level",
+    "activity",
+    "title",
+    "weight",
+    "base_points",
+    "doubled",
+    "points",
+    "counted",
+    "reasons",
+    "total_points",
+    "category_score",
+]
+
+
+def _score_rows(report: ScoreReport) -> list[dict[str, Any]]:
+    """One flat row per attested activity; a spreadsheet sums `points` where `counted`."""
+    entity = {"tin": report.tin, "performance_year": report.year, "npi": report.npi, "level": report.level}
+    totals = {"total_points": report.points, "category_score": float(report.category_score)}
+    return [
+        {
+            **entity,
+            "activity": a.activity_id,
+            "title": a.title,
+            "weight": weight_label(a.weight),
+            "base_points": a.base_points,
+            "doubled": a.doubled,
+            "points": a.points,
+            "counted": a.counted,
+            "reasons": "; ".join(a.reasons),
+            **totals,
+        }
+        for a in report.activities
+    ]
 
 
 def _score_text(report: ScoreReport) -> str:

@@ -37,6 +37,12 @@ class App:
         self.settings = settings
         self.actor = actor or default_actor()
 
+    def reconfigure(self, settings: Settings) -> None:
+        """Use other settings; only before first use (options given after the command name)."""
+        if "engine" in self.__dict__ or "blob_store" in self.__dict__:
+            raise RuntimeError("the store is already open: its settings can no longer change")
+        self.settings = settings
+
     @cached_property
     def engine(self) -> Engine:
         """Create the home folder, the schema (Alembic) and the catalog on first use."""

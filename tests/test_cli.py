@@ -85,6 +85,35 @@ def test_database_url_option_and_env(tmp_path: Path, run, monkeypatch: pytest.Mo
     assert other.exists()
 
 
+@sqlite_only
+@pytest.mark.parametrize("before", [False, True], ids=["after-only", "both"])
+def test_home_after_the_command_is_used_and_wins(tmp_path: Path, home: Path, run, before: bool) -> None:
+    """`evidence practice list --home DIR` reads DIR, even with another --home before the command."""
+    other, ignored = tmp_path / "other-home", tmp_path / "ignored-home"
+    run("--home", other, "practice", "add", "000777777", "--name", "Other Practice")
+    args = ["--home", ignored] if before else []
+    listed = run(*args, "practice", "list", "--home", other, "--format", "csv").output
+    assert "000777777,Other Practice" in listed
+    assert "000777777" not in run("practice", "list").output  # $EVIDENCE_HOME's store is untouched
+    assert not ignored.exists()
+    assert (other / "evidence.sqlite3").exists()
+
+
+@sqlite_only
+def test_db_store_and_actor_after_nested_commands(tmp_path: Path, home: Path, run) -> None:
+    db = tmp_path / "after.sqlite3"
+    run("practice", "add", "000888888", "--name", "After", "--db", f"sqlite:///{db}", "--actor", "clerk")
+    assert db.exists()
+    events = run("log", "--format", "csv", "--db", f"sqlite:///{db}").output
+    assert "clerk,practice.add,000888888" in events
+    run("hold", "add", "--tin", "000888888", "--reason", "audit", "--db", f"sqlite:///{db}")  # a group's command
+    assert "000888888" in run("hold", "list", "--db", f"sqlite:///{db}").output
+    assert "(none)" in run("hold", "list").output
+    result = run("verify", "--store", "ftp://host/x", expect=1)
+    assert "unsupported store URL 'ftp://host/x'" in result.output
+    assert "--home DIRECTORY" in run("clinician", "list", "--help").output
+
+
 def test_bad_database_url_is_a_clear_error(run) -> None:
     result = run("--db", "nosuchdriver://x/y", "db", "upgrade", expect=1)
     assert result.output.startswith("Error: cannot use database URL")

@@ -66,3 +66,65 @@ def actor_option(func: Any) -> Any:
         callback=_set_actor,
         help="Who is acting, for the records [default: --actor before the command, $EVIDENCE_ACTOR, the OS user].",
     )(func)
+
+
+# The root group keeps the --home/--db/--store values it was given here (root context's meta),
+# so a value given after the command replaces just that one and the rest resolve as before.
+STORE_OPTIONS = "evidence.store_options"
+
+
+def _set_store_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A --home/--db/--store after the command wins over the one before it; the store is not open yet."""
+    if value is None or param.name is None:
+        return
+    from evidence.config import resolve_settings
+
+    root = ctx.find_root()
+    given: dict[str, Any] = root.meta.setdefault(STORE_OPTIONS, {})
+    given[param.name] = value
+    root.obj.reconfigure(resolve_settings(**given))
+
+
+def _after_command_options() -> list[click.Option]:
+    from pathlib import Path
+
+    return [
+        click.Option(
+            ["--home"],
+            type=click.Path(file_okay=False, path_type=Path),
+            expose_value=False,
+            callback=_set_store_option,
+            help="Same as --home before the command (and wins over it).",
+        ),
+        click.Option(
+            ["--db", "database_url"],
+            metavar="URL",
+            expose_value=False,
+            callback=_set_store_option,
+            help="Same as --db before the command.",
+        ),
+        click.Option(
+            ["--store", "store_url"],
+            metavar="URL",
+            expose_value=False,
+            callback=_set_store_option,
+            help="Same as --store before the command.",
+        ),
+        click.Option(
+            ["--actor"],
+            metavar="NAME",
+            expose_value=False,
+            callback=_set_actor,
+            help="Same as --actor before the command.",
+        ),
+    ]
+
+
+def add_store_options(command: click.Command) -> click.Command:
+    """Let every command (and group) take --home, --db, --store and --actor after its name too."""
+    taken = {opt for param in command.params for opt in param.opts}
+    command.params.extend(p for p in _after_command_options() if not taken & set(p.opts))
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_store_options(sub)
+    return command

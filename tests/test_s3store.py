@@ -293,6 +293,19 @@ def test_each_object_is_locked_until_its_years_retain_until_date(run, locked: Bu
     assert locked.lock(evidence[portal.name]["sha256"]) == ("GOVERNANCE", end_of(date(2054, 12, 31)))
 
 
+def test_lengthening_the_retention_period_extends_the_locks(run, locked: Bucket) -> None:
+    evidence = register_sample(run)  # 6 years: PY2024 is locked through 2030-12-31
+    for digest in digests_of(evidence, 2024):
+        assert locked.lock(digest) == ("GOVERNANCE", end_of(date(2030, 12, 31)))
+    assert "retention period: 6 -> 30 years" in run("retention", "set", "--years", LONG).output
+    for digest in digests_of(evidence, 2020) - digests_of(evidence, 2024):
+        assert locked.lock(digest) == ("GOVERNANCE", end_of(date(2050, 12, 31)))
+    for digest in digests_of(evidence, 2024):
+        assert locked.lock(digest) == ("GOVERNANCE", end_of(date(2054, 12, 31)))
+    for digest in digests_of(evidence, 2019):  # PY2019 + 30 years: its past lock is renewed too
+        assert locked.lock(digest) == ("GOVERNANCE", end_of(date(2049, 12, 31)))
+
+
 def test_a_year_whose_window_has_ended_gets_no_lock(run, locked: Bucket) -> None:
     evidence = register_sample(run)  # 6 years: PY2019 was kept through 2025-12-31
     for digest in digests_of(evidence, 2019):

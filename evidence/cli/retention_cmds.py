@@ -58,11 +58,33 @@ def retention_set(app: App, years: int) -> None:
     Example:
         evidence retention set --years 10
     """
-    from evidence.retention.policy import set_retention_years
+    from evidence.retention.policy import set_retention_years, stored_retention_dates
 
     with app.write() as session:
         previous = set_retention_years(session, years, actor=app.actor)
+        dates = stored_retention_dates(session) if years > previous else {}
     click.echo(f"retention period: {previous} -> {years} years")
+    _extend_locks(app, dates)
+
+
+def _extend_locks(app: App, dates: dict[str, date]) -> None:
+    """After the commit, the store's own lock follows a longer period (S3 Object Lock; nothing locally)."""
+    from evidence.errors import StoreError
+
+    if not dates:
+        return
+    store = app.blob_store
+    failed: list[str] = []
+    for digest, until in sorted(dates.items()):
+        try:
+            store.extend_retention(digest, until)
+        except StoreError as exc:  # one missing file must not leave the others on the old lock
+            failed.append(exc.message)
+    if failed:
+        raise StoreError(
+            f"the retention period is recorded, but the file store could not extend the lock of "
+            f"{len(failed)} of {plural(len(dates), 'file')}: {failed[0]}"
+        )
 
 
 @click.group()

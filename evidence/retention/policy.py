@@ -90,6 +90,19 @@ def retain_until(session: Session, year: int) -> date:
     return rules.retain_until(year, retention_years(session))
 
 
+def stored_retention_dates(session: Session) -> dict[str, date]:
+    """Each stored file's last day to keep: that of the latest performance year linking to it."""
+    years = retention_years(session)
+    query = (
+        select(Blob.digest, func.max(Attestation.performance_year))
+        .join(Evidence, Evidence.blob_id == Blob.id)
+        .join(EvidenceLink, EvidenceLink.evidence_id == Evidence.id)
+        .join(Attestation, Attestation.id == EvidenceLink.attestation_id)
+        .group_by(Blob.digest)
+    )
+    return {digest: rules.retain_until(year, years) for digest, year in session.execute(query)}
+
+
 # --- Legal holds --------------------------------------------------------------------------------
 
 
@@ -427,7 +440,3 @@ def tombstones_for(session: Session, *, record_id: int | None = None, sha256: st
     if sha256 is not None:
         query = query.where(Tombstone.sha256 == sha256)
     return list(session.scalars(query))
-
-
-def count_tombstones(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Tombstone)) or 0

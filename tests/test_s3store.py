@@ -259,10 +259,10 @@ def test_a_file_changing_while_stored_leaves_nothing(
     source.write_bytes(b"m" * size)
     real_sniff = s3store.sniff_media_type
 
-    def sniff_then_edit(head: bytes, name: str = "") -> str:  # runs between the hash and the upload
+    def sniff_then_edit(head: bytes) -> str:  # runs between the hash and the upload
         with source.open("r+b") as handle:
             handle.write(b"edited")
-        return real_sniff(head, name)
+        return real_sniff(head)
 
     monkeypatch.setattr(s3store, "sniff_media_type", sniff_then_edit)
     with pytest.raises(OSError, match="changed while it was being stored"):

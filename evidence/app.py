@@ -13,9 +13,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
-from evidence.config import Settings, prepare_home, redact_url
+from evidence.config import Settings, prepare_home
 from evidence.db.engine import make_engine, read_session, write_session
 from evidence.errors import StoreError
+from evidence.support.text import redact_url
 
 if TYPE_CHECKING:
     from evidence.store.blobstore import BlobStore
@@ -35,6 +36,12 @@ class App:
     def __init__(self, settings: Settings, actor: str | None = None):
         self.settings = settings
         self.actor = actor or default_actor()
+
+    def reconfigure(self, settings: Settings) -> None:
+        """Use other settings; only before first use (options given after the command name)."""
+        if "engine" in self.__dict__ or "blob_store" in self.__dict__:
+            raise RuntimeError("the store is already open: its settings can no longer change")
+        self.settings = settings
 
     @cached_property
     def engine(self) -> Engine:

@@ -6,7 +6,6 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from platformdirs import user_config_dir
 
@@ -86,16 +85,3 @@ def _refuse_lost_database(settings: Settings) -> None:
         f"the database {path} is {state}, but {head.name} shows this store has held records: "
         f"restore the database from a backup (to start a new store instead, move {head.name} away)"
     )
-
-
-def redact_url(url: str) -> str:
-    """A URL as it may be shown in a message: a password it carries becomes ***."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "(unparseable URL)"
-    if password is None:
-        return url
-    user, _, host = parts.netloc.rpartition("@")
-    return parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}").geturl()

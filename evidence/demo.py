@@ -11,6 +11,7 @@ from evidence.app import App
 from evidence.config import DATABASE_FILE, Settings
 from evidence.errors import StoreError
 from evidence.support.resources import sample_evidence_dir
+from evidence.support.text import plural
 
 if TYPE_CHECKING:
     from evidence.records.missing import MissingReport
@@ -52,14 +53,15 @@ def run_demo(
 
     with app.write() as session:
         summary = import_csv(session, sample / "practice.csv", actor=app.actor)
-    counts = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in summary.created.items())
+    counts = ", ".join(plural(n, kind) for kind, n in summary.created.items())
     echo(f"2. Imported {sample / 'practice.csv'}: {counts}")
 
     files, problems = read_manifest(sample / "manifest.yaml")
     store = app.blob_store
     outcomes = register_files(app, store, files)
     failed = [o for o in outcomes if o.status == "failed"] + problems
-    echo(f"3. Registered {sum(o.status == 'registered' for o in outcomes)} evidence files, {len(failed)} failed")
+    registered = sum(o.status == "registered" for o in outcomes)
+    echo(f"3. Registered {plural(registered, 'evidence file')}, {len(failed)} failed")
 
     echo("4. Missing-documentation report:")
     with app.read() as session:
@@ -71,5 +73,5 @@ def run_demo(
         path = out / (f"packet-{tin}-{year}" + (f"-{npi}" if npi else "") + ".pdf")
         packet = build_packet(app, store, tin, year, npi)
         write_packet(packet, path)
-        echo(f"   {path}  ({packet.pages} pages, {packet.attachments} attachments)")
+        echo(f"   {path}  ({plural(packet.pages, 'page')}, {plural(packet.attachments, 'attachment')})")
     return app

@@ -255,3 +255,48 @@ def test_validate_shipped_catalog_cli(run) -> None:
     result = run("catalog", "validate", shipped_catalog_path())
     assert "valid: 11 performance years (2017-2027)" in result.output
     assert "suggested documentation for 27 activities" in result.output
+
+
+# --- Weights: one list (rules.cms.Weight) for the schema, the database and the command line ---------
+
+
+def test_weight_and_rule_enums_are_the_schema_and_the_check_constraints() -> None:
+    from evidence.db.models import Activity, DocumentationRequirement
+    from evidence.rules.cms import DocumentationRule, Weight
+
+    schema = json.loads(shipped_catalog_path().with_name("suggested_documentation.schema.json").read_text())
+    assert schema["$defs"]["activity"]["properties"]["weight"]["enum"] == list(Weight)
+    assert schema["$defs"]["requirement"]["properties"]["rule"]["enum"] == list(DocumentationRule)
+    checks = {
+        c.name: str(c.sqltext)
+        for table in (Activity.__table__, DocumentationRequirement.__table__)
+        for c in table.constraints
+        if c.name and c.name.startswith("ck_")
+    }
+    # Exactly the text of migration 0001: building it from the enum changes no schema.
+    assert checks["ck_activities_weight"] == "weight IS NULL OR weight IN ('high', 'medium', 'none')"
+    assert checks["ck_documentation_requirements_rule"] == "rule IN ('all', 'any', 'single')"
+
+
+@pytest.mark.parametrize(
+    ("year", "weight", "activities"),
+    [(2020, "high", 26), (2020, "medium", 79), (2020, "none", 1), (2025, "unweighted", 104)],
+)
+def test_weight_filter_matches_the_weight_column(run, year: int, weight: str, activities: int) -> None:
+    rows = json.loads(run("catalog", "list", "--year", year, "--weight", weight, "--format", "json").output)
+    assert len(rows) == activities
+    assert {row["weight"] for row in rows} == {weight}  # what --weight selects is what the table shows
+    table = run("catalog", "list", "--year", year, "--weight", weight).output
+    assert len(table.splitlines()) == activities + 2 and "(none)" not in table
+
+
+@pytest.mark.parametrize(
+    ("year", "weight", "message"),
+    [
+        (2025, "none", "PY2025 scores activities without weights: every activity is unweighted"),
+        (2025, "high", "PY2025 scores activities without weights"),
+        (2020, "unweighted", "PY2020 weights its activities: use --weight high, medium, none"),
+    ],
+)
+def test_a_weight_the_year_cannot_have_is_an_error(run, year: int, weight: str, message: str) -> None:
+    assert message in run("catalog", "list", "--year", year, "--weight", weight, expect=1).output

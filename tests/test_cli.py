@@ -85,6 +85,35 @@ def test_database_url_option_and_env(tmp_path: Path, run, monkeypatch: pytest.Mo
     assert other.exists()
 
 
+@sqlite_only
+@pytest.mark.parametrize("before", [False, True], ids=["after-only", "both"])
+def test_home_after_the_command_is_used_and_wins(tmp_path: Path, home: Path, run, before: bool) -> None:
+    """`evidence practice list --home DIR` reads DIR, even with another --home before the command."""
+    other, ignored = tmp_path / "other-home", tmp_path / "ignored-home"
+    run("--home", other, "practice", "add", "000777777", "--name", "Other Practice")
+    args = ["--home", ignored] if before else []
+    listed = run(*args, "practice", "list", "--home", other, "--format", "csv").output
+    assert "000777777,Other Practice" in listed
+    assert "000777777" not in run("practice", "list").output  # $EVIDENCE_HOME's store is untouched
+    assert not ignored.exists()
+    assert (other / "evidence.sqlite3").exists()
+
+
+@sqlite_only
+def test_db_store_and_actor_after_nested_commands(tmp_path: Path, home: Path, run) -> None:
+    db = tmp_path / "after.sqlite3"
+    run("practice", "add", "000888888", "--name", "After", "--db", f"sqlite:///{db}", "--actor", "clerk")
+    assert db.exists()
+    events = run("log", "--format", "csv", "--db", f"sqlite:///{db}").output
+    assert "clerk,practice.add,000888888" in events
+    run("hold", "add", "--tin", "000888888", "--reason", "audit", "--db", f"sqlite:///{db}")  # a group's command
+    assert "000888888" in run("hold", "list", "--db", f"sqlite:///{db}").output
+    assert "(none)" in run("hold", "list").output
+    result = run("verify", "--store", "ftp://host/x", expect=1)
+    assert "unsupported store URL 'ftp://host/x'" in result.output
+    assert "--home DIRECTORY" in run("clinician", "list", "--help").output
+
+
 def test_bad_database_url_is_a_clear_error(run) -> None:
     result = run("--db", "nosuchdriver://x/y", "db", "upgrade", expect=1)
     assert result.output.startswith("Error: cannot use database URL")
@@ -110,7 +139,8 @@ def test_unknown_activity_and_year_errors(run) -> None:
         "IA_ERP_3 is not in the PY2019 inventory"
         in run("catalog", "show", "IA_ERP_3", "--year", "2019", expect=1).output
     )
-    assert "no IA inventory for performance year 2016" in run("catalog", "list", "--year", "2016", expect=1).output
+    assert "performance year 2016 is before MIPS began" in run("catalog", "list", "--year", "2016", expect=2).output
+    assert "no IA inventory for performance year 2030" in run("catalog", "list", "--year", "2030", expect=1).output
     assert "in no performance year's inventory" in run("catalog", "show", "IA_NOPE_1", expect=1).output
 
 
@@ -160,3 +190,54 @@ def test_catalog_show_gives_items_and_rule(run) -> None:
     assert "1) " in output and "3) " in output and "4) " not in output
     generic = run("catalog", "show", "IA_EPA_1", "--year", "2020").output
     assert "generic" in generic and "during the attested period" in generic
+
+
+# --- One output layer: every JSON document in one style, every listing in three formats -------------
+
+
+@pytest.fixture
+def sample(run):
+    from tests.conftest import SAMPLE
+
+    run("import", SAMPLE / "practice.csv")
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("score", "--tin", "000123456", "--year", "2020"),
+        ("status", "--tin", "000123456", "--year", "2020"),
+        ("missing", "--tin", "000123456", "--year", "2020"),
+        ("list", "--year", "2020"),
+        ("show", "1"),
+        ("practice", "list"),
+        ("log", "--tin", "000123456"),
+    ],
+    ids=lambda args: args[0],
+)
+def test_every_json_document_has_one_style(run, sample, args: tuple[str, ...]) -> None:
+    import json
+
+    output = run(*args, "--format", "json").output
+    document = json.loads(output)
+    assert output == json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_show_json_has_the_file_facts_and_links(run, sample) -> None:
+    import json
+
+    listed = json.loads(run("list", "--format", "json").output)[0]
+    shown = json.loads(run("show", listed["id"], "--format", "json").output)
+    assert (shown["id"], shown["original_name"], shown["digest"]) == (listed["id"], listed["name"], listed["sha256"])
+    assert shown["links"] and {"tin", "year", "activity_id", "item_key"} <= set(shown["links"][0])
+    assert "links:" in run("show", listed["id"]).output  # text stays the default
+
+
+@pytest.mark.parametrize("args", [("score", "--tin", "000123456", "--year", "2020"), ("practice", "list")])
+def test_every_report_takes_csv(run, sample, args: tuple[str, ...]) -> None:
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(run(*args, "--format", "csv").output)))
+    assert rows and {row["tin"] for row in rows} == {"000123456"}

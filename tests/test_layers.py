@@ -51,8 +51,8 @@ def test_the_check_catches_a_leak(tmp_path: Path) -> None:
 LOWER_LAYERS = {
     "support": ("evidence.errors", "evidence.support"),
     "errors.py": (),
-    "rules/cms.py": ("evidence.errors",),
-    "rules/identifiers.py": ("evidence.errors",),
+    "rules/cms.py": ("evidence.errors", "evidence.support", "evidence.rules.identifiers"),
+    "rules/identifiers.py": ("evidence.errors", "evidence.support", "evidence.rules.cms"),
     "db": ("evidence.db", "evidence.rules.cms", "evidence.support", "evidence.errors"),
 }
 

@@ -80,11 +80,31 @@ def test_nothing_inside_its_window_is_purged(run, dump, sample) -> None:
     assert dump() == before
 
 
-def test_future_as_of_cannot_be_carried_out(run, dump, sample) -> None:
+def test_future_as_of_cannot_be_carried_out(run, app, dump, sample) -> None:
+    from evidence.errors import InputError
+    from evidence.retention.policy import check_purge_date, execute_purge, plan_purge
+
     before = dump()
-    future = (date.today() + timedelta(days=1)).isoformat()
-    assert "is in the future" in run("purge", "--as-of", future, "--yes", expect=2).output
+    tomorrow = date.today() + timedelta(days=1)
+    message = f"--as-of {tomorrow} is in the future: a purge can only delete what has expired by today ({date.today()})"
+    assert f"Error: {message}" in run("purge", "--as-of", tomorrow, "--yes", expect=2).output
+    assert "Nothing was deleted" in run("purge", "--as-of", tomorrow).output  # planning ahead is fine
+    with app.write() as session, pytest.raises(InputError) as caught:  # the library refuses it the same way
+        execute_purge(session, plan_purge(session, tomorrow), actor="x", today=date.today())
+    assert caught.value.message == message
+    check_purge_date(date.today(), date.today())  # today itself may be purged
     assert dump() == before
+
+
+def test_retention_show_and_purge_agree_on_purgeable(run, sample, monkeypatch) -> None:
+    from evidence.support import clock
+
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 1, 1))  # PY2019 ended its window yesterday
+    shown = run("retention", "show").output
+    assert "PY2019: kept through 2025-12-31 (purgeable)" in shown
+    assert "PY2020: kept through 2026-12-31 (kept)" in shown
+    planned = run("purge").output
+    assert "PY2019 (kept through 2025-12-31)" in planned and "PY2020" not in planned
 
 
 def test_purge_deletes_rows_and_files_and_leaves_tombstones(run, app, home, sample) -> None:

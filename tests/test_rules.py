@@ -228,11 +228,12 @@ def test_every_period_of_90_days_inside_the_year_passes(period: tuple[int, date,
 @given(years, st.integers(min_value=1, max_value=89), st.integers(min_value=0, max_value=365))
 @example(2021, 89, 31)  # Feb 1 - Apr 30 is 89 days without a Feb 29
 @example(2024, 89, 277)  # Oct 4 in a leap year
+@example(2017, 1, 0)  # "is 1 day", not "1 days"
 def test_shorter_periods_fail(year: int, length: int, offset: int) -> None:
     start = date(year, 1, 1) + timedelta(days=min(offset, year_length(year) - length))
     end = start + timedelta(days=length - 1)
     problem = rules.period_problem(year, start, end)
-    assert problem is not None and f"is {length} days" in problem
+    assert problem is not None and f"is {length} {'day' if length == 1 else 'days'};" in problem
 
 
 @pure

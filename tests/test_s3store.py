@@ -248,7 +248,7 @@ def test_large_file_streams_in_parts(run, plain: Bucket, tmp_path: Path) -> None
     digest = hasher.hexdigest()
     assert plain.head(digest)["ETag"].endswith('-8"')  # eight 8 MiB parts
     assert plain.head(digest)["ContentLength"] == 64 * MiB
-    assert "1 stored files checked: 0 problems" in run("verify").output
+    assert "1 stored file checked: 0 problems" in run("verify").output
 
 
 @pytest.mark.parametrize("size", [1000, 2 * s3store.PART_SIZE + 5], ids=["one-request", "multipart"])
@@ -259,10 +259,10 @@ def test_a_file_changing_while_stored_leaves_nothing(
     source.write_bytes(b"m" * size)
     real_sniff = s3store.sniff_media_type
 
-    def sniff_then_edit(head: bytes, name: str = "") -> str:  # runs between the hash and the upload
+    def sniff_then_edit(head: bytes) -> str:  # runs between the hash and the upload
         with source.open("r+b") as handle:
             handle.write(b"edited")
-        return real_sniff(head, name)
+        return real_sniff(head)
 
     monkeypatch.setattr(s3store, "sniff_media_type", sniff_then_edit)
     with pytest.raises(OSError, match="changed while it was being stored"):
@@ -291,6 +291,19 @@ def test_each_object_is_locked_until_its_years_retain_until_date(run, locked: Bu
     portal = SAMPLE / "files" / "2024" / "patient-portal-screenshot.png"
     run("register", portal, "--tin", TIN, "--year", 2020, "--activity", "IA_PM_7")
     assert locked.lock(evidence[portal.name]["sha256"]) == ("GOVERNANCE", end_of(date(2054, 12, 31)))
+
+
+def test_lengthening_the_retention_period_extends_the_locks(run, locked: Bucket) -> None:
+    evidence = register_sample(run)  # 6 years: PY2024 is locked through 2030-12-31
+    for digest in digests_of(evidence, 2024):
+        assert locked.lock(digest) == ("GOVERNANCE", end_of(date(2030, 12, 31)))
+    assert "retention period: 6 -> 30 years" in run("retention", "set", "--years", LONG).output
+    for digest in digests_of(evidence, 2020) - digests_of(evidence, 2024):
+        assert locked.lock(digest) == ("GOVERNANCE", end_of(date(2050, 12, 31)))
+    for digest in digests_of(evidence, 2024):
+        assert locked.lock(digest) == ("GOVERNANCE", end_of(date(2054, 12, 31)))
+    for digest in digests_of(evidence, 2019):  # PY2019 + 30 years: its past lock is renewed too
+        assert locked.lock(digest) == ("GOVERNANCE", end_of(date(2049, 12, 31)))
 
 
 def test_a_year_whose_window_has_ended_gets_no_lock(run, locked: Bucket) -> None:

@@ -70,6 +70,38 @@ def test_json_shape(run, app) -> None:
     }
 
 
+def test_csv_has_one_row_per_activity_matching_the_json(run, app) -> None:
+    import csv
+    import io
+
+    practice_id, _ = group_practice(app, 2019, LARGE)
+    attest(app, practice_id, "IA_PM_2", 2019)
+    attest(app, practice_id, "IA_BE_4", 2019, start=date(2019, 11, 1), end=date(2019, 12, 31))  # too short
+    output = run("score", "--tin", TIN, "--year", 2019, "--format", "csv").output
+    rows = list(csv.DictReader(io.StringIO(output)))
+    document = score_json(run, 2019)
+    assert [r["activity"] for r in rows] == [a["activity"] for a in document["activities"]]
+    for row in rows:
+        expected = activity(document, row["activity"])
+        assert (row["tin"], row["performance_year"], row["npi"], row["level"]) == (TIN, "2019", "", "group")
+        assert int(row["points"]) == expected["points"] and row["weight"] == expected["weight"]
+        assert row["counted"] == str(expected["counted"])
+        assert row["reasons"] == "; ".join(expected["reasons"])
+        assert int(row["total_points"]) == document["points"]
+    counted = sum(int(r["points"]) for r in rows if r["counted"] == "True")
+    assert counted == document["raw_points"]  # a spreadsheet can recompute the total from the rows
+    assert {r["counted"] for r in rows} == {"True", "False"}
+
+
+def test_csv_of_nothing_attested_is_a_header(run, app) -> None:
+    group_practice(app, 2019, LARGE)
+    output = run("score", "--tin", TIN, "--year", 2019, "--format", "csv").output
+    assert output.splitlines() == [
+        "tin,performance_year,npi,level,activity,title,weight,base_points,doubled,points,counted,reasons,"
+        "total_points,category_score"
+    ]
+
+
 def test_before_2020_a_group_attestation_counts_without_participation(run, app) -> None:
     practice_id, _ = group_practice(app, 2019, LARGE)
     attest(app, practice_id, "IA_PM_2", 2019)

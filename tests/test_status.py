@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -146,12 +147,31 @@ def test_cli_json(run, app) -> None:
     assert by_status["small_practice"]["applies"] is False
 
 
+def test_cli_csv_has_one_row_per_status(run, app) -> None:
+    import csv
+    import io
+
+    build_group(app, 16, 0, {"hospital_pos_pct": 100.0})
+    rows = list(csv.DictReader(io.StringIO(run("status", "--tin", TIN, "--year", YEAR, "--format", "csv").output)))
+    document = json.loads(run("status", "--tin", TIN, "--year", YEAR, "--format", "json").output)
+    assert len(rows) == len(document["statuses"])
+    assert {(r["tin"], r["performance_year"], r["npi"]) for r in rows} == {(TIN, str(YEAR), "")}
+    by_status = {r["status"]: r for r in rows}
+    assert by_status["hospital_based"]["applies"] == "True"
+    assert by_status["hospital_based"]["doubles_ia_points"] == "False"
+    assert by_status["small_practice"]["reason"] == next(
+        s["reason"] for s in document["statuses"] if s["status"] == "small_practice"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         pytest.param(["--tin", "000999999"], "Error: no practice with TIN 000999999", id="unknown-tin"),
-        pytest.param(["--tin", "12-345"], "is not 9 digits", id="bad-tin"),
-        pytest.param(["--tin", TIN, "--npi", "1234567890"], "fails the NPI check digit", id="bad-npi"),
+        pytest.param(["--tin", "12-345"], "Invalid value for '--tin': TIN '12-345' is not 9 digits", id="bad-tin"),
+        pytest.param(
+            ["--tin", TIN, "--npi", "1234567890"], "Invalid value for '--npi': NPI '1234567890' fails", id="bad-npi"
+        ),
         pytest.param(
             ["--tin", TIN, "--npi", "1234567893"],
             f"NPI 1234567893 does not bill under TIN {TIN} in 2020",
@@ -162,14 +182,34 @@ def test_cli_json(run, app) -> None:
 def test_user_mistakes_are_one_line_errors(run, app, args: list[str], message: str) -> None:
     build_group(app, 0, 2, {})
     for command in ("status", "score", "export-qpp"):
-        result = run(command, "--year", YEAR, *args, expect=1)
+        result = run(command, "--year", YEAR, *args, expect=2 if "Invalid value" in message else 1)
         assert message in result.output, command
 
 
 @pytest.mark.parametrize(
     ("year", "message"),
-    [("20x0", "is not a four-digit performance year"), ("2016", "no IA inventory for performance year 2016")],
+    [
+        ("20x0", "year '20x0' is not a four-digit performance year"),
+        ("20", "year '20' is not a four-digit performance year"),
+        ("2016", "performance year 2016 is before MIPS began (2017)"),
+        ("2101", "performance year 2101 is after 2100"),
+    ],
 )
 def test_bad_year(run, app, year: str, message: str) -> None:
+    """Every command that takes a year, and the library, give the same error for the same bad year."""
+    from evidence.errors import InputError
+    from evidence.rules.status import special_statuses
+
     build_group(app, 0, 2, {})
-    assert message in run("status", "--tin", TIN, "--year", year, expect=1).output
+    for args in (
+        ("status", "--tin", TIN, "--year", year),
+        ("score", "--tin", TIN, "--year", year),
+        ("catalog", "list", "--year", year),
+        ("practice", "show", TIN, "--year", year),
+        ("hold", "add", "--tin", TIN, "--year", year, "--reason", "audit"),
+        ("clinician", "add", "1234567893", "--tin", TIN, "--name", "X", "--year", year),
+    ):
+        result = run(*args, expect=2)
+        assert f"Invalid value for '--year': {message}" in result.output, args
+    with app.read() as session, pytest.raises(InputError, match=re.escape(message)):
+        special_statuses(session, TIN, year)

@@ -37,7 +37,7 @@ IA_ENTRY_SCHEMA: dict[str, Any] = {
         "title": {"type": "string", "minLength": 1, "maxLength": 1000},
         "description": {"type": ["string", "null"]},
         "subcategoryId": {"type": ["string", "null"], "pattern": "^[a-zA-Z]+$"},
-        "weight": {"enum": ["high", "medium", None]},
+        "weight": {"enum": [rules.Weight.HIGH, rules.Weight.MEDIUM, None]},  # CMS writes IA_PCMH's "none" as null
         "firstPerformanceYear": {"type": "integer"},
         "lastPerformanceYear": {"type": ["integer", "null"]},
     },
@@ -134,7 +134,7 @@ def read_qpp_file(path: Path, year: int) -> tuple[list[ActivityFacts], dict[str,
             entry["measureId"],
             " ".join(entry["title"].split()),
             entry["subcategoryId"],
-            (entry.get("weight") or "none") if weighted else None,
+            (entry.get("weight") or rules.Weight.NONE) if weighted else None,
         )
         for _, entry in entries
     ]

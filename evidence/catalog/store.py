@@ -20,6 +20,7 @@ from evidence.db.models import (
 )
 from evidence.db.types import utcnow
 from evidence.errors import ConflictError, InputError, NotFoundError
+from evidence.rules.cms import UNWEIGHTED, Weight, uses_weights
 from evidence.support.resources import shipped_catalog_path
 
 SHIPPED_FINGERPRINT = "shipped_catalog_sha256"
@@ -261,7 +262,10 @@ class ActivityListing:
 def list_activities(
     session: Session, year: int, *, subcategory: str | None = None, weight: str | None = None
 ) -> list[ActivityListing]:
+    """A year's activities; `weight` is high, medium, none (weighted years) or `unweighted` (the others)."""
     require_year(session, year)
+    if weight is not None:
+        _check_weight_filter(year, weight)
     item_counts = (
         select(DocumentationItem.activity_id, func.count().label("n"))
         .group_by(DocumentationItem.activity_id)
@@ -275,13 +279,26 @@ def list_activities(
     )
     if subcategory is not None:
         query = query.where(Activity.subcategory == subcategory)
-    if weight is not None:
+    if weight == UNWEIGHTED:
+        query = query.where(Activity.weight.is_(None))
+    elif weight is not None:
         query = query.where(Activity.weight == weight)
     rows = [
         ActivityListing(year, a.activity_id, a.title, a.subcategory, a.weight, r.rule, n, r.generic)
         for a, r, n in session.execute(query)
     ]
     return sorted(rows, key=lambda row: activity_sort_key(row.activity_id))
+
+
+def _check_weight_filter(year: int, weight: str) -> None:
+    """A weight filter that cannot match the year's scoring is a mistake, not an empty list."""
+    known = [*Weight, UNWEIGHTED]
+    if weight not in known:
+        raise InputError(f"weight {weight!r} is not one of {', '.join(known)}")
+    if uses_weights(year) and weight == UNWEIGHTED:
+        raise InputError(f"PY{year} weights its activities: use --weight {', '.join(Weight)}")
+    if not uses_weights(year) and weight != UNWEIGHTED:
+        raise InputError(f"PY{year} scores activities without weights: every activity is {UNWEIGHTED}")
 
 
 @dataclass(frozen=True)

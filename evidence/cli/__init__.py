@@ -117,8 +117,10 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in COMMANDS and name not in self.commands:
+            from evidence.cli.params import add_store_options
+
             module, attribute, _ = COMMANDS[name]
-            self.add_command(getattr(importlib.import_module(module), attribute), name)
+            self.add_command(add_store_options(getattr(importlib.import_module(module), attribute)), name)
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -170,8 +172,11 @@ def cli(
         evidence catalog show IA_PM_7 --year 2020
     """
     from evidence.app import App
+    from evidence.cli.params import STORE_OPTIONS
     from evidence.config import resolve_settings
 
+    given = {"home": home, "database_url": database_url, "store_url": store_url}
+    ctx.meta[STORE_OPTIONS] = {name: value for name, value in given.items() if value is not None}
     app = App(resolve_settings(home, database_url, store_url), actor)
     ctx.obj = app
     ctx.call_on_close(app.close)

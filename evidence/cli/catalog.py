@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import click
 
 from evidence.app import App
 from evidence.cli.output import emit, format_option
-from evidence.cli.params import actor_option
+from evidence.cli.params import ACTIVITY, YEAR, actor_option
+from evidence.rules.cms import UNWEIGHTED, Weight, weight_label
+from evidence.support.text import plural
 
-WEIGHT_CHOICES = ("high", "medium", "none")
+WEIGHT_CHOICES = (*(weight.value for weight in Weight), UNWEIGHTED)
 
 
 @click.group()
@@ -43,9 +44,9 @@ def validate(file: Path) -> None:
     activities = sum(len(y.activities) for y in parsed.years.values())
     years = sorted(parsed.years)
     click.echo(
-        f"{file}: valid: {len(years)} performance years ({years[0]}-{years[-1]}), "
-        f"{activities} activity entries, "
-        f"suggested documentation for {len(parsed.documentation)} activities"
+        f"{file}: valid: {plural(len(years), 'performance year')} ({years[0]}-{years[-1]}), "
+        f"{plural(activities, 'activity entry', 'activity entries')}, "
+        f"suggested documentation for {plural(len(parsed.documentation), 'activity')}"
     )
 
 
@@ -55,14 +56,20 @@ def _default_year(app: App) -> int:
 
     with app.read() as session:
         years = catalog_years(session)
-    today = date.today().year
+    from evidence.support import clock
+
+    today = clock.today().year
     return max((y for y in years if y <= today), default=years[0] if years else today)
 
 
 @catalog.command("list")
-@click.option("--year", type=int, help="Performance year [default: this year's inventory].")
+@click.option("--year", type=YEAR, help="Performance year [default: this year's inventory].")
 @click.option("--subcategory", help="CMS subcategory id, e.g. populationManagement.")
-@click.option("--weight", type=click.Choice(WEIGHT_CHOICES), help="Only activities of this weight (PY2017-2024).")
+@click.option(
+    "--weight",
+    type=click.Choice(WEIGHT_CHOICES),
+    help="Only activities of this weight: high, medium or none through PY2024; unweighted from PY2025.",
+)
 @format_option
 @click.pass_obj
 def list_(app: App, year: int | None, subcategory: str | None, weight: str | None, fmt: str) -> None:
@@ -82,7 +89,7 @@ def list_(app: App, year: int | None, subcategory: str | None, weight: str | Non
             {
                 "year": r.year,
                 "activity": r.activity_id,
-                "weight": r.weight if r.weight is not None else "unweighted",
+                "weight": weight_label(r.weight),
                 "subcategory": r.subcategory,
                 "documentation": "generic"
                 if r.generic
@@ -99,8 +106,8 @@ def list_(app: App, year: int | None, subcategory: str | None, weight: str | Non
 
 
 @catalog.command()
-@click.argument("activity_id", metavar="IA_ID")
-@click.option("--year", type=int, help="Only this performance year.")
+@click.argument("activity_id", type=ACTIVITY)
+@click.option("--year", type=YEAR, help="Only this performance year.")
 @click.pass_obj
 def show(app: App, activity_id: str, year: int | None) -> None:
     """Show an activity: title, weight and subcategory per year, and its suggested documentation.
@@ -111,7 +118,6 @@ def show(app: App, activity_id: str, year: int | None) -> None:
     """
     from evidence.catalog.store import activity_detail, subcategory_names
 
-    activity_id = activity_id.strip().upper()
     with app.read() as session:
         detail = activity_detail(session, activity_id, year)
         names = subcategory_names(session)
@@ -121,9 +127,8 @@ def show(app: App, activity_id: str, year: int | None) -> None:
     click.echo(f"Subcategory: {names.get(sub, sub) if sub else 'none (APM / medical home)'}")
     click.echo("Performance years:")
     for row in detail.years:
-        weight = row.weight if row.weight is not None else "unweighted year"
         title = "" if row.title == latest.title else f"  (title: {row.title})"
-        click.echo(f"  PY{row.performance_year}: weight {weight}{title}")
+        click.echo(f"  PY{row.performance_year}: weight {weight_label(row.weight)}{title}")
     if latest.description:
         click.echo(f"Description (CMS, PY{latest.performance_year}):")
         click.echo(click.wrap_text(latest.description, width=96, initial_indent="  ", subsequent_indent="  "))
@@ -141,7 +146,7 @@ def show(app: App, activity_id: str, year: int | None) -> None:
 
 @catalog.command("import-qpp")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--year", type=int, required=True, help="The performance year the file describes.")
+@click.option("--year", type=YEAR, required=True, help="The performance year the file describes.")
 @actor_option
 @click.pass_obj
 def import_qpp(app: App, file: Path, year: int) -> None:
@@ -162,7 +167,7 @@ def import_qpp(app: App, file: Path, year: int) -> None:
         result = run_import(session, file, year, actor=app.actor)
     change = result.change
     click.echo(
-        f"PY{year}: {result.activities} activities from {file.name} "
+        f"PY{year}: {plural(result.activities, 'activity')} from {file.name} "
         f"({'weighted' if result.weighted else 'unweighted'}): "
         f"{change.added} added, {change.updated} updated, "
         f"{change.removed} removed, {change.unchanged} unchanged"

@@ -44,7 +44,6 @@ def current(app: App) -> None:
     Example:
         evidence db current
     """
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
 
     from evidence.app import describe_db_error
@@ -52,6 +51,7 @@ def current(app: App) -> None:
     from evidence.db.engine import make_engine
     from evidence.db.migrate import HEAD_REVISION, current_revision
     from evidence.errors import StoreError
+    from evidence.support.text import redact_url
 
     prepare_home(app.settings)
     engine = make_engine(app.settings.database_url)
@@ -62,5 +62,5 @@ def current(app: App) -> None:
     finally:
         engine.dispose()
     state = "newest" if revision == HEAD_REVISION else f"newest is {HEAD_REVISION}; run `evidence db upgrade`"
-    click.echo(f"database: {make_url(app.settings.database_url).render_as_string(hide_password=True)}")
+    click.echo(f"database: {redact_url(app.settings.database_url)}")
     click.echo(f"revision: {revision or 'none (empty database)'} ({state})")

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from evidence.app import App
-from evidence.cli.output import emit, format_option
+from evidence.cli.output import document_format_option, emit, emit_json, format_option
 from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TIN, YEAR, actor_option
+from evidence.support.text import plural
 
 if TYPE_CHECKING:  # at run time both are imported where they are used
     from tqdm import tqdm
@@ -177,18 +178,25 @@ def list_(app: App, tin: str | None, year: int | None, activity: str | None, fmt
 
 @click.command()
 @click.argument("evidence_id", type=int)
+@document_format_option
 @click.pass_obj
-def show(app: App, evidence_id: int) -> None:
+def show(app: App, evidence_id: int, fmt: str) -> None:
     """Show one piece of evidence: file facts, who registered it, and its links.
 
     \b
-    Example:
+    Examples:
         evidence show 3
+        evidence show 3 --format json
     """
+    import dataclasses
+
     from evidence.records.listing import evidence_detail
 
     with app.read() as session:
         v = evidence_detail(session, evidence_id)
+    if fmt == "json":
+        emit_json(dataclasses.asdict(v))
+        return
     click.echo(f"Evidence {v.id}: {v.original_name}")
     click.echo(f"  effective date: {v.effective_date}")
     click.echo(f"  size: {v.size} bytes, {v.media_type}")
@@ -253,7 +261,7 @@ def verify(app: App, repair: bool) -> None:
         click.echo(f"repaired: {line}")
     problems = len(report.missing) + len(report.corrupted) + len(report.orphaned) + len(report.leftovers)
     problems += len(report.database)
-    click.echo(f"{report.checked} stored files checked: {problems} problem{'s' if problems != 1 else ''}")
+    click.echo(f"{plural(report.checked, 'stored file')} checked: {plural(problems, 'problem')}")
     if not report.ok or report.missing or report.corrupted:
         sys.exit(1)
 

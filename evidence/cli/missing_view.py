@@ -22,9 +22,9 @@ def summary_line(report: MissingReport) -> str:
 
 def render_missing(report: MissingReport, fmt: str) -> None:
     if fmt == "json":
-        import json
+        from evidence.cli.output import emit_json
 
-        click.echo(json.dumps([_as_dict(a) for a in report.activities], indent=1, default=str))
+        emit_json([_as_dict(a) for a in report.activities])
         return
     if fmt == "csv":
         emit(

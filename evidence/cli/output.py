@@ -1,4 +1,4 @@
-"""One output layer for every listing: --format table|json|csv."""
+"""One output layer for every listing: --format table|json|csv, and one JSON emitter for documents."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from enum import Enum
+from fractions import Fraction
 from typing import Any, TypeVar
 
 import click
 
 FORMATS = ("table", "json", "csv")
+JSON_INDENT = 2
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Spreadsheet programs run cells starting with these as formulas (CSV injection).
@@ -19,6 +22,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def format_option(func: F) -> F:
+    """`--format table|json|csv` on every listing and report."""
     return click.option(
         "--format",
         "fmt",
@@ -29,10 +33,38 @@ def format_option(func: F) -> F:
     )(func)
 
 
+def document_format_option(func: F) -> F:
+    """`--format text|json` for a single record's details (no rows to put in a CSV)."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(("text", "json")),
+        default="text",
+        show_default=True,
+        help="text for people; json for other tools.",
+    )(func)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
+
+
+def _json_default(value: Any) -> Any:
+    """What json cannot write itself: dates as ISO text, exact fractions as numbers, enums as values."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Fraction):
+        return float(value)
+    if isinstance(value, Enum):
+        return value.value
+    return str(value)
+
+
+def emit_json(document: Any) -> None:
+    """Every JSON document the commands print (listings, score, status, missing): one style."""
+    click.echo(json.dumps(document, indent=JSON_INDENT, ensure_ascii=False, default=_json_default))
 
 
 def printable(text: str) -> str:
@@ -53,7 +85,7 @@ def emit(
 ) -> None:
     columns = list(columns or (rows[0].keys() if rows else []))
     if fmt == "json":
-        click.echo(json.dumps([{k: _plain(r.get(k)) for k in columns} for r in rows], indent=2, ensure_ascii=False))
+        emit_json([{k: r.get(k) for k in columns} for r in rows])
     elif fmt == "csv":
         # RFC 4180 line ends: with "\n" alone the csv module leaves a lone "\r" unquoted, which a
         # spreadsheet reads as a new row, so "x\r=HYPERLINK(...)" would start a cell with a formula.

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from evidence.errors import InputError
-from evidence.rules.identifiers import parse_activity_id, parse_iso_date, parse_npi, parse_tin
+from evidence.rules.identifiers import parse_activity_id, parse_iso_date, parse_npi, parse_tin, parse_year
 
 # Recent click types ParamType as generic; click 8.1 (still allowed) cannot subscript it at run time.
 if TYPE_CHECKING:
@@ -49,12 +48,14 @@ class IsoDateType(_Parsed):
     parser = staticmethod(parse_iso_date)
 
 
-TIN, NPI, ACTIVITY, ISO_DATE = TinType(), NpiType(), ActivityType(), IsoDateType()
-YEAR = click.IntRange(2017, 2100)
+class YearType(_Parsed):
+    """A performance year, checked by the library's one rule (four digits, 2017-2100)."""
+
+    name = "YEAR"
+    parser = staticmethod(parse_year)
 
 
-def today() -> date:
-    return date.today()
+TIN, NPI, ACTIVITY, ISO_DATE, YEAR = TinType(), NpiType(), ActivityType(), IsoDateType(), YearType()
 
 
 def _set_actor(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -71,3 +72,65 @@ def actor_option(func: Any) -> Any:
         callback=_set_actor,
         help="Who is acting, for the records [default: --actor before the command, $EVIDENCE_ACTOR, the OS user].",
     )(func)
+
+
+# The root group keeps the --home/--db/--store values it was given here (root context's meta),
+# so a value given after the command replaces just that one and the rest resolve as before.
+STORE_OPTIONS = "evidence.store_options"
+
+
+def _set_store_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A --home/--db/--store after the command wins over the one before it; the store is not open yet."""
+    if value is None or param.name is None:
+        return
+    from evidence.config import resolve_settings
+
+    root = ctx.find_root()
+    given: dict[str, Any] = root.meta.setdefault(STORE_OPTIONS, {})
+    given[param.name] = value
+    root.obj.reconfigure(resolve_settings(**given))
+
+
+def _after_command_options() -> list[click.Option]:
+    from pathlib import Path
+
+    return [
+        click.Option(
+            ["--home"],
+            type=click.Path(file_okay=False, path_type=Path),
+            expose_value=False,
+            callback=_set_store_option,
+            help="Same as --home before the command (and wins over it).",
+        ),
+        click.Option(
+            ["--db", "database_url"],
+            metavar="URL",
+            expose_value=False,
+            callback=_set_store_option,
+            help="Same as --db before the command.",
+        ),
+        click.Option(
+            ["--store", "store_url"],
+            metavar="URL",
+            expose_value=False,
+            callback=_set_store_option,
+            help="Same as --store before the command.",
+        ),
+        click.Option(
+            ["--actor"],
+            metavar="NAME",
+            expose_value=False,
+            callback=_set_actor,
+            help="Same as --actor before the command.",
+        ),
+    ]
+
+
+def add_store_options(command: click.Command) -> click.Command:
+    """Let every command (and group) take --home, --db, --store and --actor after its name too."""
+    taken = {opt for param in command.params for opt in param.opts}
+    command.params.extend(p for p in _after_command_options() if not taken & set(p.opts))
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_store_options(sub)
+    return command

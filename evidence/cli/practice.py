@@ -13,6 +13,7 @@ from evidence.app import App
 from evidence.cli.output import emit, format_option
 from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TIN, YEAR, actor_option
 from evidence.db.models import APM_KINDS
+from evidence.support.text import plural
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
@@ -96,7 +97,7 @@ def practice_show(app: App, tin: str, year: int | None) -> None:
         click.echo("No clinicians or attestations recorded" + (f" for {year}." if year else "."))
     for y in years:
         in_year = [m for m in members if m.performance_year == y]
-        click.echo(f"\nPY{y}: {len(in_year)} clinicians")
+        click.echo(f"\nPY{y}: {plural(len(in_year), 'clinician')}")
         for m in in_year:
             click.echo(f"  {m.clinician.npi}  {m.clinician.name}")
         for a in (a for a in attestations if a.year == y):
@@ -266,9 +267,6 @@ def import_(app: App, file: Path) -> None:
 
     with app.write() as session:
         summary = import_csv(session, file, actor=app.actor)
-    parts = [
-        f"{summary.created[k]} {k}{'s' if summary.created[k] != 1 else ''}"
-        for k in ("practice", "clinician", "attestation", "participation")
-    ]
+    parts = [plural(summary.created[k], k) for k in ("practice", "clinician", "attestation", "participation")]
     unchanged = sum(summary.unchanged.values())
-    click.echo(f"{file.name}: added {', '.join(parts)}; {unchanged} rows already present")
+    click.echo(f"{file.name}: added {', '.join(parts)}; {plural(unchanged, 'row')} already present")

@@ -11,6 +11,7 @@ import click
 from evidence.app import App
 from evidence.cli.output import emit, format_option
 from evidence.cli.params import ISO_DATE, TIN, YEAR, actor_option
+from evidence.support.text import plural
 
 if TYPE_CHECKING:  # at run time it is imported where it is used
     from evidence.retention.policy import PurgePlan
@@ -36,7 +37,7 @@ def retention_show(app: App) -> None:
         evidence retention show
     """
     from evidence.retention.policy import retention_years
-    from evidence.rules.cms import retain_until
+    from evidence.rules.cms import FIRST_PERFORMANCE_YEAR, purgeable_on, retain_until
 
     with app.read() as session:
         years = retention_years(session)
@@ -44,9 +45,9 @@ def retention_show(app: App) -> None:
     from evidence.support import clock
 
     today = clock.today()
-    for year in range(2017, today.year + 1):
+    for year in range(FIRST_PERFORMANCE_YEAR, today.year + 1):
         until = retain_until(year, years)
-        state = "purgeable" if until < today else "kept"
+        state = "purgeable" if purgeable_on(year, years, today) else "kept"
         click.echo(f"  PY{year}: kept through {until} ({state})")
 
 
@@ -61,11 +62,33 @@ def retention_set(app: App, years: int) -> None:
     Example:
         evidence retention set --years 10
     """
-    from evidence.retention.policy import set_retention_years
+    from evidence.retention.policy import set_retention_years, stored_retention_dates
 
     with app.write() as session:
         previous = set_retention_years(session, years, actor=app.actor)
+        dates = stored_retention_dates(session) if years > previous else {}
     click.echo(f"retention period: {previous} -> {years} years")
+    _extend_locks(app, dates)
+
+
+def _extend_locks(app: App, dates: dict[str, date]) -> None:
+    """After the commit, the store's own lock follows a longer period (S3 Object Lock; nothing locally)."""
+    from evidence.errors import StoreError
+
+    if not dates:
+        return
+    store = app.blob_store
+    failed: list[str] = []
+    for digest, until in sorted(dates.items()):
+        try:
+            store.extend_retention(digest, until)
+        except StoreError as exc:  # one missing file must not leave the others on the old lock
+            failed.append(exc.message)
+    if failed:
+        raise StoreError(
+            f"the retention period is recorded, but the file store could not extend the lock of "
+            f"{len(failed)} of {plural(len(dates), 'file')}: {failed[0]}"
+        )
 
 
 @click.group()
@@ -138,7 +161,8 @@ def _mirror_hold(app: App, hold_id: int, digests: set[str], *, on: bool) -> None
     if failed:
         raise StoreError(
             f"legal hold {hold_id} is recorded, but the file store could not "
-            f"{'place' if on else 'release'} its own hold on {len(failed)} of {len(digests)} files: {failed[0]}"
+            f"{'place' if on else 'release'} its own hold on {len(failed)} of {plural(len(digests), 'file')}: "
+            f"{failed[0]}"
         )
 
 
@@ -199,14 +223,17 @@ def purge(app: App, as_of: date | None, yes: bool) -> None:
         evidence purge --as-of 2027-01-01
         evidence purge --yes
     """
-    from evidence.errors import StoreError
-    from evidence.retention.policy import execute_purge, plan_purge
+    from evidence.errors import InputError, StoreError
+    from evidence.retention.policy import check_purge_date, execute_purge, plan_purge
     from evidence.support import clock
 
     today = clock.today()
     as_of = as_of or today
-    if yes and as_of > today:
-        raise click.UsageError(f"--as-of {as_of} is in the future: --yes only purges what has expired by today")
+    if yes:
+        try:
+            check_purge_date(as_of, today)  # the library's rule, checked before any work
+        except InputError as exc:
+            raise click.UsageError(exc.message) from exc
     store = app.blob_store
     with store.maintenance():  # no registration may re-use a file between our commit and its removal
         with app.write() as session:
@@ -225,9 +252,9 @@ def purge(app: App, as_of: date | None, yes: bool) -> None:
             except StoreError as exc:  # an Object Lock set under a longer retention period than today's
                 kept.append(exc.message)
     records = sum(u.records for u in plan.units)
-    click.echo(f"purged {records} records and {removed} files; tombstones kept")
+    click.echo(f"purged {plural(records, 'record')} and {plural(removed, 'file')}; tombstones kept")
     if kept:
-        raise StoreError(f"{len(kept)} files could not be removed and remain as orphans: {kept[0]}")
+        raise StoreError(f"{plural(len(kept), 'file')} could not be removed and remain as orphans: {kept[0]}")
 
 
 def _show_plan(plan: PurgePlan) -> None:
@@ -238,10 +265,10 @@ def _show_plan(plan: PurgePlan) -> None:
         if not unit.records and not unit.blobs:
             continue
         click.echo(
-            f"  {unit.tin} PY{unit.year} (kept through {unit.retain_until}): {len(unit.attestations)} attestations, "
-            f"{len(unit.participations)} participations, {len(unit.memberships)} clinician-years, "
-            f"{len(unit.links)} evidence links, {len(unit.evidence)} evidence records, "
-            f"{len(unit.blobs)} files ({_size(unit.bytes)})"
+            f"  {unit.tin} PY{unit.year} (kept through {unit.retain_until}): "
+            f"{plural(len(unit.attestations), 'attestation')}, {plural(len(unit.participations), 'participation')}, "
+            f"{plural(len(unit.memberships), 'clinician-year')}, {plural(len(unit.links), 'evidence link')}, "
+            f"{plural(len(unit.evidence), 'evidence record')}, {plural(len(unit.blobs), 'file')} ({_size(unit.bytes)})"
         )
     for unit in plan.held:
         holds = ", ".join(f"#{h}" for h in unit.held_by)

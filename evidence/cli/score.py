@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -11,7 +10,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from evidence.app import App
-from evidence.cli.output import render_table
+from evidence.cli.output import emit, emit_json, format_option, render_table
+from evidence.cli.params import NPI, TIN, YEAR
+from evidence.rules.cms import weight_label
+from evidence.support.text import plural
 
 if TYPE_CHECKING:
     from evidence.rules.scoring import ScoreReport
@@ -21,24 +23,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def entity_options(func: F) -> F:
     """--tin, --year and --npi: the reporting entity (the TIN, or one NPI billing under it)."""
-    func = click.option(
-        "--npi", metavar="NPI", help="Report for this NPI (individual) instead of the whole TIN (group)."
-    )(func)
-    func = click.option("--year", metavar="YEAR", required=True, help="Performance year, e.g. 2020.")(func)
-    return click.option(
-        "--tin", metavar="TIN", required=True, help="The practice's TIN: 9 digits, leading zeros kept."
-    )(func)
-
-
-def table_or_json(func: F) -> F:
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(("table", "json")),
-        default="table",
-        show_default=True,
-        help="table for people; json for other tools.",
-    )(func)
+    func = click.option("--npi", type=NPI, help="Report for this NPI (individual) instead of the whole TIN (group).")(
+        func
+    )
+    func = click.option("--year", type=YEAR, required=True, help="Performance year, e.g. 2020.")(func)
+    return click.option("--tin", type=TIN, required=True, help="The practice's TIN: 9 digits, leading zeros kept.")(
+        func
+    )
 
 
 def _number(value: Fraction) -> str:
@@ -46,23 +37,27 @@ def _number(value: Fraction) -> str:
     return f"{float(value):.2f}".rstrip("0").rstrip(".")
 
 
+STATUS_COLUMNS = ["level", "status", "label", "applies", "doubles_ia_points", "reason"]
+
+
 # --- status ------------------------------------------------------------------------------------
 
 
 @click.command()
 @entity_options
-@table_or_json
+@format_option
 @click.pass_obj
-def status(app: App, tin: str, year: str, npi: str | None, fmt: str) -> None:
+def status(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
     """Special statuses (small, rural, HPSA, non-patient facing, ...) with reasons.
 
     Shows the TIN's group-level statuses and, with --npi, that clinician's own. Only small
     practice, rural, HPSA and non-patient facing double IA points; hospital-based and
-    ASC-based are shown but change nothing in IA scoring.
+    ASC-based are shown but change nothing in IA scoring. CSV has one row per status.
 
     \b
-    Example:
+    Examples:
         evidence status --tin 000123456 --year 2020 --npi 1234567893
+        evidence status --tin 000123456 --year 2020 --format csv
     """
     from evidence.rules.status import special_statuses
 
@@ -87,7 +82,11 @@ def status(app: App, tin: str, year: str, npi: str | None, fmt: str) -> None:
             "clinicians": report.clinicians,
             "statuses": rows,
         }
-        click.echo(json.dumps(document, indent=2))
+        emit_json(document)
+        return
+    if fmt == "csv":
+        entity = {"tin": report.tin, "performance_year": report.year, "npi": report.npi}
+        emit([{**entity, **row} for row in rows], fmt, columns=[*entity, *STATUS_COLUMNS])
         return
     who = f"NPI {report.npi} under TIN {report.tin}" if report.npi else f"TIN {report.tin}"
     click.echo(f"{who}, PY{report.year}: {report.clinicians} clinicians billing under the TIN")
@@ -106,16 +105,17 @@ def status(app: App, tin: str, year: str, npi: str | None, fmt: str) -> None:
 
 @click.command()
 @entity_options
-@table_or_json
+@format_option
 @click.pass_obj
-def score(app: App, tin: str, year: str, npi: str | None, fmt: str) -> None:
+def score(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
     """The IA score the attestations earn, activity by activity.
 
     A group score (no --npi) counts the TIN's group attestations with its group-level
     statuses; an individual score counts that NPI's own attestations under the TIN with its
     own statuses. Each activity says what it earned and why: weight, doubling, its period,
     and for a group the clinician participation rule (50% from PY2020). Medical-home and APM
-    credit are added and the total is capped at 40.
+    credit are added and the total is capped at 40. CSV has one row per activity, with the
+    entity's total on each row.
 
     \b
     Examples:
@@ -127,7 +127,9 @@ def score(app: App, tin: str, year: str, npi: str | None, fmt: str) -> None:
     with app.read() as session:
         report = compute_score(session, tin, year, npi)
     if fmt == "json":
-        click.echo(json.dumps(_score_document(report), indent=2))
+        emit_json(_score_document(report))
+    elif fmt == "csv":
+        emit(_score_rows(report), fmt, columns=SCORE_COLUMNS)
     else:
         click.echo(_score_text(report))
 
@@ -173,6 +175,45 @@ def _score_document(report: ScoreReport) -> dict[str, Any]:
     }
 
 
+SCORE_COLUMNS = [
+    "tin",
+    "performance_year",
+    "npi",
+    "level",
+    "activity",
+    "title",
+    "weight",
+    "base_points",
+    "doubled",
+    "points",
+    "counted",
+    "reasons",
+    "total_points",
+    "category_score",
+]
+
+
+def _score_rows(report: ScoreReport) -> list[dict[str, Any]]:
+    """One flat row per attested activity; a spreadsheet sums `points` where `counted`."""
+    entity = {"tin": report.tin, "performance_year": report.year, "npi": report.npi, "level": report.level}
+    totals = {"total_points": report.points, "category_score": float(report.category_score)}
+    return [
+        {
+            **entity,
+            "activity": a.activity_id,
+            "title": a.title,
+            "weight": weight_label(a.weight),
+            "base_points": a.base_points,
+            "doubled": a.doubled,
+            "points": a.points,
+            "counted": a.counted,
+            "reasons": "; ".join(a.reasons),
+            **totals,
+        }
+        for a in report.activities
+    ]
+
+
 def _score_text(report: ScoreReport) -> str:
     who = f"NPI {report.npi} under TIN {report.tin}" if report.npi else f"TIN {report.tin}"
     lines = [f"IA score, {report.level} reporting: {who}, PY{report.year}"]
@@ -180,7 +221,7 @@ def _score_text(report: ScoreReport) -> str:
     lines.append(f"Special statuses: {', '.join(statuses) or 'none'}")
     lines.append("Activities:" if report.activities else "Activities: none attested")
     for a in report.activities:
-        weight = a.weight or "unweighted"
+        weight = weight_label(a.weight)
         verdict = "counted" if a.counted else "NOT counted"
         lines.append(f"  {a.activity_id} ({weight}): {a.points} points, {verdict} - {a.title}")
         lines += [f"    - {reason}" for reason in a.reasons]
@@ -208,7 +249,7 @@ def _score_text(report: ScoreReport) -> str:
     help="Write the JSON to this file (owner-only, 0600) instead of standard output.",
 )
 @click.pass_obj
-def export_qpp(app: App, tin: str, year: str, npi: str | None, output: Path | None) -> None:
+def export_qpp(app: App, tin: str, year: int, npi: str | None, output: Path | None) -> None:
     """The IA measurement set as QPP Submissions API JSON.
 
     Only activities that earn credit are submitted (sorted by activity id); each one left
@@ -234,4 +275,4 @@ def export_qpp(app: App, tin: str, year: str, npi: str | None, output: Path | No
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
     count = len(submission.submitted)
-    click.echo(f"Wrote {count} {'activity' if count == 1 else 'activities'} to {output}", err=True)
+    click.echo(f"Wrote {plural(count, 'activity')} to {output}", err=True)

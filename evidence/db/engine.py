@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from evidence.errors import StoreError
+from evidence.support.text import redact_url
 
 # How long a writer waits for another process's write lock before giving up (SQLite).
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -20,26 +21,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     try:
         engine = create_engine(url, **kwargs)
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise StoreError(f"cannot use database URL {_redact(url)}: {exc}") from exc
+        raise StoreError(f"cannot use database URL {redact_url(url)}: {exc}") from exc
     except ValueError as exc:  # a malformed part, such as a port that is not a number
-        raise StoreError(f"cannot use database URL {_redact(url)}: malformed URL") from exc
+        raise StoreError(f"cannot use database URL {redact_url(url)}: malformed URL") from exc
     except ImportError as exc:  # the dialect is known but its driver is not installed
-        raise StoreError(f"cannot use database URL {_redact(url)}: driver not installed ({exc})") from exc
+        raise StoreError(f"cannot use database URL {redact_url(url)}: driver not installed ({exc})") from exc
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     elif engine.dialect.name == "postgresql":
         _configure_postgresql(engine)
     return engine
-
-
-def _redact(url: str) -> str:
-    """Never print a password that a database URL may carry."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return "(unparseable URL)"
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -84,10 +75,6 @@ def _configure_postgresql(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         if connection.get_execution_options().get("evidence_write", False):
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 @contextmanager

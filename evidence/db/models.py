@@ -7,6 +7,7 @@ surrogate integer keys join the tables.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -27,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from evidence.db.types import UTCDateTime, utcnow
+from evidence.rules.cms import DocumentationRule, Weight
 
 # Named constraints, so Alembic's batch mode (SQLite) can drop and recreate them by name.
 NAMING_CONVENTION = {
@@ -37,9 +39,12 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-WEIGHTS = ("high", "medium", "none")
-DOCUMENTATION_RULES = ("all", "any", "single")
 APM_KINDS = ("none", "mips", "other", "app")
+
+
+def _sql_values(values: Iterable[str]) -> str:
+    """('high', 'medium', 'none') for a CHECK constraint: the enum is the one list of allowed values."""
+    return ", ".join(f"'{value}'" for value in values)
 
 
 class Base(DeclarativeBase):
@@ -96,7 +101,7 @@ class Activity(Base):
     __table_args__ = (
         UniqueConstraint("performance_year", "activity_id"),
         Index("ix_activities_activity_id", "activity_id"),
-        CheckConstraint("weight IS NULL OR weight IN ('high', 'medium', 'none')", name="weight"),
+        CheckConstraint(f"weight IS NULL OR weight IN ({_sql_values(Weight)})", name="weight"),
     )
 
 
@@ -115,7 +120,7 @@ class DocumentationRequirement(Base):
         back_populates="requirement", order_by="DocumentationItem.key", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (CheckConstraint("rule IN ('all', 'any', 'single')", name="rule"),)
+    __table_args__ = (CheckConstraint(f"rule IN ({_sql_values(DocumentationRule)})", name="rule"),)
 
 
 class DocumentationItem(Base):

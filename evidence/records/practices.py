@@ -26,7 +26,7 @@ from evidence.db.models import (
 from evidence.errors import ConflictError, InputError, NotFoundError
 from evidence.retention import audit
 from evidence.rules import cms as rules
-from evidence.rules.identifiers import parse_activity_id, parse_npi, parse_tin
+from evidence.rules.identifiers import parse_activity_id, parse_npi, parse_tin, parse_year
 
 
 @dataclass
@@ -89,17 +89,6 @@ class Lookup:
             self._clinicians[row.npi] = row
         elif isinstance(row, Membership):
             self._members[(row.practice_id, row.clinician_id, row.performance_year)] = row
-
-
-LAST_PERFORMANCE_YEAR = 2100
-
-
-def _year(session: Session, year: int) -> int:
-    if year < rules.FIRST_PERFORMANCE_YEAR:
-        raise InputError(f"performance year {year} is before MIPS began ({rules.FIRST_PERFORMANCE_YEAR})")
-    if year > LAST_PERFORMANCE_YEAR:  # as the command line's --year; retention dates must stay computable
-        raise InputError(f"performance year {year} is after {LAST_PERFORMANCE_YEAR}")
-    return year
 
 
 # --- Practices --------------------------------------------------------------------------------
@@ -200,7 +189,7 @@ def add_clinician(
 ) -> tuple[Membership, bool]:
     """Record that NPI bills under TIN in `year`, with its status inputs; (membership, created)."""
     lookup = lookup or Lookup(session)
-    tin, npi, year = parse_tin(tin), parse_npi(npi), _year(session, year)
+    tin, npi, year = parse_tin(tin), parse_npi(npi), parse_year(year)
     name = " ".join((name or "").split())
     if not name:
         raise InputError(f"clinician {npi}: name is empty")
@@ -290,7 +279,7 @@ def attest(
 ) -> tuple[Attestation, bool]:
     """A group attestation (no NPI) or an individual one; (attestation, created)."""
     lookup = lookup or Lookup(session)
-    tin, activity_id, year = parse_tin(tin), parse_activity_id(activity_id), _year(session, year)
+    tin, activity_id, year = parse_tin(tin), parse_activity_id(activity_id), parse_year(year)
     practice = lookup.require_practice(tin)
     clinician = lookup.require_member(practice, parse_npi(npi), year) if npi else None
     activity = lookup.activity(activity_id, year)
@@ -336,7 +325,7 @@ def participate(
 ) -> tuple[Participation, bool]:
     """One clinician's own period for the group's attestation (the 50% rule from PY2020)."""
     lookup = lookup or Lookup(session)
-    tin, activity_id, year = parse_tin(tin), parse_activity_id(activity_id), _year(session, year)
+    tin, activity_id, year = parse_tin(tin), parse_activity_id(activity_id), parse_year(year)
     practice = lookup.require_practice(tin)
     clinician = lookup.require_member(practice, parse_npi(npi), year)
     activity = lookup.activity(activity_id, year)

@@ -34,6 +34,7 @@ from evidence.errors import ConflictError, InputError, NotFoundError
 from evidence.retention import audit
 from evidence.rules import cms as rules
 from evidence.rules.identifiers import parse_tin
+from evidence.support.text import plural
 
 RETENTION_SETTING = "retention_years"
 # Retention dates (year + period) must stay within the calendar Python can represent.
@@ -87,6 +88,19 @@ def set_retention_years(session: Session, years: int, *, actor: str) -> int:
 
 def retain_until(session: Session, year: int) -> date:
     return rules.retain_until(year, retention_years(session))
+
+
+def stored_retention_dates(session: Session) -> dict[str, date]:
+    """Each stored file's last day to keep: that of the latest performance year linking to it."""
+    years = retention_years(session)
+    query = (
+        select(Blob.digest, func.max(Attestation.performance_year))
+        .join(Evidence, Evidence.blob_id == Blob.id)
+        .join(EvidenceLink, EvidenceLink.evidence_id == Evidence.id)
+        .join(Attestation, Attestation.id == EvidenceLink.attestation_id)
+        .group_by(Blob.digest)
+    )
+    return {digest: rules.retain_until(year, years) for digest, year in session.execute(query)}
 
 
 # --- Legal holds --------------------------------------------------------------------------------
@@ -332,16 +346,21 @@ def _assign_evidence_and_blobs(session: Session, units: list[PurgeUnit]) -> None
             unit.blobs[digest] = size
 
 
+def check_purge_date(as_of: date, today: date) -> None:
+    """A purge plans for any date, but deletes only what has expired by today."""
+    if as_of > today:
+        raise InputError(
+            f"--as-of {as_of} is in the future: a purge can only delete what has expired by today ({today})"
+        )
+
+
 def execute_purge(session: Session, plan: PurgePlan, *, actor: str, today: date) -> list[str]:
     """Delete the plan's rows, with tombstones and audit events; returns the digests to remove.
 
     The caller commits, then removes the files: a crash in between leaves only orphaned
     files, which `evidence verify --repair` removes.
     """
-    if plan.as_of > today:
-        raise InputError(
-            f"--as-of {plan.as_of} is in the future: a purge can only delete what has expired by today ({today})"
-        )
+    check_purge_date(plan.as_of, today)
     now = utcnow()
     digests: list[str] = []
     for unit in plan.units:
@@ -359,8 +378,8 @@ def execute_purge(session: Session, plan: PurgePlan, *, actor: str, today: date)
             session,
             actor,
             "purge",
-            f"purged {unit.tin} PY{unit.year} (kept until {unit.retain_until}): {unit.records} records, "
-            f"{len(unit.blobs)} files, {unit.bytes} bytes",
+            f"purged {unit.tin} PY{unit.year} (kept until {unit.retain_until}): {plural(unit.records, 'record')}, "
+            f"{plural(len(unit.blobs), 'file')}, {plural(unit.bytes, 'byte')}",
             tin=unit.tin,
             year=unit.year,
             details={
@@ -422,7 +441,3 @@ def tombstones_for(session: Session, *, record_id: int | None = None, sha256: st
     if sha256 is not None:
         query = query.where(Tombstone.sha256 == sha256)
     return list(session.scalars(query))
-
-
-def count_tombstones(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Tombstone)) or 0

@@ -8,18 +8,60 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
+from enum import StrEnum
 from fractions import Fraction
 
+from evidence.support.text import plural
+
+# The performance years a user may name. MIPS began with PY2017. The rules below are open-ended
+# from PY2025 on, so a later year's CMS inventory can be imported (`catalog import-qpp --year 2028`)
+# without a code change; whether a year has activities is the catalog's answer, not the parser's.
+# The upper bound only catches typos and keeps every retention date (year + up to 100 years) a date.
 FIRST_PERFORMANCE_YEAR = 2017
+LAST_PERFORMANCE_YEAR = 2100
 LAST_WEIGHTED_YEAR = 2024
 # The 50% group rule starts with PY2020; before it, one clinician let the whole TIN claim.
 FIRST_HALF_OF_CLINICIANS_YEAR = 2020
 MINIMUM_CONSECUTIVE_DAYS = 90
 
 
+def performance_year_problem(year: int) -> str | None:
+    """Why `year` cannot be a performance year, or None if it can."""
+    if year < FIRST_PERFORMANCE_YEAR:
+        return f"performance year {year} is before MIPS began ({FIRST_PERFORMANCE_YEAR})"
+    if year > LAST_PERFORMANCE_YEAR:
+        return f"performance year {year} is after {LAST_PERFORMANCE_YEAR}"
+    return None
+
+
 def uses_weights(year: int) -> bool:
     """PY2017-2024 score activities by weight (medium/high); from PY2025 on they are unweighted."""
     return year <= LAST_WEIGHTED_YEAR
+
+
+class Weight(StrEnum):
+    """An activity's weight in PY2017-2024 (IA_PCMH: none); years without weights store NULL."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    NONE = "none"
+
+
+# How an activity without a weight (a year scored without weights) is shown and filtered.
+UNWEIGHTED = "unweighted"
+
+
+def weight_label(weight: str | None) -> str:
+    """high, medium, none, or `unweighted` for a year scored without weights."""
+    return UNWEIGHTED if weight is None else str(weight)
+
+
+class DocumentationRule(StrEnum):
+    """How an activity's suggested-documentation items combine."""
+
+    ALL = "all"  # every item is needed
+    ANY = "any"  # any one item is enough
+    SINGLE = "single"  # the activity has one item
 
 
 # --- Performance period ----------------------------------------------------------------------
@@ -55,7 +97,7 @@ def period_problem(year: int, start: date, end: date) -> str | None:
     days = period_days(start, end)
     if days < minimum_days(year):
         return (
-            f"the period {start} to {end} is {days} days; an activity needs at least "
+            f"the period {start} to {end} is {plural(days, 'day')}; an activity needs at least "
             f"{minimum_days(year)} consecutive days (latest start for PY{year}: {latest_start(year)})"
         )
     return None
@@ -129,7 +171,7 @@ def has_ia_special_status(year: int, statuses: Iterable[str]) -> bool:
 # --- Points and full credit (RULES.md "Points and full credit") -------------------------------
 
 FULL_CREDIT_POINTS = 40
-WEIGHTED_ACTIVITY_POINTS = {"medium": 10, "high": 20, "none": 0}
+WEIGHTED_ACTIVITY_POINTS = {Weight.MEDIUM: 10, Weight.HIGH: 20, Weight.NONE: 0}
 UNWEIGHTED_ACTIVITY_POINTS = 20
 # Medical-home recognition earns full credit on its own, whatever the year's weights.
 FULL_CREDIT_ACTIVITIES = frozenset({"IA_PCMH"})
@@ -147,9 +189,10 @@ def activity_base_points(year: int, weight: str | None) -> int:
     """Points before doubling: by weight through PY2024, the same for every activity from PY2025."""
     if not uses_weights(year):
         return UNWEIGHTED_ACTIVITY_POINTS
-    if weight not in WEIGHTED_ACTIVITY_POINTS:
+    known = weight in set(Weight) and Weight(weight) in WEIGHTED_ACTIVITY_POINTS
+    if weight is None or not known:
         raise ValueError(f"PY{year} is weighted but the activity has weight {weight!r}")
-    return WEIGHTED_ACTIVITY_POINTS[weight]
+    return WEIGHTED_ACTIVITY_POINTS[Weight(weight)]
 
 
 def activity_points(year: int, weight: str | None, special_status: bool) -> int:

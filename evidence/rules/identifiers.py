@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 from evidence.errors import InputError
+from evidence.rules.cms import performance_year_problem
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ACTIVITY_ID = re.compile(r"^IA_[A-Z0-9]+(_[A-Z0-9]+)*$")
@@ -75,7 +76,12 @@ def parse_iso_date(value: str | date, *, field: str = "date") -> date:
 
 
 def parse_year(value: int | str, *, field: str = "year") -> int:
+    """The one check of every performance year typed or read: four digits, 2017 to 2100."""
     text = str(value).strip()
     if not (len(text) == 4 and text.isascii() and text.isdigit()):
         raise InputError(f"{field} {value!r} is not a four-digit performance year")
-    return int(text)
+    year = int(text)
+    problem = performance_year_problem(year)
+    if problem is not None:
+        raise InputError(problem)
+    return year

@@ -16,6 +16,7 @@ from evidence.catalog.store import activity_sort_key
 from evidence.db.models import Attestation, Participation
 from evidence.rules import cms as rules
 from evidence.rules.status import ReportingEntity, SpecialStatus, percent, reporting_entity, statuses_of
+from evidence.support.text import plural
 
 # Invalid participations listed one by one; past this many, only counted.
 MAX_LISTED_PARTICIPATION_PROBLEMS = 5
@@ -212,7 +213,7 @@ def _group_requirement(entity: ReportingEntity, attestation: Attestation) -> tup
     listed = rejected[:MAX_LISTED_PARTICIPATION_PROBLEMS]
     reasons += [f"participation not counted: {r}" for r in listed]
     if len(rejected) > len(listed):
-        reasons.append(f"{len(rejected) - len(listed)} more participations not counted")
+        reasons.append(f"{plural(len(rejected) - len(listed), 'more participation')} not counted")
     return met, reasons
 
 

@@ -134,7 +134,7 @@ class LocalBlobStore:
             raise
         finally:
             os.close(source_fd)
-        return StoredBlob(ALGORITHM, digest, size, sniff_media_type(head, source.name), created)
+        return StoredBlob(ALGORITHM, digest, size, sniff_media_type(head), created)
 
     def extend_retention(self, digest: str, until: date) -> None:
         """Local files have no lock of their own: retention is enforced by the tool."""

@@ -13,7 +13,7 @@ import filetype
 OCTET_STREAM = "application/octet-stream"
 
 
-def sniff_media_type(head: bytes, name: str = "") -> str:
+def sniff_media_type(head: bytes) -> str:
     if not head:
         return "application/x-empty"
     kind = filetype.guess(head)

@@ -276,7 +276,7 @@ class S3BlobStore:
                 size += len(chunk)
             digest = hasher.hexdigest()
             key = self.key_for(digest)
-            media_type = sniff_media_type(head, source.name)
+            media_type = sniff_media_type(head)
             lock = self._retention(retain_until)
             with self._errors(f"storing {source.name}"):
                 existing = self._head(key)

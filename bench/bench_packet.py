@@ -103,7 +103,8 @@ def render_packet_child(home: Path, tin: str, out: Path) -> dict[str, float]:
 
     app = App(resolve_settings(home, None), actor="bench")
     started, cpu = time.perf_counter(), time.process_time()
-    packet = build_packet(app, app.blob_store, tin, YEAR, generated_at=GENERATED_AT)
+    with app.read() as session:
+        packet = build_packet(session, app.blob_store, tin, YEAR, generated_at=GENERATED_AT)
     write_packet(packet, out)
     return {
         "seconds": time.perf_counter() - started,

@@ -7,19 +7,21 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from evidence.config import Settings, prepare_home
-from evidence.db.engine import make_engine, read_session, write_session
+from evidence.db.engine import describe_db_error, make_engine, read_session, translated_errors, write_session
 from evidence.errors import StoreError
 from evidence.support.text import redact_url
 
 if TYPE_CHECKING:
     from evidence.store.blobstore import BlobStore
+
+__all__ = ["App", "default_actor", "describe_db_error"]
 
 ACTOR_ENV = "EVIDENCE_ACTOR"
 
@@ -67,12 +69,20 @@ class App:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One transaction: everything in the block is committed together or not at all."""
-        with _translated(), write_session(self.engine) as session:
-            yield session
-            appended = session.info.pop("audit_appended", False)
-        if appended:
-            self._mirror_audit_head()
+        """A writer session: everything in the block is committed together or not at all.
+
+        A library function documented to commit per batch (`register_files`) may commit inside
+        the block; each of its transactions takes the writer lock. The audit head is mirrored
+        after the block whenever an event was appended, even if a later batch then failed.
+        """
+        info: dict[Any, Any] = {}
+        try:
+            with translated_errors(), write_session(self.engine) as session:
+                info = session.info
+                yield session
+        finally:
+            if info.pop("audit_appended", False):
+                self._mirror_audit_head()
 
     def _mirror_audit_head(self) -> None:
         from evidence.retention.audit import write_head_file
@@ -80,12 +90,12 @@ class App:
         try:
             with read_session(self.engine) as session:
                 write_head_file(self.settings.home, session)
-        except OSError:
+        except (OSError, SQLAlchemyError):
             pass  # the database chain is the record; the mirror only guards against truncation
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with _translated(), read_session(self.engine) as session:
+        with translated_errors(), read_session(self.engine) as session:
             yield session
 
     @cached_property
@@ -108,21 +118,3 @@ class App:
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
-
-
-def describe_db_error(exc: Exception) -> str:
-    original = getattr(exc, "orig", None)
-    text = str(original or exc).splitlines()[0]
-    if "file is not a database" in text or "malformed" in text:
-        return f"{text} (the database file is damaged or not a SQLite database)"
-    return text
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    try:
-        yield
-    except DatabaseError as exc:  # OperationalError, and a damaged page met mid-command
-        raise StoreError(f"database error: {describe_db_error(exc)}") from exc
-    except OverflowError as exc:  # SQLite cannot bind an integer beyond 64 bits
-        raise StoreError(f"a number is too large for the database ({exc})") from exc

@@ -42,7 +42,7 @@ def run_demo(
     from evidence.records.importer import import_csv
     from evidence.records.manifest import read_manifest
     from evidence.records.missing import missing_report
-    from evidence.store.registration import register_files
+    from evidence.store.registration import OutcomeStatus, register_files
 
     sample = sample or sample_evidence_dir()
     home = fresh_demo_home(out).absolute()
@@ -58,9 +58,10 @@ def run_demo(
 
     files, problems = read_manifest(sample / "manifest.yaml")
     store = app.blob_store
-    outcomes = register_files(app, store, files)
-    failed = [o for o in outcomes if o.status == "failed"] + problems
-    registered = sum(o.status == "registered" for o in outcomes)
+    with app.write() as session:
+        outcomes = register_files(session, store, files, actor=app.actor)
+    failed = [o for o in outcomes if o.status is OutcomeStatus.FAILED] + problems
+    registered = sum(o.status is OutcomeStatus.REGISTERED for o in outcomes)
     echo(f"3. Registered {plural(registered, 'evidence file')}, {len(failed)} failed")
 
     echo("4. Missing-documentation report:")
@@ -71,7 +72,8 @@ def run_demo(
     echo("\n5. Audit packets (PDF, evidence files embedded):")
     for tin, year, npi in sorted({(a.tin, a.year, a.npi) for a in report.activities}, key=lambda k: (k[1], k[2] or "")):
         path = out / (f"packet-{tin}-{year}" + (f"-{npi}" if npi else "") + ".pdf")
-        packet = build_packet(app, store, tin, year, npi)
+        with app.read() as session:
+            packet = build_packet(session, store, tin, year, npi)
         write_packet(packet, path)
         echo(f"   {path}  ({plural(packet.pages, 'page')}, {plural(packet.attachments, 'attachment')})")
     return app

@@ -236,3 +236,96 @@ def test_verify_finds_missing_corrupted_orphaned_and_repairs(run, home, sample) 
     assert f"orphaned: {orphan.name}" in out
     repaired = run("verify", "--repair", expect=1).output  # missing and corrupted cannot be repaired
     assert "removed orphaned file" in repaired and not orphan.exists()
+
+
+# --- The library call: one writer session, committed batch by batch -----------------------------------
+
+
+def _files(tmp_path: Path, n: int) -> list:
+    from evidence.store.registration import FileToRegister, LinkRequest
+
+    request = LinkRequest(TIN, 2020, "IA_PM_7")
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    files = []
+    for i in range(n):
+        (folder / f"sheet-{i}.txt").write_text(f"sign-in sheet {i}\n", encoding="utf-8")
+        files.append(FileToRegister(folder / f"sheet-{i}.txt", request))
+    return files
+
+
+def test_each_batch_is_its_own_locked_transaction_and_no_transaction_is_open_while_storing(
+    tmp_path: Path, app, monkeypatch, sample
+) -> None:
+    from sqlalchemy import event
+
+    from evidence.store import registration
+    from evidence.store.registration import OutcomeStatus, register_files
+
+    monkeypatch.setattr(registration, "BATCH_FILES", 2)
+    files = _files(tmp_path, 5)
+    log: list[str] = []
+
+    def on_statement(_conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        log.append(statement)
+
+    store = app.blob_store
+    event.listen(app.engine, "before_cursor_execute", on_statement)
+    event.listen(app.engine, "commit", lambda _conn: log.append("<commit>"))
+    event.listen(app.engine, "rollback", lambda _conn: log.append("<rollback>"))
+    try:
+        with app.write() as session:
+            put_file = store.put_file
+
+            def storing(*args, **kwargs):  # type: ignore[no-untyped-def]
+                assert not session.in_transaction(), "a transaction (the writer lock) is open while storing a file"
+                return put_file(*args, **kwargs)
+
+            monkeypatch.setattr(store, "put_file", storing)
+            outcomes = register_files(session, store, files, actor="tester")
+    finally:
+        event.remove(app.engine, "before_cursor_execute", on_statement)
+    assert [o.status for o in outcomes] == [OutcomeStatus.REGISTERED] * 5
+    # Every write happens in a transaction that began with the writer lock, even after a commit.
+    locked, writes, committed_writes = False, 0, 0
+    for entry in log:
+        if entry.startswith("BEGIN IMMEDIATE") or "pg_advisory_xact_lock" in entry:
+            locked, writes = True, 0
+        elif entry in ("<commit>", "<rollback>"):
+            committed_writes += entry == "<commit>" and writes > 0
+            locked, writes = False, 0
+        elif entry.split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            assert locked, f"{entry[:60]} outside a locked transaction"
+            writes += 1
+    assert committed_writes == 3  # 5 files in batches of 2: three transactions that write
+    assert _count(app, EvidenceLink) == 5
+
+
+def test_a_failing_later_batch_keeps_the_earlier_ones_and_the_audit_head_is_mirrored(
+    tmp_path: Path, app, home, monkeypatch, sample
+) -> None:
+    from evidence.retention.audit import HEAD_FILE, verify_chain
+    from evidence.store import registration
+    from evidence.store.registration import register_files
+
+    monkeypatch.setattr(registration, "BATCH_FILES", 2)
+    record_batch, calls = registration.record_batch, []
+
+    def interrupted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return record_batch(*args, **kwargs)
+
+    monkeypatch.setattr(registration, "record_batch", interrupted)
+    (home / HEAD_FILE).unlink(missing_ok=True)
+    with pytest.raises(KeyboardInterrupt), app.write() as session:
+        register_files(session, app.blob_store, _files(tmp_path, 5), actor="tester")
+    assert _count(app, EvidenceLink) == 2  # the first batch stays registered; the second left nothing
+    assert len(_store_files(home)) == 2  # and no blob of the interrupted batch
+    with app.read() as session:
+        assert verify_chain(session, home).ok
+        from evidence.db.models import AuditHead
+
+        head = session.get(AuditHead, 1)
+    assert (home / HEAD_FILE).read_text(encoding="utf-8").split() == [str(head.seq), head.hash]

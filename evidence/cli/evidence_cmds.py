@@ -71,7 +71,14 @@ def register(
         evidence register --manifest sample_evidence/manifest.yaml
     """
     from evidence.records.manifest import read_manifest
-    from evidence.store.registration import FileToRegister, LinkRequest, Outcome, expand_paths, register_files
+    from evidence.store.registration import (
+        FileToRegister,
+        LinkRequest,
+        Outcome,
+        OutcomeStatus,
+        expand_paths,
+        register_files,
+    )
 
     if manifest is not None:
         if paths or tin or year or activity or items or npi:
@@ -80,7 +87,7 @@ def register(
                 "give no PATH or --tin/--year/--activity/--item/--npi"
             )
         files, problems = read_manifest(manifest, allow_outside=allow_outside, follow_symlinks=follow_symlinks)
-        outcomes = [Outcome(p.path, "failed", f"{p.source}: {p.message}") for p in problems]
+        outcomes = [Outcome(p.path, OutcomeStatus.FAILED, f"{p.source}: {p.message}") for p in problems]
     else:
         if not (paths and tin and year and activity):
             missing = [
@@ -100,19 +107,25 @@ def register(
         ]
         outcomes = []
     store = app.blob_store
-    with _progress(len(files)) as bar:
+    with _progress(len(files)) as bar, app.write() as session:  # register_files commits batch by batch
 
         def advance(_outcome: Outcome) -> None:
             bar.update()
 
         outcomes += register_files(
-            app, store, files, follow_symlinks=follow_symlinks, allow_empty=allow_empty, on_progress=advance
+            session,
+            store,
+            files,
+            actor=app.actor,
+            follow_symlinks=follow_symlinks,
+            allow_empty=allow_empty,
+            on_progress=advance,
         )
-    registered = sum(1 for o in outcomes if o.status == "registered")
-    present = sum(1 for o in outcomes if o.status == "present")
-    failed = [o for o in outcomes if o.status == "failed"]
+    registered = sum(1 for o in outcomes if o.status is OutcomeStatus.REGISTERED)
+    present = sum(1 for o in outcomes if o.status is OutcomeStatus.PRESENT)
+    failed = [o for o in outcomes if o.status is OutcomeStatus.FAILED]
     for outcome in outcomes:
-        if outcome.status == "registered" and len(outcomes) <= 50:
+        if outcome.status is OutcomeStatus.REGISTERED and len(outcomes) <= 50:
             click.echo(f"registered {outcome.path.name}: {outcome.message}")
     click.echo(f"{registered} registered, {present} already present, {len(failed)} failed")
     if failed:  # one error line; with several failures, one indented line per file
@@ -246,7 +259,9 @@ def verify(app: App, repair: bool) -> None:
     """
     from evidence.store.verify import verify_store
 
-    report = verify_store(app, app.blob_store, repair=repair)
+    store = app.blob_store
+    with app.read() as session:
+        report = verify_store(session, store, repair=repair)
     for problem in report.database:
         click.echo(f"database: {problem} (the database file is damaged; restore it from a backup)")
     for digest in report.missing:

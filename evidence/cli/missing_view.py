@@ -7,17 +7,15 @@ from typing import Any
 import click
 
 from evidence.cli.output import emit
-from evidence.records.missing import COMPLETE, ActivityStatus, MissingReport
+from evidence.records.missing import ActivityStatus, DocumentationStatus, ItemState, MissingReport
 
-MARK = {"covered": "[x]", "missing": "[ ]", "outside the attested period": "[!]"}
+MARK = {ItemState.COVERED: "[x]", ItemState.MISSING: "[ ]", ItemState.OUTSIDE: "[!]"}
 
 
 def summary_line(report: MissingReport) -> str:
     total = len(report.activities)
-    return (
-        f"{total} attested activit{'y' if total == 1 else 'ies'}: {report.count('complete')} complete, "
-        f"{report.count('incomplete')} incomplete, {report.count('missing')} missing"
-    )
+    counts = ", ".join(f"{report.count(status)} {status}" for status in DocumentationStatus)
+    return f"{total} attested activit{'y' if total == 1 else 'ies'}: {counts}"
 
 
 def render_missing(report: MissingReport, fmt: str) -> None:
@@ -69,8 +67,8 @@ def table_lines(report: MissingReport) -> list[str]:
             add(f"\n{a.tin}  {a.practice_name}  PY{a.year}")
             current = heading
         who = f"individual {a.npi} ({a.clinician_name})" if a.npi else "group"
-        status = a.status
-        state = status.upper() + (f": {a.missing_text}" if status != COMPLETE else "")
+        complete = a.status is DocumentationStatus.COMPLETE
+        state = a.status.upper() + ("" if complete else f": {a.missing_text}")
         add(f"  {a.activity_id}  {who}, {a.start} to {a.end}, rule '{a.rule}'  {state}")
         for item in a.items:
             add(f"    {MARK[item.status]} {item.key}) {item.label}")
@@ -82,7 +80,7 @@ def table_lines(report: MissingReport) -> list[str]:
                     period = f"{e.period_start} to {e.period_end}"
                     add(f"          {e.name} ({e.effective_date}): outside the attested period {period}")
             if not item.evidence:
-                add("          MISSING" if status != COMPLETE else "          none (not needed: the 'any' rule is met)")
+                add("          none (not needed: the 'any' rule is met)" if complete else "          MISSING")
         if a.participation is not None:
             add(f"    participation: {a.participation.describe()}")
     add("\n" + summary_line(report))

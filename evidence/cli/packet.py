@@ -80,7 +80,8 @@ def packet(
         if path is not None:
             _check_writable_folder(path)
     store = app.blob_store
-    result = build_packet(app, store, tin, year, npi, generated_at=generated_at, attachments=not no_attachments)
+    with app.read() as session:
+        result = build_packet(session, store, tin, year, npi, generated_at=generated_at, attachments=not no_attachments)
     try:
         write_packet(result, output)
         click.echo(f"wrote {output} ({result.pages} pages, {result.attachments} attachments, SHA-256 {result.sha256})")

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
 from evidence.errors import StoreError
@@ -79,13 +79,42 @@ def _configure_postgresql(engine: Engine) -> None:
 
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
-    """A session whose transaction commits on success and rolls back entirely on any error."""
+    """A session whose transaction commits on success and rolls back entirely on any error.
+
+    Work that needs several transactions (bulk registration, batch by batch) may call
+    `session.commit()` inside the block: the next statement begins a new transaction, which
+    takes the writer lock again (the "begin" events above), and the block's end commits the last.
+    """
     writer = engine.execution_options(evidence_write=True)
-    with Session(bind=writer, expire_on_commit=False) as session, session.begin():
-        yield session
+    with Session(bind=writer, expire_on_commit=False) as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
 
 
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
     with Session(bind=engine, expire_on_commit=False) as session:
         yield session
+
+
+def describe_db_error(exc: Exception) -> str:
+    original = getattr(exc, "orig", None)
+    text = str(original or exc).splitlines()[0]
+    if "file is not a database" in text or "malformed" in text:
+        return f"{text} (the database file is damaged or not a SQLite database)"
+    return text
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Database failures as StoreError, so that they are reported like every other refusal."""
+    try:
+        yield
+    except DatabaseError as exc:  # OperationalError, and a damaged page met mid-command
+        raise StoreError(f"database error: {describe_db_error(exc)}") from exc
+    except OverflowError as exc:  # SQLite cannot bind an integer beyond 64 bits
+        raise StoreError(f"a number is too large for the database ({exc})") from exc

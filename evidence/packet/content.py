@@ -18,11 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evidence import __version__
-from evidence.app import App
 from evidence.db.models import Practice
-from evidence.errors import InputError
+from evidence.errors import InputError, NotFoundError
 from evidence.packet.archive import ManifestRow, canonical_manifest, manifest_rows, read_verified, write_zip
-from evidence.records.missing import ActivityStatus, missing_report
+from evidence.records.missing import ActivityStatus, DocumentationStatus, missing_report
 from evidence.retention.policy import active_holds, retention_years
 from evidence.rules import cms as rules
 from evidence.rules.identifiers import parse_npi, parse_tin, parse_year
@@ -84,7 +83,8 @@ class PacketContent:
     def activity_scores(self) -> dict[str, ActivityScore]:
         return {a.activity_id: a for a in self.score.activities}
 
-    def count(self, status: str) -> int:
+    def count(self, status: DocumentationStatus | str) -> int:
+        """Activities with this documentation status (the templates name it by its value)."""
         return sum(1 for a in self.activities if a.status == status)
 
 
@@ -125,7 +125,9 @@ def read_packet_content(
     if not activities:
         raise InputError(_nothing_attested(tin, year, npi, report.activities))
     first = activities[0]
-    practice_id = session.scalars(select(Practice.id).where(Practice.tin == tin)).one()  # score() found it
+    practice_id = session.scalar(select(Practice.id).where(Practice.tin == tin))
+    if practice_id is None:  # score() has checked the TIN; only a concurrent purge gets here
+        raise NotFoundError(f"no practice with TIN {tin}")
     holds = [
         HoldView(h.id, f"PY{h.performance_year}" if h.performance_year else "all years", h.reason, h.created_by,
                  h.created_at.date())
@@ -158,7 +160,7 @@ def _nothing_attested(tin: str, year: int, npi: str | None, others: list[Activit
 
 
 def build_packet(
-    session_or_app: Session | App,
+    session: Session,
     store: BlobStore,
     tin: str,
     year: int,
@@ -167,15 +169,21 @@ def build_packet(
     generated_at: datetime | None = None,
     attachments: bool = True,
 ) -> Packet:
-    """Render the packet PDF in memory; write it with `write_packet` (and `write_packet_zip`)."""
+    """Render the packet PDF in memory; write it with `write_packet` (and `write_packet_zip`).
+
+    Only reads: `read_packet_content` in the session, then `render_packet`, which needs no database.
+    """
+    when = as_utc(generated_at or datetime.now(UTC).replace(microsecond=0))
+    content = read_packet_content(session, tin, year, npi, generated_at=when, attachments=attachments)
+    return render_packet(content, store)
+
+
+def render_packet(content: PacketContent, store: BlobStore) -> Packet:
+    """The PDF for gathered content; each evidence file is read from the store and checked against its SHA-256."""
     from evidence.packet.render import EmbeddedFile, render_html, render_pdf
 
-    when = as_utc(generated_at or datetime.now(UTC).replace(microsecond=0))
-    if isinstance(session_or_app, Session):
-        content = read_packet_content(session_or_app, tin, year, npi, generated_at=when, attachments=attachments)
-    else:
-        with session_or_app.read() as session:
-            content = read_packet_content(session, tin, year, npi, generated_at=when, attachments=attachments)
+    when = content.generated_at
+    attachments = content.attachments_embedded
     embedded = [
         EmbeddedFile(
             name=row.file_name,

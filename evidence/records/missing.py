@@ -4,7 +4,8 @@ the evidence that covers it, and what is still missing under the activity's rule
 Evidence counts only if its effective date falls inside the attested period, or, for
 evidence about one participating clinician of a group attestation, inside that
 clinician's own period. The report issues a fixed number of queries whatever the size of
-the store (five), so it stays fast for large practices.
+the store (five, and one more to check a --tin filter), so it stays fast for large practices:
+one loader per query, each returning typed rows, then an assembly step that needs no database.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, TypeVarTuple
+from enum import StrEnum
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from evidence.db.models import (
@@ -33,8 +35,21 @@ from evidence.db.models import (
 from evidence.errors import NotFoundError
 from evidence.rules import cms as rules
 
-COMPLETE, INCOMPLETE, MISSING = "complete", "incomplete", "missing"
-_Columns = TypeVarTuple("_Columns")
+
+class DocumentationStatus(StrEnum):
+    """An attested activity's documentation under its rule; the values are what JSON and CSV show."""
+
+    COMPLETE = "complete"
+    INCOMPLETE = "incomplete"
+    MISSING = "missing"
+
+
+class ItemState(StrEnum):
+    """One suggested-documentation item; the values are what JSON and CSV show."""
+
+    COVERED = "covered"
+    OUTSIDE = "outside the attested period"
+    MISSING = "missing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +89,10 @@ class ItemStatus:
         return [e for e in self.evidence if not e.in_period]
 
     @property
-    def status(self) -> str:
+    def status(self) -> ItemState:
         if self.covering:
-            return "covered"
-        return "outside the attested period" if self.evidence else "missing"
+            return ItemState.COVERED
+        return ItemState.OUTSIDE if self.evidence else ItemState.MISSING
 
 
 @dataclass(frozen=True)
@@ -148,21 +163,21 @@ class ActivityStatus:
         return [i.key for i in self.items if i.covering]
 
     @property
-    def status(self) -> str:
+    def status(self) -> DocumentationStatus:
         covered = len(self.covered_keys)
         satisfied = covered >= 1 if self.rule == "any" else covered == len(self.items)
         if satisfied:
-            return COMPLETE
+            return DocumentationStatus.COMPLETE
         if not any(i.evidence for i in self.items):
-            return MISSING
-        return INCOMPLETE
+            return DocumentationStatus.MISSING
+        return DocumentationStatus.INCOMPLETE
 
     @property
     def missing_text(self) -> str:
         """What is still needed, in words; empty when complete."""
-        if self.status == COMPLETE:
+        if self.status is DocumentationStatus.COMPLETE:
             return ""
-        outside = [i.key for i in self.items if i.status == "outside the attested period"]
+        outside = [i.key for i in self.items if i.status is ItemState.OUTSIDE]
         note = f" (item {', '.join(map(str, outside))}: evidence only outside the attested period)" if outside else ""
         uncovered = [i.key for i in self.items if not i.covering]
         if self.rule == "any":
@@ -173,199 +188,337 @@ class ActivityStatus:
 @dataclass
 class MissingReport:
     activities: list[ActivityStatus]
-    queries: int = 0
 
-    def count(self, status: str) -> int:
+    def count(self, status: DocumentationStatus) -> int:
         return sum(1 for a in self.activities if a.status == status)
 
     @property
     def anything_missing(self) -> bool:
-        return any(a.status != COMPLETE for a in self.activities)
+        return any(a.status is not DocumentationStatus.COMPLETE for a in self.activities)
 
 
-def _filtered(query: Select[*_Columns], tin: str | None, year: int | None, npi: str | None) -> Select[*_Columns]:
-    if tin is not None:
-        query = query.where(Attestation.practice_id == select(Practice.id).where(Practice.tin == tin).scalar_subquery())
-    if year is not None:
-        query = query.where(Attestation.performance_year == year)
-    if npi is not None:
-        query = query.where(
-            Attestation.clinician_id == select(Clinician.id).where(Clinician.npi == npi).scalar_subquery()
+_Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
+_R = TypeVar("_R", bound=NamedTuple)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """The report's filters, applied to a query over attestations."""
+
+    tin: str | None
+    year: int | None
+    npi: str | None
+
+    def apply(self, query: _Q) -> _Q:
+        if self.tin is not None:
+            query = query.where(
+                Attestation.practice_id == select(Practice.id).where(Practice.tin == self.tin).scalar_subquery()
+            )
+        if self.year is not None:
+            query = query.where(Attestation.performance_year == self.year)
+        if self.npi is not None:
+            query = query.where(
+                Attestation.clinician_id == select(Clinician.id).where(Clinician.npi == self.npi).scalar_subquery()
+            )
+        return query
+
+    def attestation_ids(self) -> ScalarSelect[int]:
+        return self.apply(select(Attestation.id)).scalar_subquery()
+
+
+# One row type per query, filled by name from the SELECT list (the fields are the labels).
+# Plain columns, not ORM entities: a large practice has 100,000 evidence links, and
+# building that many tracked objects costs seconds.
+
+
+class _AttestationRow(NamedTuple):
+    id: int
+    practice_id: int
+    clinician_id: int | None
+    year: int
+    start: date
+    end: date
+    activity_id: str
+    title: str
+    weight: str | None
+    subcategory: str | None
+    tin: str
+    practice_name: str
+    npi: str | None
+    clinician_name: str | None
+
+
+class _ItemRow(NamedTuple):
+    activity_id: str
+    rule: str
+    generic: bool
+    id: int
+    key: int
+    label: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Requirement:
+    rule: str
+    generic: bool
+    items: list[_ItemRow]
+
+
+class _ParticipationRow(NamedTuple):
+    attestation_id: int
+    clinician_id: int
+    start: date
+    end: date
+    npi: str
+    name: str
+
+
+class _LinkRow(NamedTuple):
+    attestation_id: int
+    item_id: int
+    clinician_id: int | None
+    clinician_npi: str | None
+    evidence_id: int
+    name: str
+    effective_date: date
+    description: str | None
+    size: int
+    hash_algorithm: str
+    digest: str
+    media_type: str
+    registered_by: str
+    registered_at: datetime
+
+
+def _rows(session: Session, row_type: type[_R], query: Select[*tuple[Any, ...]]) -> list[_R]:
+    """Run `query`, whose columns are labelled with `row_type`'s field names, into `row_type` rows.
+
+    The labels are checked against the fields, so a column can never land in the wrong field.
+    """
+    result = session.execute(query)
+    if tuple(result.keys()) != row_type._fields:
+        raise AssertionError(f"{row_type.__name__}: columns {tuple(result.keys())} do not match {row_type._fields}")
+    make = row_type._make
+    return [make(row) for row in result]
+
+
+def _check_practice(session: Session, tin: str | None) -> None:
+    if tin is not None and session.scalar(select(Practice.id).where(Practice.tin == tin)) is None:
+        raise NotFoundError(f"no practice with TIN {tin}")
+
+
+def _load_attestations(session: Session, scope: _Scope) -> list[_AttestationRow]:
+    attesting = aliased(Clinician)
+    query = (
+        select(
+            Attestation.id.label("id"),
+            Attestation.practice_id.label("practice_id"),
+            Attestation.clinician_id.label("clinician_id"),
+            Attestation.performance_year.label("year"),
+            Attestation.start_date.label("start"),
+            Attestation.end_date.label("end"),
+            Activity.activity_id.label("activity_id"),
+            Activity.title.label("title"),
+            Activity.weight.label("weight"),
+            Activity.subcategory.label("subcategory"),
+            Practice.tin.label("tin"),
+            Practice.name.label("practice_name"),
+            attesting.npi.label("npi"),
+            attesting.name.label("clinician_name"),
         )
-    return query
+        .join(Activity, Activity.id == Attestation.activity_pk)
+        .join(Practice, Practice.id == Attestation.practice_id)
+        .outerjoin(attesting, attesting.id == Attestation.clinician_id)
+    )
+    return _rows(session, _AttestationRow, scope.apply(query))
+
+
+def _load_requirements(session: Session, scope: _Scope) -> dict[str, _Requirement]:
+    """The documentation items of the activities involved, in key order."""
+    activities = (
+        select(Activity.activity_id)
+        .join(Attestation, Attestation.activity_pk == Activity.id)
+        .where(Attestation.id.in_(scope.attestation_ids()))
+    )
+    query = (
+        select(
+            DocumentationRequirement.activity_id.label("activity_id"),
+            DocumentationRequirement.rule.label("rule"),
+            DocumentationRequirement.generic.label("generic"),
+            DocumentationItem.id.label("id"),
+            DocumentationItem.key.label("key"),
+            DocumentationItem.label.label("label"),
+            DocumentationItem.description.label("description"),
+        )
+        .join(DocumentationItem, DocumentationItem.activity_id == DocumentationRequirement.activity_id)
+        .where(DocumentationRequirement.activity_id.in_(activities))
+        .order_by(DocumentationItem.activity_id, DocumentationItem.key)
+    )
+    requirements: dict[str, _Requirement] = {}
+    for item in _rows(session, _ItemRow, query):
+        requirement = requirements.get(item.activity_id)
+        if requirement is None:
+            requirement = requirements[item.activity_id] = _Requirement(item.rule, item.generic, [])
+        requirement.items.append(item)
+    return requirements
+
+
+def _load_participations(session: Session, scope: _Scope) -> dict[int, list[_ParticipationRow]]:
+    """Participation in group attestations, per attestation, in NPI order."""
+    query = (
+        select(
+            Participation.attestation_id.label("attestation_id"),
+            Participation.clinician_id.label("clinician_id"),
+            Participation.start_date.label("start"),
+            Participation.end_date.label("end"),
+            Clinician.npi.label("npi"),
+            Clinician.name.label("name"),
+        )
+        .join(Clinician, Clinician.id == Participation.clinician_id)
+        .where(Participation.attestation_id.in_(scope.attestation_ids()))
+        .order_by(Clinician.npi)
+    )
+    by_attestation: dict[int, list[_ParticipationRow]] = defaultdict(list)
+    for row in _rows(session, _ParticipationRow, query):
+        by_attestation[row.attestation_id].append(row)
+    return by_attestation
+
+
+def _load_links(session: Session, scope: _Scope) -> dict[int, list[_LinkRow]]:
+    """Evidence links per attestation, oldest evidence first (withdrawn evidence never counts)."""
+    linked = aliased(Clinician)
+    query = (
+        select(
+            EvidenceLink.attestation_id.label("attestation_id"),
+            EvidenceLink.item_id.label("item_id"),
+            EvidenceLink.clinician_id.label("clinician_id"),
+            linked.npi.label("clinician_npi"),
+            Evidence.id.label("evidence_id"),
+            Evidence.original_name.label("name"),
+            Evidence.effective_date.label("effective_date"),
+            Evidence.description.label("description"),
+            Blob.size.label("size"),
+            Blob.hash_algorithm.label("hash_algorithm"),
+            Blob.digest.label("digest"),
+            Blob.media_type.label("media_type"),
+            Evidence.registered_by.label("registered_by"),
+            Evidence.registered_at.label("registered_at"),
+        )
+        .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
+        .join(Blob, Blob.id == Evidence.blob_id)
+        .outerjoin(linked, linked.id == EvidenceLink.clinician_id)
+        .where(EvidenceLink.attestation_id.in_(scope.attestation_ids()), Evidence.withdrawn_at.is_(None))
+        .order_by(Evidence.effective_date, Evidence.id)
+    )
+    by_attestation: dict[int, list[_LinkRow]] = defaultdict(list)
+    for row in _rows(session, _LinkRow, query):
+        by_attestation[row.attestation_id].append(row)
+    return by_attestation
+
+
+def _load_member_counts(session: Session) -> dict[tuple[int, int], int]:
+    """Clinicians per (practice, year): the 50% rule's denominator."""
+    query = select(Membership.practice_id, Membership.performance_year, func.count()).group_by(
+        Membership.practice_id, Membership.performance_year
+    )
+    return {(practice_id, year): count for practice_id, year, count in session.execute(query)}
+
+
+def _assemble(
+    attestation: _AttestationRow,
+    requirement: _Requirement,
+    participations: list[_ParticipationRow],
+    links: list[_LinkRow],
+    member_counts: dict[tuple[int, int], int],
+) -> ActivityStatus:
+    """One attested activity's status from the rows that concern it; no database access."""
+    item_status = {item.id: ItemStatus(item.key, item.label, item.description) for item in requirement.items}
+    own_periods: dict[int | None, tuple[date, date]] = {p.clinician_id: (p.start, p.end) for p in participations}
+    group_period = (attestation.start, attestation.end)
+    evidence_per_clinician: dict[int, int] = defaultdict(int)
+    for link in links:
+        start, end = own_periods.get(link.clinician_id, group_period)  # a participant's own period
+        if link.clinician_id is not None:
+            evidence_per_clinician[link.clinician_id] += 1
+        status = item_status.get(link.item_id)
+        if status is not None:
+            status.evidence.append(
+                EvidenceRef(
+                    id=link.evidence_id,
+                    name=link.name,
+                    effective_date=link.effective_date,
+                    description=link.description,
+                    size=link.size,
+                    hash_algorithm=link.hash_algorithm,
+                    digest=link.digest,
+                    media_type=link.media_type,
+                    registered_by=link.registered_by,
+                    registered_at=link.registered_at,
+                    clinician_npi=link.clinician_npi,
+                    period_start=start,
+                    period_end=end,
+                )
+            )
+    check = None
+    if attestation.clinician_id is None:
+        participants = tuple(
+            Participant(
+                npi=p.npi,
+                name=p.name,
+                start=p.start,
+                end=p.end,
+                valid=rules.period_problem(attestation.year, p.start, p.end) is None,
+                evidence_count=evidence_per_clinician.get(p.clinician_id, 0),
+            )
+            for p in participations
+        )
+        clinicians = member_counts.get((attestation.practice_id, attestation.year), 0)
+        check = ParticipationCheck(attestation.year, clinicians, participants)
+    return ActivityStatus(
+        attestation_id=attestation.id,
+        tin=attestation.tin,
+        practice_name=attestation.practice_name,
+        year=attestation.year,
+        activity_id=attestation.activity_id,
+        title=attestation.title,
+        weight=attestation.weight,
+        subcategory=attestation.subcategory,
+        npi=attestation.npi,
+        clinician_name=attestation.clinician_name,
+        start=attestation.start,
+        end=attestation.end,
+        rule=requirement.rule,
+        generic=requirement.generic,
+        items=sorted(item_status.values(), key=lambda i: i.key),
+        participation=check,
+    )
 
 
 def missing_report(
     session: Session, *, tin: str | None = None, year: int | None = None, npi: str | None = None
 ) -> MissingReport:
-    if tin is not None and session.scalar(select(Practice.id).where(Practice.tin == tin)) is None:
-        raise NotFoundError(f"no practice with TIN {tin}")
-    attesting = aliased(Clinician)
-    # Plain columns, not ORM entities: a large practice has 100,000 evidence links, and
-    # building that many tracked objects costs seconds.
-    # 1. The attestations.
-    attestation_rows = session.execute(
-        _filtered(
-            select(
-                Attestation.id,
-                Attestation.practice_id,
-                Attestation.clinician_id,
-                Attestation.performance_year,
-                Attestation.start_date,
-                Attestation.end_date,
-                Activity.activity_id,
-                Activity.title,
-                Activity.weight,
-                Activity.subcategory,
-                Practice.tin,
-                Practice.name,
-                attesting.npi,
-                attesting.name,
-            )
-            .join(Activity, Activity.id == Attestation.activity_pk)
-            .join(Practice, Practice.id == Attestation.practice_id)
-            .outerjoin(attesting, attesting.id == Attestation.clinician_id),
-            tin,
-            year,
-            npi,
-        )
-    ).all()
-    ids = _filtered(select(Attestation.id), tin, year, npi).scalar_subquery()
-    # 2. The documentation items of the activities involved.
-    requirement_rows = session.execute(
-        select(
-            DocumentationRequirement.activity_id,
-            DocumentationRequirement.rule,
-            DocumentationRequirement.generic,
-            DocumentationItem.id,
-            DocumentationItem.key,
-            DocumentationItem.label,
-            DocumentationItem.description,
-        )
-        .join(DocumentationItem, DocumentationItem.activity_id == DocumentationRequirement.activity_id)
-        .where(
-            DocumentationRequirement.activity_id.in_(
-                select(Activity.activity_id)
-                .join(Attestation, Attestation.activity_pk == Activity.id)
-                .where(Attestation.id.in_(ids))
-            )
-        )
-        .order_by(DocumentationItem.activity_id, DocumentationItem.key)
-    ).all()
-    # 3. Participation in group attestations.
-    participation_rows = session.execute(
-        select(
-            Participation.attestation_id,
-            Participation.clinician_id,
-            Participation.start_date,
-            Participation.end_date,
-            Clinician.npi,
-            Clinician.name,
-        )
-        .join(Clinician, Clinician.id == Participation.clinician_id)
-        .where(Participation.attestation_id.in_(ids))
-        .order_by(Clinician.npi)
-    ).all()
-    # 4. Evidence links (withdrawn evidence never counts).
-    linked = aliased(Clinician)
-    link_rows = session.execute(
-        select(
-            EvidenceLink.attestation_id,
-            EvidenceLink.item_id,
-            EvidenceLink.clinician_id,
-            linked.npi,
-            Evidence.id,
-            Evidence.original_name,
-            Evidence.effective_date,
-            Evidence.description,
-            Blob.size,
-            Blob.hash_algorithm,
-            Blob.digest,
-            Blob.media_type,
-            Evidence.registered_by,
-            Evidence.registered_at,
-        )
-        .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
-        .join(Blob, Blob.id == Evidence.blob_id)
-        .outerjoin(linked, linked.id == EvidenceLink.clinician_id)
-        .where(EvidenceLink.attestation_id.in_(ids), Evidence.withdrawn_at.is_(None))
-        .order_by(Evidence.effective_date, Evidence.id)
-    ).all()
-    # 5. Clinicians per practice and year (the 50% denominator).
-    member_counts = {
-        (practice_id, y): n
-        for practice_id, y, n in session.execute(
-            select(Membership.practice_id, Membership.performance_year, func.count()).group_by(
-                Membership.practice_id, Membership.performance_year
-            )
-        )
-    }
-
-    items_by_activity: dict[str, list[tuple[int, int, str, str]]] = defaultdict(list)
-    requirements: dict[str, tuple[str, bool]] = {}
-    for activity_id, rule, generic, item_id, key, label, description in requirement_rows:
-        requirements[activity_id] = (rule, generic)
-        items_by_activity[activity_id].append((item_id, key, label, description))
-    participations: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in participation_rows:
-        participations[row[0]].append(row[1:])
-    links: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for link_row in link_rows:
-        links[link_row[0]].append(link_row[1:])
-
-    activities: list[ActivityStatus] = []
-    for (attestation_id, practice_id, clinician_id, a_year, a_start, a_end, activity_id, title, weight,
-         subcategory, p_tin, p_name, a_npi, a_name) in attestation_rows:  # fmt: skip
-        rule, generic = requirements[activity_id]
-        item_status = {
-            item_id: ItemStatus(key, label, description)
-            for item_id, key, label, description in items_by_activity[activity_id]
-        }
-        own_periods = {c_id: (start, end) for c_id, start, end, _, _ in participations[attestation_id]}
-        evidence_per_clinician: dict[int, int] = defaultdict(int)
-        for item_id, link_clinician, clinician_npi, *evidence in links[attestation_id]:
-            start, end = own_periods.get(link_clinician, (a_start, a_end))
-            if link_clinician is not None:
-                evidence_per_clinician[link_clinician] += 1
-            status = item_status.get(item_id)
-            if status is not None:
-                # mypy lets the list *evidence fill every parameter; it holds the 10 evidence columns.
-                status.evidence.append(EvidenceRef(*evidence, clinician_npi, start, end))  # type: ignore[call-arg]
-        check = None
-        if clinician_id is None:
-            participants = tuple(
-                Participant(
-                    p_npi,
-                    name,
-                    start,
-                    end,
-                    rules.period_problem(a_year, start, end) is None,
-                    evidence_per_clinician.get(c_id, 0),
-                )
-                for c_id, start, end, p_npi, name in participations[attestation_id]
-            )
-            check = ParticipationCheck(a_year, member_counts.get((practice_id, a_year), 0), participants)
-        activities.append(
-            ActivityStatus(
-                attestation_id,
-                p_tin,
-                p_name,
-                a_year,
-                activity_id,
-                title,
-                weight,
-                subcategory,
-                a_npi,
-                a_name,
-                a_start,
-                a_end,
-                rule,
-                generic,
-                sorted(item_status.values(), key=lambda i: i.key),
-                check,
-            )
-        )
+    """The report for the attestations matching the filters, in a fixed number of queries."""
     from evidence.catalog.store import activity_sort_key
 
+    _check_practice(session, tin)
+    scope = _Scope(tin, year, npi)
+    attestations = _load_attestations(session, scope)
+    requirements = _load_requirements(session, scope)
+    participations = _load_participations(session, scope)
+    links = _load_links(session, scope)
+    member_counts = _load_member_counts(session)
+    no_participations: list[_ParticipationRow] = []
+    no_links: list[_LinkRow] = []
+    activities = [
+        _assemble(
+            attestation,
+            requirements[attestation.activity_id],
+            participations.get(attestation.id, no_participations),
+            links.get(attestation.id, no_links),
+            member_counts,
+        )
+        for attestation in attestations
+    ]
     activities.sort(key=lambda a: (a.tin, a.year, a.npi is not None, a.npi or "", activity_sort_key(a.activity_id)))
-    return MissingReport(activities, queries=5)
+    return MissingReport(activities)

@@ -1,27 +1,30 @@
 """Register evidence files: store each blob once, link it to an attestation's documentation items.
 
 Each file is its own unit of work: its blob is stored (fsynced, renamed into place) and then
-its rows are committed in one transaction. If the transaction fails, a blob this run created
-is removed again, so a file is either fully registered or leaves no trace; a crash between
-the two leaves only an orphaned blob, which `evidence verify` reports. Re-running a bulk
-registration is safe: links that already exist are reported as already present.
+its rows are committed. If the transaction fails, a blob this run created is removed again,
+so a file is either fully registered or leaves no trace; a crash between the two leaves only
+an orphaned blob, which `evidence verify` reports. Re-running a bulk registration is safe:
+links that already exist are reported as already present.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from evidence.app import App
 from evidence.catalog.store import requirement_for
+from evidence.db.engine import translated_errors
 from evidence.db.models import Attestation, Blob, Clinician, Evidence, EvidenceLink
 from evidence.db.types import utcnow
 from evidence.errors import EvidenceError, InputError, NotFoundError
@@ -63,24 +66,18 @@ class FileToRegister:
     source: str = ""  # e.g. "manifest.yaml line 12", for error messages
 
 
+class OutcomeStatus(StrEnum):
+    REGISTERED = "registered"
+    PRESENT = "present"  # every link it asked for existed already
+    FAILED = "failed"
+
+
 @dataclass
 class Outcome:
     path: Path
-    status: str  # registered | present | failed
+    status: OutcomeStatus
     message: str = ""
     evidence_id: int | None = None
-
-
-@dataclass
-class RegistrationSummary:
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    @property
-    def failures(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
 
 
 def resolve_target(session: Session, request: LinkRequest, lookup: Lookup | None = None) -> LinkTarget:
@@ -224,11 +221,11 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
         if holder is not None:
             results.append((holder, False))
             continue
-        evidence = next(
-            (e for e in group if (e.original_name, e.effective_date) == (entry.original_name, entry.effective_date)),
-            None,
-        )
-        if evidence is None:
+        wanted_name = (entry.original_name, entry.effective_date)
+        reused = next((e for e in group if (e.original_name, e.effective_date) == wanted_name), None)
+        if reused is not None:
+            evidence = reused
+        else:
             evidence = Evidence(
                 blob_id=blob_id,
                 original_name=entry.original_name,
@@ -298,15 +295,25 @@ class _Prepared:
 
 
 def register_files(
-    app: App,
+    session: Session,
     store: BlobStore,
     items: Iterable[FileToRegister],
     *,
+    actor: str,
     follow_symlinks: bool = False,
     allow_empty: bool = False,
     on_progress: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Register every file; bad files are reported in their Outcome, never raised."""
+    """Register every file; bad files are reported in their Outcome, never raised.
+
+    This function commits, batch by batch: pass a writer session with nothing pending
+    (`with app.write() as session:`). Each batch of up to BATCH_FILES files is one
+    transaction, so what was registered stays registered if a later batch is interrupted.
+    No transaction is open while files are stored: every read ends with a commit, so the
+    writer lock is held only for the rows. Each blob is fsynced and renamed into place
+    before the commit that names it, under the store's shared lock, which is held from
+    storing a blob until its rows are committed.
+    """
     targets: dict[LinkRequest, LinkTarget] = {}
     outcomes: list[Outcome] = []
 
@@ -319,33 +326,27 @@ def register_files(
     batch_bytes = 0
     for item in items:
         try:
-            prepared = _prepare(app, item, targets, follow_symlinks=follow_symlinks, allow_empty=allow_empty)
+            prepared = _prepare(session, item, targets, follow_symlinks=follow_symlinks, allow_empty=allow_empty)
         except EvidenceError as exc:
             done(_failed(item, exc))
             continue
         batch.append(prepared)
         batch_bytes += prepared.size
         if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
-            _register_batch(app, store, batch, follow_symlinks, done)
+            _register_batch(session, store, batch, follow_symlinks, done, actor=actor)
             batch, batch_bytes = [], 0
     if batch:
-        _register_batch(app, store, batch, follow_symlinks, done)
+        _register_batch(session, store, batch, follow_symlinks, done, actor=actor)
     return outcomes
-
-
-def register_one(
-    app: App, store: BlobStore, item: FileToRegister, *, follow_symlinks: bool = False, allow_empty: bool = False
-) -> Outcome:
-    return register_files(app, store, [item], follow_symlinks=follow_symlinks, allow_empty=allow_empty)[0]
 
 
 def _failed(item: FileToRegister, exc: EvidenceError) -> Outcome:
     prefix = f"{item.source}: " if item.source else ""
-    return Outcome(item.path, "failed", prefix + exc.message)
+    return Outcome(item.path, OutcomeStatus.FAILED, prefix + exc.message)
 
 
 def _prepare(
-    app: App,
+    session: Session,
     item: FileToRegister,
     targets: dict[LinkRequest, LinkTarget],
     *,
@@ -355,24 +356,38 @@ def _prepare(
     info = check_source(item.path, follow_symlinks=follow_symlinks, allow_empty=allow_empty)
     target = targets.get(item.request)
     if target is None:
-        with app.read() as session:
-            target = targets[item.request] = resolve_target(session, item.request)
+        try:
+            with translated_errors():
+                target = targets[item.request] = resolve_target(session, item.request)
+        finally:
+            _end_transaction(session)
     effective = item.effective_date or datetime.fromtimestamp(info.st_mtime).date()
     return _Prepared(item, target, effective, info.st_size)
 
 
+def _end_transaction(session: Session) -> None:
+    """End a read-only transaction, releasing the writer lock before any slow work."""
+    session.rollback()
+
+
 def _register_batch(
-    app: App,
+    session: Session,
     store: BlobStore,
     batch: list[_Prepared],
     follow_symlinks: bool,
     done: Callable[[Outcome], None],
+    *,
+    actor: str,
 ) -> None:
     stored: list[tuple[_Prepared, StoredBlob]] = []
     new_blobs: list[str] = []
+    results: list[tuple[_Prepared, int, bool]] = []  # (file, evidence id, changed), read before the next rollback
     committed = False
-    with app.read() as session:  # an object store with Object Lock keeps each file until this date
-        keep_years = retention_years(session)
+    try:
+        with translated_errors():  # an object store with Object Lock keeps each file until this date
+            keep_years = retention_years(session)
+    finally:
+        _end_transaction(session)  # no transaction, nor writer lock, while files are stored
     try:
         with store.writing():
             folders: set[Path] = set()
@@ -392,33 +407,37 @@ def _register_batch(
                 stored.append((prepared, blob))
                 if blob.created:
                     new_blobs.append(blob.digest)
-            store.sync_dirs(folders)
+            store.sync_dirs(folders)  # every blob of the batch is durable before the commit that names it
             try:
-                with app.write() as session:
-                    rows = record_batch(session, [_rows(p, blob) for p, blob in stored], actor=app.actor)
-                results = list(zip([p for p, _ in stored], rows, strict=True))
+                with translated_errors():
+                    rows = record_batch(session, [_rows(p, blob) for p, blob in stored], actor=actor)
+                    session.commit()
+                results = [(p, evidence.id, changed) for (p, _), (evidence, changed) in zip(stored, rows, strict=True)]
                 committed = True
             except EvidenceError:
-                results = []
+                session.rollback()
             if not committed:  # isolate the file that failed; the others still register
                 for prepared, blob in stored:
                     try:
-                        with app.write() as session:
-                            row = record_batch(session, [_rows(prepared, blob)], actor=app.actor)[0]
-                        results.append((prepared, row))
+                        with translated_errors():
+                            evidence, changed = record_batch(session, [_rows(prepared, blob)], actor=actor)[0]
+                            session.commit()
+                        results.append((prepared, evidence.id, changed))
                     except EvidenceError as exc:  # the database refused it (full, damaged): name the file
+                        session.rollback()
                         done(_failed(prepared.item, InputError(f"{prepared.item.path}: cannot record: {exc.message}")))
             committed = True
     finally:
         if not committed:  # interrupted or a database error: leave no blob that nothing names
+            _rollback_quietly(session)
             for digest in new_blobs:
-                _forget_unreferenced_blob(app, store, digest)
-    for prepared, (evidence, changed) in results:
-        status = "registered" if changed else "present"
-        done(Outcome(prepared.item.path, status, f"evidence {evidence.id}: {prepared.target.label}", evidence.id))
-    _forget_unused(app, store, new_blobs)
+                _forget_unreferenced_blob(session, store, digest)
+    for prepared, evidence_id, changed in results:
+        status = OutcomeStatus.REGISTERED if changed else OutcomeStatus.PRESENT
+        done(Outcome(prepared.item.path, status, f"evidence {evidence_id}: {prepared.target.label}", evidence_id))
+    _forget_unused(session, store, new_blobs)
     digest_of = {id(p): blob.digest for p, blob in stored}
-    _hold_if_held(app, store, [(p.target.attestation_id, digest_of[id(p)]) for p, _ in results])
+    _hold_if_held(session, store, [(p.target.attestation_id, digest_of[id(p)]) for p, _, _ in results])
 
 
 def _rows(prepared: _Prepared, blob: StoredBlob) -> RowsToRecord:
@@ -426,18 +445,26 @@ def _rows(prepared: _Prepared, blob: StoredBlob) -> RowsToRecord:
     return RowsToRecord(blob, prepared.target, item.path.name, prepared.effective_date, item.description)
 
 
-def _forget_unused(app: App, store: BlobStore, digests: list[str]) -> None:
+def _rollback_quietly(session: Session) -> None:
+    with contextlib.suppress(SQLAlchemyError):  # the connection is gone: closing the session discards it anyway
+        session.rollback()
+
+
+def _forget_unused(session: Session, store: BlobStore, digests: list[str]) -> None:
     """Blobs this batch stored whose file then failed on its own: remove them if unnamed."""
     if not digests:
         return
-    with app.read() as session:
-        known = set(session.scalars(select(Blob.digest).where(Blob.digest.in_(digests))))
+    try:
+        with translated_errors():
+            known = set(session.scalars(select(Blob.digest).where(Blob.digest.in_(digests))))
+    finally:
+        _end_transaction(session)
     for digest in digests:
         if digest not in known:
-            _forget_unreferenced_blob(app, store, digest)
+            _forget_unreferenced_blob(session, store, digest)
 
 
-def _hold_if_held(app: App, store: BlobStore, committed: list[tuple[int, str]]) -> None:
+def _hold_if_held(session: Session, store: BlobStore, committed: list[tuple[int, str]]) -> None:
     """A file registered for a practice-year under a legal hold gets the store's own hold too.
 
     Files already present are held again as well, so re-running a registration mends a hold
@@ -445,23 +472,31 @@ def _hold_if_held(app: App, store: BlobStore, committed: list[tuple[int, str]]) 
     """
     if not committed:
         return
-    with app.read() as session:
-        held = held_attestations(session, {attestation_id for attestation_id, _ in committed})
+    try:
+        with translated_errors():
+            held = held_attestations(session, {attestation_id for attestation_id, _ in committed})
+    finally:
+        _end_transaction(session)  # the object store is not called under the writer lock
     for digest in sorted({digest for attestation_id, digest in committed if attestation_id in held}):
         store.set_legal_hold(digest, True)
 
 
-def _forget_unreferenced_blob(app: App, store: BlobStore, digest: str) -> None:
+def _forget_unreferenced_blob(session: Session, store: BlobStore, digest: str) -> None:
     """Remove a blob whose rows never committed, unless another registration now uses it.
 
     Under the exclusive lock no other process is between storing a blob and committing it,
-    so "not in the database" really means unreferenced.
+    so "not in the database" really means unreferenced. (The lock order is the store's
+    lock, then the database's, as everywhere.)
     """
     try:
-        with store.maintenance(), app.read() as session:
-            if session.scalar(select(Blob.id).where(Blob.digest == digest)) is None:
+        with store.maintenance():
+            try:
+                unnamed = session.scalar(select(Blob.id).where(Blob.digest == digest)) is None
+            finally:
+                _rollback_quietly(session)
+            if unnamed:
                 store.delete(digest)
-    except (EvidenceError, OSError):
+    except (EvidenceError, OSError, SQLAlchemyError):
         pass  # left as an orphan; `evidence verify --repair` removes it
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
 from evidence.errors import StoreError
 from evidence.records.listing import blob_digests
 from evidence.store.blobstore import BlobStore, Leftover
 
 if TYPE_CHECKING:
-    from evidence.app import App
+    pass
 
 
 @dataclass
@@ -28,11 +31,16 @@ class VerifyReport:
         return not (self.missing or self.corrupted or self.orphaned or self.leftovers or self.database)
 
 
-def verify_store(app: App, store: BlobStore, *, repair: bool = False) -> VerifyReport:
-    """Re-hash every stored file. With `repair`, remove orphans and leftovers (never a known file)."""
-    report = VerifyReport(database=database_problems(app))
-    with app.read() as session:
-        known = blob_digests(session)
+def verify_store(session: Session, store: BlobStore, *, repair: bool = False) -> VerifyReport:
+    """Re-hash every stored file. With `repair`, remove orphans and leftovers (never a known file).
+
+    The session's transaction is ended (rolled back: this only reads) after each read, so no
+    snapshot is held while files are hashed, and the second read under the store's exclusive
+    lock sees every registration committed since the first.
+    """
+    report = VerifyReport(database=database_problems(session))
+    known = blob_digests(session)
+    session.rollback()
     for digest in sorted(known):
         report.checked += 1
         actual = store.hash_of(digest)
@@ -44,8 +52,8 @@ def verify_store(app: App, store: BlobStore, *, repair: bool = False) -> VerifyR
     report.leftovers = list(store.leftovers())
     if repair and not report.database and (report.orphaned or report.leftovers):  # never trust a damaged index
         with store.maintenance():  # no registration is between storing a blob and committing it
-            with app.read() as session:
-                known = blob_digests(session)
+            known = blob_digests(session)
+            session.rollback()
             kept: list[str] = []
             for digest in report.orphaned:
                 try:
@@ -61,12 +69,9 @@ def verify_store(app: App, store: BlobStore, *, repair: bool = False) -> VerifyR
     return report
 
 
-def database_problems(app: App) -> list[str]:
+def database_problems(session: Session) -> list[str]:
     """SQLite's own check of every page of the database file (PostgreSQL checks its own pages)."""
-    from sqlalchemy import text
-
-    with app.read() as session:
-        if session.get_bind().dialect.name != "sqlite":
-            return []
-        rows = [str(row[0]) for row in session.execute(text("PRAGMA quick_check"))]
+    if session.get_bind().dialect.name != "sqlite":
+        return []
+    rows = [str(row[0]) for row in session.execute(text("PRAGMA quick_check"))]
     return [] if rows == ["ok"] else rows

@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import signal

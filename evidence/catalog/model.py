@@ -102,6 +102,12 @@ def _stringify_keys(value: Any) -> Any:
     return value
 
 
+def _shown(step: Any) -> str:
+    """A key as written, or quoted where it holds a line break or another unprintable character."""
+    text = str(step)
+    return text if text.isprintable() else repr(text)
+
+
 def describe_location(location: Sequence[Any]) -> str:
     """Path in the file, in words.
 
@@ -111,8 +117,8 @@ def describe_location(location: Sequence[Any]) -> str:
     steps = list(location)
     i = 0
     while i < len(steps):
-        step = str(steps[i])
-        nxt = str(steps[i + 1]) if i + 1 < len(steps) else None
+        step = _shown(steps[i])
+        nxt = _shown(steps[i + 1]) if i + 1 < len(steps) else None
         if step == "years" and nxt is not None:
             parts.append(f"year {nxt}")
             i += 2

@@ -94,7 +94,8 @@ def read_qpp_file(path: Path, year: int) -> tuple[list[ActivityFacts], dict[str,
     weighted = any("weight" in entry for _, entry in entries)
     seen: dict[str, int] = {}
     for index, entry in entries:
-        label = f"entry {index} ({entry.get('measureId', '?')})"
+        measure = str(entry.get("measureId", "?"))
+        label = f"entry {index} ({measure if measure.isprintable() else repr(measure)})"  # a newline: still one line
         bad_fields: set[str] = set()
         for error in sorted(_validator().iter_errors(entry), key=lambda e: list(e.path)):
             field = ".".join(str(p) for p in error.path) or (

@@ -105,6 +105,8 @@ def _text(value: Any) -> str:
 def _resolve(base: Path, raw: str, allow_outside: bool) -> Path:
     if "\x00" in raw:
         raise InputError(f"path {raw!r} contains a NUL character")
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in raw):  # "\r" would break the one-line error
+        raise InputError(f"path {raw!r} contains a control character")
     candidate = Path(raw)
     full = candidate if candidate.is_absolute() else base / candidate
     if not allow_outside:

@@ -984,6 +984,7 @@ QPP_TABLE: dict[str, tuple[Any, str]] = {
     "year far in the past": ([{**QPP_ENTRY, "firstPerformanceYear": -10**30}], "is not a four-digit year"),
     "last year far ahead": ([{**QPP_ENTRY, "lastPerformanceYear": 10**30}], "is not a four-digit year"),
     "year before MIPS": ([{**QPP_ENTRY, "firstPerformanceYear": 2016}], "2016 is before MIPS began"),
+    "blank title": ([{**QPP_ENTRY, "title": " \t"}], "field 'title': ' \\t' is blank"),
     "measureId with a final newline": ([{**QPP_ENTRY, "measureId": "IA_PM_15\n"}], "is not a valid value"),
     "nested almost too deeply": ("[" * 900 + "]" * 900, "entry 0: not an object"),
 }  # fmt: skip
@@ -1049,6 +1050,7 @@ def bad_qpp_fields(draw: st.DrawFn) -> tuple[int, str, Any]:
 @example(change=(1, "lastPerformanceYear", 10**30), wrapped=False)
 @example(change=(0, "measureId", "IA_PM_15\n"), wrapped=False)  # a pattern's $ matches before a final newline
 @example(change=(0, "subcategoryId", "populationManagement\n"), wrapped=False)
+@example(change=(0, "title", " "), wrapped=False)  # minLength 1, then stored as ""
 def _qpp_one_bad_field(tmp_path: Path, direct, change: tuple[int, str, Any], wrapped: bool) -> None:
     index, field, value = change
     entries = [dict(e) for e in QPP_FILE]

@@ -136,7 +136,7 @@ def read_qpp_file(path: Path, year: int) -> tuple[list[ActivityFacts], dict[str,
 
 
 def _strict_problems(entry: dict[str, Any], year: int, checked: set[str]) -> list[str]:
-    """What the schema lets through: 2028.0 as an "integer", a newline before the end of a pattern.
+    """What the schema lets through: 2028.0 as an "integer", a newline before the end of a pattern, a blank title.
 
     A performance year must be a JSON integer of four digits, and every entry must apply to
     --year: the file replaces that year's inventory, so an entry that slipped past these
@@ -147,6 +147,9 @@ def _strict_problems(entry: dict[str, Any], year: int, checked: set[str]) -> lis
         value = entry.get(field)
         if field not in checked and isinstance(value, str) and not pattern_ok(value):
             problems.append(f"field {field!r}: {value!r} is not a valid value")
+    title = entry.get("title")
+    if "title" not in checked and isinstance(title, str) and not title.split():  # stored as "" otherwise
+        problems.append(f"field 'title': {title!r} is blank")
     for field in ("firstPerformanceYear", "lastPerformanceYear"):
         value = entry.get(field)
         if field in checked or value is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import SAMPLE
 
 HEADER = (
@@ -89,3 +91,33 @@ def test_identical_rows_load_twice_but_conflicting_ones_are_refused(tmp_path: Pa
     path = tmp_path / "conflict.csv"
     path.write_text(HEADER + "attestation,000123456,,,2020,IA_PM_7,2020-02-01,2020-12-31,,,,,,,\n", encoding="utf-8")
     assert "already attested IA_PM_7 for 2020 (2020-01-01 to 2020-12-31)" in run("import", path, expect=1).output
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"\xef\xbb\xbfpath,tin\n,\n", None),  # a byte-order mark, and a blank row skipped
+        (b"path,tin\ndoc.pdf,a\x00b\n", "line 2: a cell contains a NUL character"),
+        (b"path,tin\ndoc.pdf,000123456,extra\n", "line 2: more cells than header columns"),
+        (b'path,tin\n"doc.pdf,000123456\n', "line 2: unexpected end of data"),
+        (b"path,tin\ncaf\xe9.pdf,000123456\n", "line 2: not UTF-8 text"),
+    ],
+)
+def test_one_csv_reader_for_imports_and_manifests(tmp_path: Path, content: bytes, expected: str | None) -> None:
+    """The attestation CSV and CSV manifests share evidence.support.csvio: the same file, the same answer."""
+    from evidence.errors import InputError
+    from evidence.records.importer import read_rows
+    from evidence.records.manifest import read_manifest
+
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_bytes(content)
+    attestations = tmp_path / "practice.csv"
+    attestations.write_bytes(content.replace(b"path,", b"record,"))
+    if expected is None:
+        assert read_manifest(manifest) == ([], [])
+        with pytest.raises(InputError, match="no data rows"):
+            read_rows(attestations)
+        return
+    for read in (read_manifest, read_rows):
+        with pytest.raises(InputError, match=expected):
+            read(manifest if read is read_manifest else attestations)

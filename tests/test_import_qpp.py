@@ -119,8 +119,23 @@ MALFORMED = {
     "bad id": ([_entry("PM 15")], r"field 'measureId'"),
     "wrong year": (
         [_entry("IA_PM_15", firstPerformanceYear=2023)],
-        r"firstPerformanceYear 2023 is after --year 2021",
+        r"'firstPerformanceYear': 2023 is after --year 2021",
     ),
+    # JSON Schema's "integer" accepts 2023.0; the year check used to skip what was not a Python int.
+    "year as a float": (
+        [_entry("IA_PM_15", firstPerformanceYear=2023.0)],
+        r"'firstPerformanceYear': 2023.0 is not a four-digit year",
+    ),
+    "last year as a float": (
+        [_entry("IA_PM_15", lastPerformanceYear=2020.0)],
+        r"'lastPerformanceYear': 2020.0 is not a four-digit year",
+    ),
+    "year far in the past": (
+        [_entry("IA_PM_15", firstPerformanceYear=-(10**30))],
+        r"'firstPerformanceYear': -1000000000000000000000000000000 is not a four-digit year",
+    ),
+    "year before MIPS": ([_entry("IA_PM_15", firstPerformanceYear=2016)], r"2016 is before MIPS began"),
+    "id with a final newline": ([_entry("IA_PM_15\n")], r"field 'measureId': 'IA_PM_15\\n' is not a valid value"),
     "weights in an unweighted year": (
         [_entry("IA_PM_15")],
         r"has weights, but PY2026 is scored without weights",

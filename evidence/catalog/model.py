@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from evidence.errors import CatalogError, InputError
 from evidence.rules import cms as rules
+from evidence.rules.identifiers import is_activity_id, parse_whole_number
 from evidence.support.resources import catalog_schema_path
 from evidence.support.yamlio import YamlDocument, load_yaml
 
@@ -86,13 +88,28 @@ def _validator() -> Validator:
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
+class _SameKey(Exception):
+    def __init__(self, key: str):
+        self.key = key
+
+
 def _stringify_keys(value: Any) -> Any:
     """YAML allows integer keys (2020:, 1:); JSON Schema speaks of string property names."""
     if isinstance(value, dict):
-        return {str(k): _stringify_keys(v) for k, v in value.items()}
+        result = {str(k): _stringify_keys(v) for k, v in value.items()}
+        if len(result) < len(value):  # 2020: and "2020": would silently become one
+            same = sorted(k for k in result if [str(key) for key in value].count(k) > 1)
+            raise _SameKey(same[0])
+        return result
     if isinstance(value, list):
         return [_stringify_keys(v) for v in value]
     return value
+
+
+def _shown(step: Any) -> str:
+    """A key as written, or quoted where it holds a line break or another unprintable character."""
+    text = str(step)
+    return text if text.isprintable() else repr(text)
 
 
 def describe_location(location: Sequence[Any]) -> str:
@@ -104,8 +121,8 @@ def describe_location(location: Sequence[Any]) -> str:
     steps = list(location)
     i = 0
     while i < len(steps):
-        step = str(steps[i])
-        nxt = str(steps[i + 1]) if i + 1 < len(steps) else None
+        step = _shown(steps[i])
+        nxt = _shown(steps[i + 1]) if i + 1 < len(steps) else None
         if step == "years" and nxt is not None:
             parts.append(f"year {nxt}")
             i += 2
@@ -164,11 +181,13 @@ def _schema_problems(document: YamlDocument, data: Any) -> list[tuple[int | None
 
 def _semantic_problems(document: YamlDocument, data: dict[str, Any]) -> list[tuple[int | None, str]]:
     """Cross-references and year rules, checked once the structure is known to be right."""
-    problems: list[tuple[int | None, str]] = []
+    problems = _strict_problems(document, data)
+    if problems:  # a key like "2020\n" would be read as the year 2020 below
+        return problems
     subcategories = set(data["subcategories"])
     known_ids: set[str] = set()
     for year_key, year in data["years"].items():
-        year_number = int(year_key)
+        year_number = int(year_key)  # four digits: checked above
         if year_number < rules.FIRST_PERFORMANCE_YEAR:
             problems.append(
                 (
@@ -176,6 +195,8 @@ def _semantic_problems(document: YamlDocument, data: dict[str, Any]) -> list[tup
                     f"year {year_key}: MIPS starts in {rules.FIRST_PERFORMANCE_YEAR}",
                 )
             )
+        elif (too_late := rules.performance_year_problem(year_number)) is not None:
+            problems.append((document.line_of(["years", year_key]), too_late))
         if year["weighted"] != rules.uses_weights(year_number):
             expected = "true" if rules.uses_weights(year_number) else "false"
             location = ["years", year_key, "weighted"]
@@ -217,6 +238,45 @@ def _semantic_problems(document: YamlDocument, data: dict[str, Any]) -> list[tup
     return problems
 
 
+def _strict_problems(document: YamlDocument, data: dict[str, Any]) -> list[tuple[int | None, str]]:
+    """What the schema lets through: `format: 1.0` equals 1, and a pattern's `$` allows a final newline."""
+    problems: list[tuple[int | None, str]] = []
+
+    def refuse(location: list[Any], message: str) -> None:
+        problems.append((document.line_of(location), f"{describe_location(location)}: {message}"))
+
+    if type(data["format"]) is not int:
+        refuse(["format"], f"{data['format']!r} is not the whole number 1")
+    for key in data["subcategories"]:
+        if not re.fullmatch(r"[a-zA-Z]+", key):
+            refuse(["subcategories"], f"{key!r} is not a valid key here")
+    for activity_id, requirement in data["documentation"].items():
+        if not is_activity_id(activity_id):
+            refuse(["documentation"], f"{activity_id!r} is not a valid key here")
+            continue
+        for item_key in requirement["items"]:
+            try:
+                parse_whole_number(item_key, low=1, high=10_000)
+            except InputError:
+                refuse(["documentation", activity_id, "items"], f"{item_key!r} is not a valid key here")
+    for year_key, year in data["years"].items():
+        if not (
+            (type(year_key) is int and 1000 <= year_key <= 9999)
+            or (isinstance(year_key, str) and re.fullmatch(r"[0-9]{4}", year_key))
+        ):
+            refuse(["years"], f"{year_key!r} is not a valid key here")  # the range is checked with its line below
+            continue
+        for activity_id, activity in year["activities"].items():
+            if not is_activity_id(activity_id):
+                refuse(["years", year_key, "activities"], f"{activity_id!r} is not a valid key here")
+                continue
+            subcategory = activity["subcategory"]
+            if subcategory is not None and not re.fullmatch(r"[a-zA-Z]+", subcategory):
+                location = ["years", year_key, "activities", activity_id, "subcategory"]
+                refuse(location, f"{subcategory!r} is not a valid value")
+    return problems
+
+
 def _raise(path: Path, problems: Iterable[tuple[int | None, str]]) -> None:
     ordered = sorted(problems, key=lambda p: (p[0] or 0, p[1]))
     if ordered:
@@ -230,7 +290,10 @@ def load_catalog_file(path: Path) -> CatalogFile:
         document = load_yaml(path)
     except InputError as exc:
         raise CatalogError(exc.message) from None
-    data = _stringify_keys(document.data)
+    try:
+        data = _stringify_keys(document.data)
+    except _SameKey as same:
+        raise CatalogError(f"{path}: key {same.key!r} appears twice (once as a number, once as text)") from None
     if not isinstance(data, dict):
         raise CatalogError(f"{path}: not a catalog (expected a mapping with 'years' and 'documentation')")
     _raise(path, _schema_problems(document, data))

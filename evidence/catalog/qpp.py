@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,9 +20,10 @@ from evidence.catalog.model import ActivityFacts
 from evidence.catalog.store import YearChange, apply_year_activities, ensure_requirements
 from evidence.db.models import CatalogYear
 from evidence.db.types import utcnow
-from evidence.errors import CatalogError
+from evidence.errors import CatalogError, InputError
 from evidence.retention import audit
 from evidence.rules import cms as rules
+from evidence.rules.identifiers import is_activity_id, parse_year
 
 if TYPE_CHECKING:  # at run time jsonschema is imported where the validator is first built
     from jsonschema.exceptions import ValidationError
@@ -96,27 +98,22 @@ def read_qpp_file(path: Path, year: int) -> tuple[list[ActivityFacts], dict[str,
     weighted = any("weight" in entry for _, entry in entries)
     seen: dict[str, int] = {}
     for index, entry in entries:
-        label = f"entry {index} ({entry.get('measureId', '?')})"
+        measure = str(entry.get("measureId", "?"))
+        label = f"entry {index} ({measure if measure.isprintable() else repr(measure)})"  # a newline: still one line
+        bad_fields: set[str] = set()
         for error in sorted(_validator().iter_errors(entry), key=lambda e: list(e.path)):
             field = ".".join(str(p) for p in error.path) or (
                 error.message.split("'")[1] if error.validator == "required" else "entry"
             )
+            bad_fields.add(field)
             message = "missing" if error.validator == "required" else _short(error)
             problems.append(f"{label}, field {field!r}: {message}")
+        problems += [f"{label}, {problem}" for problem in _strict_problems(entry, year, bad_fields)]
         measure_id = entry.get("measureId")
         if isinstance(measure_id, str):
             if measure_id in seen:
                 problems.append(f"{label}: duplicate measureId (first at entry {seen[measure_id]})")
             seen.setdefault(measure_id, index)
-        first, last = entry.get("firstPerformanceYear"), entry.get("lastPerformanceYear")
-        if isinstance(first, int) and first > year:
-            problems.append(
-                f"{label}: firstPerformanceYear {first} is after --year {year}; is this another year's file?"
-            )
-        if isinstance(last, int) and last < year:
-            problems.append(
-                f"{label}: lastPerformanceYear {last} is before --year {year}; is this another year's file?"
-            )
         if weighted and "weight" not in entry:
             problems.append(f"{label}, field 'weight': missing while other entries have one")
 
@@ -140,6 +137,45 @@ def read_qpp_file(path: Path, year: int) -> tuple[list[ActivityFacts], dict[str,
     ]
     descriptions = {entry["measureId"]: entry.get("description") for _, entry in entries}
     return facts, descriptions
+
+
+def _strict_problems(entry: dict[str, Any], year: int, checked: set[str]) -> list[str]:
+    """What the schema lets through: 2028.0 as an "integer", a newline before the end of a pattern, a blank title.
+
+    A performance year must be a JSON integer of four digits, and every entry must apply to
+    --year: the file replaces that year's inventory, so an entry that slipped past these
+    checks would make the import remove every activity the file does not list.
+    """
+    problems: list[str] = []
+    for field, pattern_ok in (("measureId", is_activity_id), ("subcategoryId", _is_subcategory)):
+        value = entry.get(field)
+        if field not in checked and isinstance(value, str) and not pattern_ok(value):
+            problems.append(f"field {field!r}: {value!r} is not a valid value")
+    title = entry.get("title")
+    if "title" not in checked and isinstance(title, str) and not title.split():  # stored as "" otherwise
+        problems.append(f"field 'title': {title!r} is blank")
+    for field in ("firstPerformanceYear", "lastPerformanceYear"):
+        value = entry.get(field)
+        if field in checked or value is None:
+            continue
+        try:
+            performance_year = parse_year(value)
+        except InputError as exc:
+            four_digits = type(value) is int and 1000 <= value <= 9999  # then outside the years MIPS can have
+            shown = exc.message if four_digits else f"{value!r} is not a four-digit year (a JSON integer like 2017)"
+            problems.append(f"field {field!r}: {shown}")
+            continue
+        if field == "firstPerformanceYear" and performance_year > year:
+            problems.append(f"field {field!r}: {performance_year} is after --year {year}; is this another year's file?")
+        elif field == "lastPerformanceYear" and performance_year < year:
+            problems.append(
+                f"field {field!r}: {performance_year} is before --year {year}; is this another year's file?"
+            )
+    return problems
+
+
+def _is_subcategory(value: str) -> bool:
+    return re.fullmatch(r"[a-zA-Z]+", value) is not None
 
 
 def _short(error: ValidationError) -> str:

@@ -23,10 +23,9 @@ already stored are counted as unchanged, so the same file can be loaded twice.
 
 from __future__ import annotations
 
-import csv
-import io
+import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,8 @@ from sqlalchemy.orm import Session
 from evidence.errors import EvidenceError, InputError
 from evidence.records.practices import Lookup, StatusInputs, add_clinician, add_practice, attest, participate
 from evidence.retention import audit
-from evidence.rules.identifiers import parse_iso_date, parse_year
+from evidence.rules.identifiers import parse_iso_date, parse_whole_number, parse_year
+from evidence.support.csvio import read_csv
 
 COLUMNS = (
     "record",
@@ -63,6 +63,7 @@ REQUIRED = {
     "participation": ("tin", "npi", "year", "activity", "start", "end"),
 }
 _TRUE, _FALSE = {"yes", "y", "true", "1"}, {"no", "n", "false", "0", ""}
+_DECIMAL = re.compile(r"-?([0-9]{1,30}(\.[0-9]{0,30})?|\.[0-9]{1,30})")
 
 
 class CellError(Exception):
@@ -102,59 +103,34 @@ class _Row:
             return False
         raise CellError(column, f"{self.text(column)!r} is not yes or no")
 
-    def number(self, column: str, kind: type) -> Any:
+    def whole_number(self, column: str) -> int | None:
+        """Not negative, and what the database can store: ASCII digits only (int() takes "１２０")."""
+        value = self.text(column)
+        return self.parsed(column, lambda v: parse_whole_number(v, low=0, high=2**63 - 1)) if value else None
+
+    def decimal(self, column: str) -> float | None:
+        """Plain decimal notation: float() also takes "nan", "1e2", "1_0" and full-width digits."""
         value = self.text(column)
         if not value:
             return None
-        try:
-            number = kind(value)
-        except ValueError:
-            raise CellError(column, f"{value!r} is not a {'whole ' if kind is int else ''}number") from None
-        if kind is int and not -(2**63) <= number < 2**63:  # what the database can store
-            raise CellError(column, f"{value!r} is too large")
-        return number
+        if not _DECIMAL.fullmatch(value):
+            raise CellError(column, f"{value!r} is not a number (like 12 or 12.5)")
+        return float(value)
+
+
+def _header_problem(header: Sequence[str]) -> str | None:
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        return f"unknown column(s) {', '.join(map(repr, unknown))}; known: {', '.join(COLUMNS)}"
+    missing = [needed for needed in ("record", "tin") if needed not in header]
+    return f"missing column {missing[0]!r}" if missing else None
 
 
 def read_rows(path: Path) -> list[_Row]:
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")  # Excel writes a byte-order mark
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(f"{path}: line {line}: not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)  # an unclosed quote would swallow rows
-    try:
-        header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    except csv.Error as exc:
-        raise InputError(f"{path}: line {reader.reader.line_num}: {exc}") from None
-    if not header:
-        raise InputError(f"{path}: empty file; expected a header row starting with 'record,tin,...'")
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        raise InputError(
-            f"{path}: line 1: unknown column(s) {', '.join(map(repr, unknown))}; known: {', '.join(COLUMNS)}"
-        )
-    for needed in ("record", "tin"):
-        if needed not in header:
-            raise InputError(f"{path}: line 1: missing column {needed!r}")
-    reader.fieldnames = header
-    rows = []
-    try:
-        for cells in reader:
-            if None in cells:
-                raise InputError(f"{path}: line {reader.line_num}: more cells than header columns")
-            if any("\x00" in (v or "") for v in cells.values()):  # no database can store it (PostgreSQL)
-                raise InputError(f"{path}: line {reader.line_num}: a cell contains a NUL character")
-            if any((v or "").strip() for v in cells.values()):
-                rows.append(_Row(reader.line_num, cells))
-    except csv.Error as exc:  # the line the csv module stopped at (DictReader's own lags behind)
-        raise InputError(f"{path}: line {reader.reader.line_num}: {exc}") from None
-    if not rows:
-        raise InputError(f"{path}: no data rows")
-    return rows
+    rows = read_csv(
+        path, header_problem=_header_problem, empty="empty file; expected a header row starting with 'record,tin,...'"
+    )
+    return [_Row(row.line, row.cells) for row in rows]
 
 
 def _apply(session: Session, row: _Row, lookup: Lookup, actor: str) -> bool:
@@ -174,9 +150,9 @@ def _apply(session: Session, row: _Row, lookup: Lookup, actor: str) -> bool:
         inputs = StatusInputs(
             rural=row.flag("rural"),
             hpsa=row.flag("hpsa"),
-            patient_facing_encounters=row.number("patient_facing_encounters", int),
-            hospital_pos_pct=row.number("hospital_pos_pct", float),
-            asc_pos_pct=row.number("asc_pos_pct", float),
+            patient_facing_encounters=row.whole_number("patient_facing_encounters"),
+            hospital_pos_pct=row.decimal("hospital_pos_pct"),
+            asc_pos_pct=row.decimal("asc_pos_pct"),
         )
         _, created = add_clinician(
             session, tin, row.text("npi"), row.text("name"), year, inputs, lookup=lookup, exist_ok=True

@@ -22,17 +22,24 @@ line; the other entries still register.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from evidence.errors import InputError
-from evidence.rules.identifiers import parse_activity_id, parse_iso_date, parse_npi, parse_tin, parse_year
+from evidence.rules.identifiers import (
+    parse_activity_id,
+    parse_iso_date,
+    parse_npi,
+    parse_tin,
+    parse_whole_number,
+    parse_year,
+)
 from evidence.store.registration import FileToRegister, LinkRequest, expand_paths
+from evidence.support.csvio import read_csv
 from evidence.support.yamlio import load_yaml
 
 FIELDS = ("path", "tin", "year", "activity", "items", "npi", "effective_date", "description")
@@ -48,23 +55,12 @@ class ManifestProblem:
 
 def _entries(path: Path) -> list[tuple[int | None, dict[str, Any]]]:
     if path.suffix.lower() == ".csv":
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: not UTF-8 text") from None
-        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)  # an unclosed quote would swallow rows
-        try:
-            header = [h.strip().lower() for h in reader.fieldnames or []]
-        except csv.Error as exc:
-            raise InputError(f"{path}: line {reader.reader.line_num}: {exc}") from None
-        unknown = [h for h in header if h not in FIELDS]
-        if unknown or "path" not in header:
-            raise InputError(f"{path}: line 1: columns must be among {', '.join(FIELDS)} and include 'path'")
-        reader.fieldnames = header
-        try:
-            return [(reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}) for row in reader]
-        except csv.Error as exc:
-            raise InputError(f"{path}: line {reader.reader.line_num}: {exc}") from None
+        rows = read_csv(path, header_problem=_csv_header_problem, require_rows=False)
+        # Cells are text: strip them as the attestation CSV does, but for a path and a description.
+        return [
+            (row.line, {k: v if k in ("path", "description") else v.strip() for k, v in row.cells.items() if v})
+            for row in rows
+        ]
     document = load_yaml(path)
     data = document.data
     if not isinstance(data, dict) or not isinstance(data.get("evidence"), list):
@@ -76,16 +72,29 @@ def _entries(path: Path) -> list[tuple[int | None, dict[str, Any]]]:
     return entries
 
 
+def _csv_header_problem(header: Sequence[str]) -> str | None:
+    if any(h not in FIELDS for h in header) or "path" not in header:
+        return f"columns must be among {', '.join(FIELDS)} and include 'path'"
+    return None
+
+
+MAX_ITEM = 1000  # far beyond any activity's documentation items
+
+
 def _items(value: Any) -> tuple[int, ...]:
+    """`[1, 2]` or `1` in YAML; `1;2` (or `1,2`) as text. Whole numbers only: not True, 1.0 or "１"."""
     if value is None or value == "":
         return ()
-    raw = value if isinstance(value, list) else str(value).replace(",", ";").split(";")
+    if isinstance(value, str):
+        raw: list[Any] = [part.strip() for part in value.replace(",", ";").split(";")]
+    else:
+        raw = value if isinstance(value, list) else [value]
     keys = []
     for part in raw:
-        text = str(part).strip()
-        if not (text.isascii() and text.isdigit()) or int(text) < 1:
-            raise InputError(f"item {part!r} is not a documentation item number (1, 2, ...)")
-        keys.append(int(text))
+        try:
+            keys.append(parse_whole_number(part, low=1, high=MAX_ITEM))
+        except InputError:
+            raise InputError(f"item {part!r} is not a documentation item number (1, 2, ...)") from None
     return tuple(keys)
 
 
@@ -96,6 +105,8 @@ def _text(value: Any) -> str:
 def _resolve(base: Path, raw: str, allow_outside: bool) -> Path:
     if "\x00" in raw:
         raise InputError(f"path {raw!r} contains a NUL character")
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in raw):  # "\r" would break the one-line error
+        raise InputError(f"path {raw!r} contains a control character")
     candidate = Path(raw)
     full = candidate if candidate.is_absolute() else base / candidate
     if not allow_outside:

@@ -55,6 +55,11 @@ def parse_tin(value: str, *, field: str = "TIN") -> str:
     return tin
 
 
+def is_activity_id(value: object) -> bool:
+    """Exactly an activity id: no spaces, no lower case, no newline (a JSON Schema `$` allows one at the end)."""
+    return isinstance(value, str) and _ACTIVITY_ID.fullmatch(value) is not None
+
+
 def parse_activity_id(value: str, *, field: str = "activity") -> str:
     activity_id = (value or "").strip().upper()
     if not _ACTIVITY_ID.match(activity_id):
@@ -75,9 +80,40 @@ def parse_iso_date(value: str | date, *, field: str = "date") -> date:
         raise InputError(f"{field} {value!r} is not a real calendar date") from None
 
 
-def parse_year(value: int | str, *, field: str = "year") -> int:
-    """The one check of every performance year typed or read: four digits, 2017 to 2100."""
-    text = str(value).strip()
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")  # ASCII only: int() also takes "２０２０", "١٢", "1_000", " 7 " and "+7"
+_LARGEST_DIGITS = 40  # int() of a longer run of digits costs time and is beyond any bound below anyway
+
+
+def parse_whole_number(value: object, *, field: str = "", low: int | None = None, high: int | None = None) -> int:
+    """A whole number, strictly: a JSON/YAML integer (not a boolean, not 2028.0) or plain ASCII digits.
+
+    JSON Schema's "integer" accepts 2028.0 and Python's bool is an int; `int()` accepts
+    full-width digits, underscores and surrounding spaces. None of that is a whole number in
+    a file we import. Text (a CSV cell) must be the digits alone, an optional minus first;
+    callers strip a CSV cell before, as they do every cell.
+    """
+    shown = f"{field} {value!r}" if field else repr(value)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InputError(f"{shown} is not a whole number")
+    if isinstance(value, str):
+        if not _WHOLE_NUMBER.fullmatch(value):
+            raise InputError(f"{shown} is not a whole number")
+        if len(value.lstrip("-")) > _LARGEST_DIGITS:
+            raise InputError(f"{shown} is too large")
+        number = int(value)
+    else:
+        number = value
+    if low is not None and number < low:
+        raise InputError(f"{shown} is negative" if low == 0 else f"{shown} is below {low}")
+    if high is not None and number > high:
+        raise InputError(f"{shown} is too large" if high >= 2**31 - 1 else f"{shown} is above {high}")
+    return number
+
+
+def parse_year(value: object, *, field: str = "year") -> int:
+    """The one check of every performance year typed or read: an integer (not a boolean or a
+    float) or exactly four ASCII digits, within the years MIPS can have."""
+    text = value if isinstance(value, str) else str(value) if type(value) is int else ""
     if not (len(text) == 4 and text.isascii() and text.isdigit()):
         raise InputError(f"{field} {value!r} is not a four-digit performance year")
     year = int(text)

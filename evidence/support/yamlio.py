@@ -102,6 +102,10 @@ def _shape_problem(root: yaml.Node) -> str | None:
     return None
 
 
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
 def load_yaml(path: Path) -> YamlDocument:
     path = Path(path)
     try:
@@ -128,10 +132,10 @@ def load_yaml(path: Path) -> YamlDocument:
         where = f": line {mark.line + 1}" if mark is not None else ""
         problem = exc.problem or exc.context or "syntax error"
         raise InputError(f"{path}{where}: not valid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # a ReaderError's text spans lines: the error must stay one line
+        raise InputError(f"{path}: not valid YAML: {_one_line(exc)}") from None
     except (ValueError, TypeError, AttributeError) as exc:  # 2020-13-45, !!int x, a list as a key
-        raise InputError(f"{path}: not valid YAML: a value cannot be read ({exc})") from None
+        raise InputError(f"{path}: not valid YAML: a value cannot be read ({_one_line(exc)})") from None
     finally:
         loader.dispose()
     return YamlDocument(path, data, root)

@@ -3,18 +3,23 @@
 With EVIDENCE_TEST_DATABASE_URL set to a PostgreSQL URL (as .ci/run does), the whole suite
 runs a second time against PostgreSQL: each test gets its own database, cloned from a
 migrated template, instead of the SQLite file in its home folder.
+
+Some tests compare against CMS's own reference files in ../shared/reference/qpp-measures-data
+(beside the clone). Where that folder is missing they skip, say so in the header and the
+summary of the run, and with CI=true the run fails at once instead.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from evidence.app import App
 from evidence.cli import cli
@@ -26,17 +31,53 @@ REFERENCE = SHARED / "reference" / "qpp-measures-data"
 SAMPLE = REPO / "sample_evidence"
 
 
-def reference_file(year: int) -> Path:
-    path = REFERENCE / f"ia-{year}.json"
-    if not path.exists():
-        pytest.skip(f"{path} not present (CI has ../shared beside the repository)")
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# On CI the generated cases are the same on every run (a failure there reproduces), and a slow shared
+# machine never fails a test on hypothesis's per-example deadline; developers' runs keep exploring.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if ON_CI:
+    settings.load_profile("ci")
+MISSING_REFERENCE = (
+    f"CMS reference data not found at {REFERENCE}: the tests that compare with CMS's files and the seeds "
+    "are skipped (put the project's shared/ folder beside the clone; with CI=true this is a failure)"
+)
+
+
+def shared_file(folder: Path, pattern: str) -> Path:
+    """The first file in ../shared matching pattern; skipped loudly where it is absent, a failure on CI."""
+    path = next(iter(sorted(folder.glob(pattern))), None)
+    if path is None:
+        if ON_CI:
+            pytest.fail(f"{folder / pattern} not present, and CI=true: CI must have ../shared beside the repository")
+        pytest.skip(f"{folder / pattern} not present: needs the project's shared/ folder beside the clone")
     return path
+
+
+def reference_file(year: int) -> Path:
+    """CMS's IA file for a year, from ../shared/reference/qpp-measures-data."""
+    return shared_file(REFERENCE, f"ia-{year}.json")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if ON_CI and not REFERENCE.is_dir():
+        raise pytest.UsageError(f"CI=true but {MISSING_REFERENCE}")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if REFERENCE.is_dir():
+        return f"CMS reference data: {REFERENCE}"
+    return f"WARNING: {MISSING_REFERENCE}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    if not REFERENCE.is_dir():
+        terminalreporter.write_sep("=", "CMS reference data missing", yellow=True, bold=True)
+        terminalreporter.write_line(f"WARNING: {MISSING_REFERENCE}", yellow=True, bold=True)
 
 
 POSTGRES_URL = os.environ.get("EVIDENCE_TEST_DATABASE_URL") or None
 ON_POSTGRES = POSTGRES_URL is not None
 sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about the embedded SQLite file itself")
-_database_numbers = itertools.count(1)
 
 
 def _postgres_admin(statement: str) -> None:
@@ -87,7 +128,7 @@ def home(tmp_path: Path, template_home: Path, monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.delenv("EVIDENCE_DATABASE_URL", raising=False)
         yield target
         return
-    database = f"evidence_test_{os.getpid()}_{next(_database_numbers)}"
+    database = f"evidence_test_{uuid.uuid4().hex}"  # unique without a counter shared between tests
     _postgres_admin(f"CREATE DATABASE {database} TEMPLATE {TEMPLATE_DATABASE}")
     monkeypatch.setenv("EVIDENCE_DATABASE_URL", _postgres_url(database))
     yield target

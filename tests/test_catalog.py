@@ -12,7 +12,7 @@ import pytest
 from evidence.catalog.model import load_catalog_file
 from evidence.errors import CatalogError
 from evidence.support.resources import shipped_catalog_path
-from tests.conftest import REFERENCE, SHARED, reference_file
+from tests.conftest import SHARED, reference_file, shared_file
 
 # ../shared/RULES.md, "Inventory (per performance year)": total, high, medium, unweighted.
 INVENTORY = {
@@ -108,10 +108,9 @@ def test_inventory_facts_equal_cms_reference(shipped, year: int) -> None:
 def test_no_cms_descriptions_shipped() -> None:
     text = shipped_catalog_path().read_text(encoding="utf-8")
     assert "description: " in text  # our own item sentences
-    if REFERENCE.exists():
-        cms = json.loads((REFERENCE / "ia-2020.json").read_text(encoding="utf-8"))
-        long_descriptions = [e["description"] for e in cms if len(e["description"] or "") > 200]
-        assert not any(d[:120] in text for d in long_descriptions)
+    cms = json.loads(reference_file(2020).read_text(encoding="utf-8"))  # skips loudly without ../shared
+    long_descriptions = [e["description"] for e in cms if len(e["description"] or "") > 200]
+    assert not any(d[:120] in text for d in long_descriptions)
 
 
 @pytest.mark.parametrize(("activity_id", "expected"), sorted(SEED_DOCUMENTATION.items()))
@@ -126,9 +125,7 @@ def test_seed_documentation_rule_and_items(shipped, activity_id: str, expected: 
 
 
 def test_every_seed_activity_is_covered(shipped) -> None:
-    seed = next((SHARED / "seeds").glob("004_*.txt"), None)
-    if seed is None:
-        pytest.skip("seed 004 not present")
+    seed = shared_file(SHARED / "seeds", "004_*.txt")
     ids = set(re.findall(r"^(IA_[A-Z]+_\d+)", seed.read_text(encoding="utf-8"), flags=re.M))
     assert ids == set(SEED_DOCUMENTATION) == set(shipped.documentation)
 

@@ -45,12 +45,31 @@ def test_wheel_contains_migrations_catalog_templates_and_sample(wheel: Path) -> 
     assert "evidence/_bundled/sample_evidence/manifest.yaml" in names
 
 
+def outer_site_packages() -> list[str]:
+    """Where this interpreter finds the installed dependencies: a venv's site-packages, or the system's."""
+    return [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+
+
 def test_installed_wheel_creates_a_store_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
+    """The wheel, installed (not editable) into a venv of its own, works from a folder outside the checkout.
+
+    The dependencies come from the environment running the tests: a .pth file in the child venv adds
+    that environment's site-packages after its own (system_site_packages would reach only the base
+    interpreter's, never an outer venv's). A .pth line only extends sys.path, so an editable install of
+    evidence out there is never activated; the assertions below check the copy in the child venv is used.
+    """
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, system_site_packages=True, with_pip=False)
+    venv.create(env_dir, system_site_packages=False, with_pip=False)
     python = env_dir / "bin" / "python"
+    inner = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    outer = [p for p in outer_site_packages() if Path(p).resolve() != Path(inner).resolve()]
+    assert outer, sys.path
+    (Path(inner) / "zz_outer_environment.pth").write_text("\n".join(outer) + "\n", encoding="utf-8")
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)],
         check=True,
         capture_output=True,
     )

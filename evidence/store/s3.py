@@ -39,8 +39,8 @@ from evidence.store.mediatype import sniff_media_type
 
 if TYPE_CHECKING:
     # Only for mypy (boto3-stubs[s3]); at run time the client is whatever boto3 builds.
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, HeadObjectOutputTypeDef, ObjectLockRetentionTypeDef
+    from types_boto3_s3 import S3Client
+    from types_boto3_s3.type_defs import CompletedPartTypeDef, HeadObjectOutputTypeDef, ObjectLockRetentionTypeDef
 
 ENDPOINT_ENV = "EVIDENCE_S3_ENDPOINT_URL"
 LOCK_MODE_ENV = "EVIDENCE_S3_LOCK_MODE"

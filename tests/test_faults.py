@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
+from evidence.support.text import plural
 from tests.conftest import ON_POSTGRES, REPO, SAMPLE, sqlite_only
 
 TIN = "000123456"
@@ -486,7 +487,7 @@ def test_database_full_fails_clearly_and_leaves_no_half_registration(run, app, h
     registered = json.loads(run("list", "--format", "json").output)
     assert len(registered) + len(failures) == 60
     assert_consistent(run, home)
-    assert f"{len(registered)} stored files checked: 0 problems" in run("verify").output  # no orphaned blob
+    assert f"{plural(len(registered), 'stored file')} checked: 0 problems" in run("verify").output  # no orphaned blob
     assert part_files(home) == []
 
 

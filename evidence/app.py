@@ -20,6 +20,7 @@ from evidence.support.text import redact_url
 
 if TYPE_CHECKING:
     from evidence.store.blobstore import BlobStore
+    from evidence.support.outputs import OutputGuard
 
 __all__ = ["App", "default_actor", "describe_db_error"]
 
@@ -114,6 +115,13 @@ class App:
         raise StoreError(
             f"unsupported store URL {redact_url(url)!r}: use s3://bucket/prefix, or leave it unset for the local folder"
         )
+
+    def output_guard(self) -> OutputGuard:
+        """What no output (packet, ZIP, export, backup) may land on: the home, the store, the database files."""
+        from evidence.support.outputs import OutputGuard
+
+        settings = self.settings
+        return OutputGuard.for_store(settings.home, settings.store_dir, settings.sqlite_path)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

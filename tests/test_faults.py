@@ -318,7 +318,7 @@ def test_packet_survives_sigkill_and_never_leaves_half_a_file(run, dump, home: P
 
     out = tmp_path / "out"
     out.mkdir()
-    args = (*packet, "-o", out / "p.pdf", "--zip", out / "p.zip")
+    args = (*packet, "-o", out / "p.pdf", "--zip", out / "p.zip", "--force")  # every other run replaces the last
     states, kills, attempts = Counter(), 0, 0
     delays = kill_delays(rng, duration)
     while kills < KILLS:

@@ -24,25 +24,25 @@ class IsoTimestampType(ParamType):
             self.fail(f"{value!r} is not an ISO 8601 timestamp such as 2021-03-01T12:00:00Z", param, ctx)
 
 
-def _check_writable_folder(path: Path) -> None:
-    if not path.absolute().parent.is_dir():
-        raise click.ClickException(f"cannot write {path}: folder {path.absolute().parent} does not exist")
-
-
 @click.command()
 @click.option("--tin", type=TIN, required=True, help="The practice's TIN: 9 digits, leading zeros kept.")
 @click.option("--year", type=YEAR, required=True, help="Performance year, e.g. 2020.")
 @click.option("--npi", type=NPI, help="An individual packet for this NPI's own attestations [default: the group's].")
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The PDF to write (0600)."
+    "-o",
+    "--output",
+    type=click.Path(allow_dash=True, path_type=Path),
+    required=True,
+    help="The PDF to write (0600), or - for standard output. Never inside the home folder or store.",
 )
 @click.option("--no-attachments", is_flag=True, help="Light copy: list the evidence files without embedding them.")
 @click.option(
     "--zip",
     "zip_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write a ZIP with the PDF, every evidence file and manifest.json.",
+    type=click.Path(allow_dash=True, path_type=Path),
+    help="Also write a ZIP with the PDF, every evidence file and manifest.json (- for standard output).",
 )
+@click.option("--force", is_flag=True, help="Replace an existing regular file at -o / --zip (never a link or device).")
 @click.option(
     "--generated-at",
     type=IsoTimestampType(),
@@ -58,6 +58,7 @@ def packet(
     no_attachments: bool,
     zip_path: Path | None,
     generated_at: datetime | None,
+    force: bool,
 ) -> None:
     """Render the audit-ready PDF packet for a TIN (or one NPI) and performance year.
 
@@ -71,22 +72,29 @@ def packet(
         evidence packet --tin 000123456 --year 2020 -o riverbend-py2020.pdf
         evidence packet --tin 000123456 --year 2024 --npi 1234567893 -o chen-py2024.pdf --no-attachments
         evidence packet --tin 000123456 --year 2020 -o py2020.pdf --zip py2020.zip --generated-at 2021-03-01T12:00:00Z
+        evidence packet --tin 000123456 --year 2020 -o - --no-attachments > py2020.pdf
     """
     from evidence.packet.content import build_packet, write_packet, write_packet_zip
 
-    if zip_path is not None and zip_path.absolute() == output.absolute():
-        raise click.UsageError("--zip and -o name the same file")
-    for path in (output, zip_path):
-        if path is not None:
-            _check_writable_folder(path)
+    guard = app.output_guard()
+    pdf_target = guard.target(output, force=force, what="the PDF")
+    zip_target = None if zip_path is None else guard.target(zip_path, force=force, what="the ZIP")
+    if zip_target is not None and zip_target.same_as(pdf_target):
+        raise click.UsageError("--zip and -o name the same file (or both standard output)")
+    report = click.echo if not (pdf_target.is_stdout or (zip_target and zip_target.is_stdout)) else _to_stderr
     store = app.blob_store
     with app.read() as session:
         result = build_packet(session, store, tin, year, npi, generated_at=generated_at, attachments=not no_attachments)
     try:
-        write_packet(result, output)
-        click.echo(f"wrote {output} ({result.pages} pages, {result.attachments} attachments, SHA-256 {result.sha256})")
-        if zip_path is not None:
-            entries = write_packet_zip(result, store, zip_path, pdf_name=output.name)
-            click.echo(f"wrote {zip_path} ({entries} entries: the PDF, manifest.json and the evidence files)")
+        write_packet(result, pdf_target)
+        report(f"wrote {pdf_target} ({result.pages} pages, {result.attachments} attachments, SHA-256 {result.sha256})")
+        if zip_target is not None:
+            pdf_name = "packet.pdf" if pdf_target.is_stdout else output.name
+            entries = write_packet_zip(result, store, zip_target, pdf_name=pdf_name)
+            report(f"wrote {zip_target} ({entries} entries: the PDF, manifest.json and the evidence files)")
     except OSError as exc:
         raise click.ClickException(f"cannot write {exc.filename or output}: {exc.strerror or exc}") from exc
+
+
+def _to_stderr(message: str) -> None:
+    click.echo(message, err=True)

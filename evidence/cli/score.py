@@ -245,11 +245,12 @@ def _score_text(report: ScoreReport) -> str:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the JSON to this file (owner-only, 0600) instead of standard output.",
+    type=click.Path(allow_dash=True, path_type=Path),
+    help="Write the JSON to this file (owner-only, 0600) instead of standard output (-).",
 )
+@click.option("--force", is_flag=True, help="Replace an existing regular file at -o (never a link or device).")
 @click.pass_obj
-def export_qpp(app: App, tin: str, year: int, npi: str | None, output: Path | None) -> None:
+def export_qpp(app: App, tin: str, year: int, npi: str | None, output: Path | None, force: bool) -> None:
     """The IA measurement set as QPP Submissions API JSON.
 
     Only activities that earn credit are submitted (sorted by activity id); each one left
@@ -261,18 +262,18 @@ def export_qpp(app: App, tin: str, year: int, npi: str | None, output: Path | No
         evidence export-qpp --tin 000123456 --year 2020 --npi 1234567893
     """
     from evidence.rules.qpp_export import build_submission, left_out_line
-    from evidence.support.fsutil import atomic_write_bytes
 
+    target = None if output is None else app.output_guard().target(output, force=force, what="the export")
     with app.read() as session:
         submission = build_submission(session, tin, year, npi)
     for activity in submission.left_out:
         click.echo(left_out_line(activity), err=True)
-    if output is None:
+    if target is None or target.is_stdout:
         click.echo(submission.to_json(), nl=False)
         return
     try:
-        atomic_write_bytes(output, submission.to_json().encode())
+        target.write_bytes(submission.to_json().encode())
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
     count = len(submission.submitted)
-    click.echo(f"Wrote {plural(count, 'activity')} to {output}", err=True)
+    click.echo(f"Wrote {plural(count, 'activity')} to {target}", err=True)

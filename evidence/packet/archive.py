@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import IO
 
 from evidence.errors import StoreError
 from evidence.records.missing import ActivityStatus, EvidenceRef
 from evidence.store.blobstore import CHUNK_SIZE, BlobStore
-from evidence.support.fsutil import PRIVATE_FILE_MODE, fsync_dir
+from evidence.support.fsutil import PRIVATE_FILE_MODE
+from evidence.support.outputs import OutputTarget
 
 MANIFEST_NAME = "manifest.json"
 EVIDENCE_FOLDER = "evidence"
@@ -98,25 +94,8 @@ def _corrupted(row: ManifestRow) -> StoreError:
     )
 
 
-@contextlib.contextmanager
-def replacing(path: Path) -> Iterator[IO[bytes]]:
-    """Write beside `path` (0600) and rename into place once complete: never a half-written file at `path`."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, PRIVATE_FILE_MODE)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
 def write_zip(
-    path: Path,
+    target: OutputTarget,
     *,
     pdf_name: str,
     pdf: bytes,
@@ -125,7 +104,10 @@ def write_zip(
     store: BlobStore,
     timestamp: datetime,
 ) -> int:
-    """The PDF, manifest.json and every evidence file, with fixed dates and modes; returns the entry count."""
+    """The PDF, manifest.json and every evidence file, with fixed dates and modes; returns the entry count.
+
+    Written through the guarded `target`: complete under its name, or not there at all.
+    """
     stamp = timestamp.timetuple()[:6]
 
     def entry(name: str) -> zipfile.ZipInfo:
@@ -134,16 +116,16 @@ def write_zip(
         info.external_attr = (0o100000 | PRIVATE_FILE_MODE) << 16  # a regular file, owner-only once extracted
         return info
 
-    with replacing(path) as handle, zipfile.ZipFile(handle, "w") as archive:
+    with target.open() as handle, zipfile.ZipFile(handle, "w") as archive:
         archive.writestr(entry(pdf_name), pdf)
         archive.writestr(entry(MANIFEST_NAME), manifest)
         for row in rows:
             hasher = hashlib.sha256()
             target_name = f"{EVIDENCE_FOLDER}/{row.file_name}"
-            with store.open(row.evidence.digest) as source, archive.open(entry(target_name), "w") as target:
+            with store.open(row.evidence.digest) as source, archive.open(entry(target_name), "w") as member:
                 while chunk := source.read(CHUNK_SIZE):
                     hasher.update(chunk)
-                    target.write(chunk)
+                    member.write(chunk)
             if hasher.hexdigest() != row.evidence.digest:
                 raise _corrupted(row)
     return 2 + len(rows)

@@ -28,7 +28,7 @@ from evidence.rules.identifiers import parse_npi, parse_tin, parse_year
 from evidence.rules.scoring import ActivityScore, ScoreReport, score
 from evidence.rules.status import SpecialStatus, special_statuses
 from evidence.store.blobstore import BlobStore
-from evidence.support.fsutil import atomic_write_bytes
+from evidence.support.outputs import OutputGuard, OutputTarget
 
 
 @dataclass(frozen=True)
@@ -204,15 +204,26 @@ def render_packet(content: PacketContent, store: BlobStore) -> Packet:
     return Packet(content, rendered.data, rendered.pages, len(embedded))
 
 
-def write_packet(packet: Packet, path: Path) -> None:
-    """Owner-only (0600), renamed into place: a killed run never leaves half a PDF at `path`."""
-    atomic_write_bytes(Path(path), packet.pdf)
+def _as_target(path: Path | OutputTarget, what: str) -> OutputTarget:
+    """A bare path (the demo, the benchmarks) replaces a regular file but never a link, device or FIFO."""
+    if isinstance(path, OutputTarget):
+        return path
+    return OutputGuard().target(Path(path), force=True, what=what)
 
 
-def write_packet_zip(packet: Packet, store: BlobStore, path: Path, *, pdf_name: str) -> int:
+def write_packet(packet: Packet, path: Path | OutputTarget) -> None:
+    """Owner-only (0600), renamed into place: a killed run never leaves half a PDF at `path`.
+
+    Pass an `OutputTarget` checked by the store's `OutputGuard` (the CLI does) to refuse the
+    home folder, the store, the database and existing files without --force.
+    """
+    _as_target(path, "the PDF").write_bytes(packet.pdf)
+
+
+def write_packet_zip(packet: Packet, store: BlobStore, path: Path | OutputTarget, *, pdf_name: str) -> int:
     """The PDF, manifest.json and every evidence file as `evidence/<id>-<name>`; returns the entry count."""
     return write_zip(
-        Path(path),
+        _as_target(path, "the ZIP"),
         pdf_name=pdf_name,
         pdf=packet.pdf,
         manifest=packet.content.manifest_json,

@@ -90,6 +90,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "missing",
         "Attested activities whose documentation is missing or outside the attested period.",
     ),
+    "backup": (
+        "evidence.cli.backup",
+        "backup",
+        "Copy the database and every stored file into the new folder DEST, verified, with a manifest.",
+    ),
+    "restore": (
+        "evidence.cli.backup",
+        "restore",
+        "Restore a backup made by `evidence backup` into the home folder (a new, empty one works).",
+    ),
     "packet": (
         "evidence.cli.packet",
         "packet",

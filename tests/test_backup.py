@@ -1,0 +1,158 @@
+"""`evidence backup` and `evidence restore`: verified copies, and a restore that never deletes anything."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SAMPLE, sqlite_only
+
+pytestmark = sqlite_only  # backup of PostgreSQL runs pg_dump; restore writes the SQLite file
+
+LINK = ("--tin", "000123456", "--year", 2020, "--activity", "IA_CC_9", "--item", 2, "--effective-date", "2020-05-01")
+
+
+def stored(home: Path) -> set[str]:
+    return {p.name for p in (home / "store" / "sha256").glob("*/*")}
+
+
+@pytest.fixture
+def filled(run, home: Path) -> Path:
+    run("import", SAMPLE / "practice.csv")
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+    return home
+
+
+def test_backup_then_more_files_then_restore_keeps_every_file(run, filled: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "backup"
+    out = run("backup", dest).output
+    assert "backed up 12 stored files" in out and "every file re-read and verified" in out
+    manifest = json.loads((dest / "manifest.json").read_text())
+    assert {e["sha256"] for e in manifest["files"]} == stored(filled)
+    assert manifest["audit"]["events"] > 0 and manifest["tool_version"]
+    assert (dest / "manifest.json").stat().st_mode & 0o777 == 0o600
+
+    newer = tmp_path / "newer.txt"
+    newer.write_text("registered after the backup\n")
+    run("register", newer, *LINK)
+    before_restore = stored(filled)
+    old_database = (filled / "evidence.sqlite3").read_bytes()
+
+    refused = run("restore", dest, expect=1).output
+    assert refused.startswith("Error: ") and "newer than the backup" in refused and "--replace-newer" in refused
+    assert (filled / "evidence.sqlite3").read_bytes() == old_database
+
+    out = run("restore", dest, "--replace-newer").output
+    assert "kept 1 stored file the restored database does not know" in out
+    assert stored(filled) == before_restore  # nothing deleted
+    aside = sorted(filled.glob("evidence.sqlite3.before-restore-*"))
+    assert aside and aside[0].name.endswith("Z")  # the replaced database is kept, not deleted
+    assert "newer.txt" not in run("list").output
+    assert "intact" in run("log", "verify").output
+    assert "restore" in run("log").output
+
+
+def test_restore_into_a_new_home(run, filled: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "backup"
+    run("backup", dest)
+    fresh = tmp_path / "fresh-home"
+    out = run("--home", fresh, "restore", dest).output
+    assert "12 files copied into the store, 0 already there" in out
+    assert stored(fresh) == stored(filled)
+    assert run("--home", fresh, "verify").exit_code == 0
+    assert run("--home", fresh, "list").output == run("list").output
+
+
+def test_a_flipped_byte_is_refused(run, filled: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "backup"
+    run("backup", dest)
+    blob = next((dest / "store").rglob("*/*/*"))
+    original = blob.read_bytes()
+    data = bytearray(original)
+    data[len(data) // 2] ^= 0x01
+    blob.write_bytes(bytes(data))
+    fresh = tmp_path / "fresh"
+    out = run("--home", fresh, "restore", dest, expect=1).output
+    assert out.startswith(f"Error: {dest}: the backup is damaged, nothing was restored")
+    assert "does not match its SHA-256" in out
+    assert not (fresh / "evidence.sqlite3").exists()
+    database = dest / "evidence.sqlite3"
+    blob.write_bytes(original)
+    raw = bytearray(database.read_bytes())
+    raw[100] ^= 0x01
+    database.write_bytes(bytes(raw))
+    out = run("--home", fresh, "restore", dest, expect=1).output
+    assert "evidence.sqlite3: does not match its SHA-256" in out
+
+
+@pytest.mark.parametrize("where", ["home", "store", "database", "not-empty", "file"])
+def test_backup_destination_is_guarded(run, filled: Path, tmp_path: Path, where: str) -> None:
+    dest = {
+        "home": filled / "backup",
+        "store": filled / "store" / "b",
+        "database": filled / "evidence.sqlite3",
+        "not-empty": tmp_path / "full",
+        "file": tmp_path / "a-file",
+    }[where]
+    if where == "not-empty":
+        dest.mkdir()
+        (dest / "keep.txt").write_text("x")
+    if where == "file":
+        dest.write_text("x")
+    out = run("backup", dest, expect=1).output
+    assert out.startswith(f"Error: cannot write backup {dest}: ") and len(out.strip().splitlines()) == 1
+    assert not (filled / "backup").exists() and not (filled / "store" / "b").exists()
+    # the folder that holds the home is refused too
+    assert "holds" in run("backup", filled.parent, expect=1).output
+
+
+def test_restore_refuses_an_unrelated_chain_and_keeps_the_database(run, filled: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other-home"
+    run("--home", other, "import", SAMPLE / "practice.csv")
+    run("--home", other, "practice", "list")
+    dest = tmp_path / "backup"
+    run("--home", other, "backup", dest)
+    before = (filled / "evidence.sqlite3").read_bytes()
+    out = run("restore", dest, expect=1).output
+    assert out.startswith("Error: ") and ("different audit chain" in out or "newer" in out)
+    assert (filled / "evidence.sqlite3").read_bytes() == before
+
+
+def test_an_interrupted_backup_is_not_taken_for_a_complete_one(run, filled: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "EVIDENCE_HOME": str(filled), "PYTHONPATH": str(REPO)}
+    kills = 0
+    for attempt in range(6):
+        dest = tmp_path / f"b{attempt}"
+        process = subprocess.Popen([sys.executable, "-m", "evidence", "backup", dest], env=env, cwd=REPO)
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if (dest / "evidence.sqlite3").exists() or (dest / "store").exists():
+                process.send_signal(signal.SIGKILL)
+                kills += 1
+                break
+            time.sleep(0.0005)
+        process.wait()
+        if process.returncode == 0:
+            continue  # it finished first: a complete backup
+        assert not (dest / "manifest.json").exists()
+        out = run("--home", tmp_path / f"fresh{attempt}", "restore", dest, expect=1).output
+        assert "no manifest.json" in out and "interrupted" in out
+    assert kills >= 1
+
+
+def test_restore_never_deletes_the_current_database(run, filled: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "backup"
+    run("backup", dest)
+    before = (filled / "evidence.sqlite3").read_bytes()
+    run("restore", dest)  # same chain, nothing newer: accepted, the current file moved aside
+    (aside,) = sorted(filled.glob("evidence.sqlite3.before-restore-*[0-9]Z"))
+    assert aside.read_bytes() == before
+    run("restore", dest, "--replace-newer")  # the restore event made the current one newer
+    assert len(sorted(filled.glob("evidence.sqlite3.before-restore-*[0-9]Z"))) == 2

@@ -263,12 +263,12 @@ def read_backup(src: Path) -> BackupManifest:
     src = Path(src)
     manifest_path = src / MANIFEST
     if not src.is_dir():
-        raise InputError(f"{src}: not a backup folder (no such folder)")
+        raise InputError(f"{src}: not a backup folder ({'not a folder' if src.exists() else 'no such folder'})")
     if not manifest_path.is_file():
         raise InputError(f"{src}: no {MANIFEST}: not a backup, or one that was interrupted before it completed")
     try:
         raw = json.loads(manifest_path.read_bytes())
-        if raw.get("format") != FORMAT or raw.get("format_version") != FORMAT_VERSION:
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT or raw.get("format_version") != FORMAT_VERSION:
             raise InputError(f"{manifest_path}: not an evidence backup manifest (format {FORMAT} {FORMAT_VERSION})")
         database = raw["database"]
         files = {str(e["sha256"]): int(e["size"]) for e in raw["files"]}

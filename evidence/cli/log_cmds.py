@@ -129,14 +129,15 @@ def log_checkpoint(app: App, output: Path | None) -> None:
         evidence log checkpoint -o /media/officer/checkpoint-2026-11.json
     """
     from evidence.errors import ConflictError, StoreError
-    from evidence.retention.audit import sign_current_head, verify_chain
-    from evidence.retention.checkpoint import write_new_file
+    from evidence.retention.audit import check_signing_key, sign_current_head, verify_chain
+    from evidence.retention.checkpoint import fingerprint, write_new_file
 
     if app.signing_key is None:
         raise StoreError("no signing key: set EVIDENCE_SIGNING_KEY or --signing-key (make one with `log keygen`)")
     if output is not None and (output.exists() or output.is_symlink()):
         raise ConflictError(f"{output} already exists: the checkpoint is never written over an existing file")
     with app.read() as session:
+        check_signing_key(session, fingerprint(app.signing_key.public_key()))  # a foreign key, before all else
         check = verify_chain(session, app.settings.home, trusted_key=app.signing_key.public_key())
         if not check.ok:
             raise ConflictError(f"the audit trail is broken, so it is not signed: {check.problem}")

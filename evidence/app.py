@@ -19,6 +19,8 @@ from evidence.errors import StoreError
 from evidence.support.text import redact_url
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from evidence.store.blobstore import BlobStore
     from evidence.support.outputs import OutputGuard
 
@@ -57,6 +59,7 @@ class App:
         try:
             ensure_schema(engine)
             with write_session(engine) as session:
+                self._audit_info(session)
                 synced = sync_shipped_catalog(session, actor=self.actor)
             if synced:
                 with read_session(engine) as session:
@@ -80,10 +83,27 @@ class App:
         try:
             with translated_errors(), write_session(self.engine) as session:
                 info = session.info
+                self._audit_info(session)
                 yield session
         finally:
             if info.pop("audit_appended", False):
                 self._mirror_audit_head()
+
+    @cached_property
+    def signing_key(self) -> Ed25519PrivateKey | None:
+        """The configured audit signing key (EVIDENCE_SIGNING_KEY / --signing-key), loaded once."""
+        if self.settings.signing_key is None:
+            return None
+        from evidence.retention.checkpoint import load_private_key
+
+        return load_private_key(self.settings.signing_key)
+
+    def _audit_info(self, session: Session) -> None:
+        """What each audit append needs: the key that signs its checkpoint and the home's mirror."""
+        from evidence.retention.audit import HOME_INFO, SIGNER_INFO
+
+        session.info[SIGNER_INFO] = self.signing_key
+        session.info[HOME_INFO] = self.settings.home
 
     def _mirror_audit_head(self) -> None:
         from evidence.retention.audit import write_head_file

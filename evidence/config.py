@@ -16,6 +16,7 @@ APP_NAME = "evidence"
 HOME_ENV = "EVIDENCE_HOME"
 DATABASE_URL_ENV = "EVIDENCE_DATABASE_URL"
 STORE_URL_ENV = "EVIDENCE_STORE_URL"
+SIGNING_KEY_ENV = "EVIDENCE_SIGNING_KEY"
 DATABASE_FILE = "evidence.sqlite3"
 STORE_DIR = "store"
 
@@ -26,6 +27,8 @@ class Settings:
     database_url: str
     # None: the local folder <home>/store. s3://bucket/prefix: an S3-compatible object store.
     store_url: str | None = None
+    # The Ed25519 private key that signs audit checkpoints (kept outside the home folder); None: unsigned.
+    signing_key: Path | None = None
 
     @property
     def store_dir(self) -> Path:
@@ -41,13 +44,18 @@ class Settings:
 
 
 def resolve_settings(
-    home: str | os.PathLike[str] | None = None, database_url: str | None = None, store_url: str | None = None
+    home: str | os.PathLike[str] | None = None,
+    database_url: str | None = None,
+    store_url: str | None = None,
+    signing_key: str | os.PathLike[str] | None = None,
 ) -> Settings:
     """Command-line values win over environment variables, which win over defaults."""
     home_path = Path(home or os.environ.get(HOME_ENV) or user_config_dir(APP_NAME)).expanduser()
     url = database_url or os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{home_path / DATABASE_FILE}"
     store = store_url or os.environ.get(STORE_URL_ENV) or None
-    return Settings(home=home_path.absolute(), database_url=url, store_url=store)
+    key = signing_key or os.environ.get(SIGNING_KEY_ENV) or None
+    key_path = Path(key).expanduser().absolute() if key else None
+    return Settings(home=home_path.absolute(), database_url=url, store_url=store, signing_key=key_path)
 
 
 def prepare_home(settings: Settings) -> None:

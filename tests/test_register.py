@@ -328,4 +328,4 @@ def test_a_failing_later_batch_keeps_the_earlier_ones_and_the_audit_head_is_mirr
         from evidence.db.models import AuditHead
 
         head = session.get(AuditHead, 1)
-    assert (home / HEAD_FILE).read_text(encoding="utf-8").split() == [str(head.seq), head.hash]
+    assert (home / HEAD_FILE).read_text(encoding="utf-8").splitlines()[0].split() == [str(head.seq), head.hash]

@@ -84,7 +84,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "purge",
         "Show what has passed its retention window, and with --yes delete it.",
     ),
-    "log": ("evidence.cli.retention_cmds", "log", "The audit trail: every change to the store, who made it and when."),
+    "log": ("evidence.cli.log_cmds", "log", "The audit trail: every change to the store, who made it and when."),
     "missing": (
         "evidence.cli.evidence_cmds",
         "missing",
@@ -169,9 +169,19 @@ class LazyGroup(click.Group):
     metavar="NAME",
     help="Who is acting, for the records [env: EVIDENCE_ACTOR; default: the OS user].",
 )
+@click.option(
+    "--signing-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Ed25519 key that signs audit checkpoints, kept outside the home [env: EVIDENCE_SIGNING_KEY; default: none].",
+)
 @click.pass_context
 def cli(
-    ctx: click.Context, home: Path | None, database_url: str | None, store_url: str | None, actor: str | None
+    ctx: click.Context,
+    home: Path | None,
+    database_url: str | None,
+    store_url: str | None,
+    actor: str | None,
+    signing_key: Path | None,
 ) -> None:
     """Keep, check and hand over the documentation behind MIPS Improvement Activities.
 
@@ -185,9 +195,9 @@ def cli(
     from evidence.cli.params import STORE_OPTIONS
     from evidence.config import resolve_settings
 
-    given = {"home": home, "database_url": database_url, "store_url": store_url}
+    given = {"home": home, "database_url": database_url, "store_url": store_url, "signing_key": signing_key}
     ctx.meta[STORE_OPTIONS] = {name: value for name, value in given.items() if value is not None}
-    app = App(resolve_settings(home, database_url, store_url), actor)
+    app = App(resolve_settings(home, database_url, store_url, signing_key), actor)
     ctx.obj = app
     ctx.call_on_close(app.close)
 

@@ -123,6 +123,13 @@ def _after_command_options() -> list[click.Option]:
             callback=_set_actor,
             help="Same as --actor before the command.",
         ),
+        click.Option(
+            ["--signing-key"],
+            type=click.Path(dir_okay=False, path_type=Path),
+            expose_value=False,
+            callback=_set_store_option,
+            help="Same as --signing-key before the command.",
+        ),
     ]
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING
 
 import click
@@ -273,62 +272,3 @@ def _show_plan(plan: PurgePlan) -> None:
     for unit in plan.held:
         holds = ", ".join(f"#{h}" for h in unit.held_by)
         click.echo(f"  {unit.tin} PY{unit.year}: past its window but kept: legal hold {holds}")
-
-
-@click.group(invoke_without_command=True)
-@click.option("--tin", type=TIN, help="Only events of this practice.")
-@click.option("--year", type=YEAR, help="Only events of this performance year.")
-@click.option("--since", type=ISO_DATE, help="Only events on or after this date.")
-@format_option
-@click.pass_context
-def log(ctx: click.Context, tin: str | None, year: int | None, since: date | None, fmt: str) -> None:
-    """The audit trail: every change to the store, who made it and when.
-
-    \b
-    Examples:
-        evidence log --tin 000123456 --since 2026-01-01
-        evidence log verify
-    """
-    if ctx.invoked_subcommand is not None:
-        return
-    from evidence.retention.audit import list_events
-
-    app: App = ctx.obj
-    start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
-    with app.read() as session:
-        rows = [
-            {
-                "seq": e.seq,
-                "at": e.occurred_at.replace(microsecond=0),
-                "actor": e.actor,
-                "action": e.action,
-                "tin": e.tin,
-                "year": e.performance_year,
-                "summary": e.summary,
-                "details": e.details,
-                "hash": e.hash,
-            }
-            for e in list_events(session, tin=tin, year=year, since=start)
-        ]
-    columns = ["seq", "at", "actor", "action", "tin", "year", "summary"]
-    emit(rows, fmt, columns=columns if fmt == "table" else list(rows[0]) if rows else columns, max_width=90)
-
-
-@log.command("verify")
-@click.pass_obj
-def log_verify(app: App) -> None:
-    """Check the audit chain: names the first edited, inserted or deleted event (exit 1).
-
-    \b
-    Example:
-        evidence log verify
-    """
-    from evidence.retention.audit import verify_chain
-
-    with app.read() as session:
-        check = verify_chain(session, app.settings.home)
-    if check.ok:
-        click.echo(f"audit trail intact: {check.events} events")
-        return
-    click.echo(f"audit trail BROKEN: {check.problem}")
-    sys.exit(1)

@@ -41,6 +41,28 @@ class HoldView:
 
 
 @dataclass(frozen=True)
+class AuditAnchor:
+    """The audit chain the packet was made under; key_id None: the chain was not signed at that event."""
+
+    events: int
+    head_hash: str
+    key_id: str | None = None
+    signed_at: datetime | None = None
+
+
+def read_audit_anchor(session: Session) -> AuditAnchor:
+    from evidence.db.models import AuditHead
+    from evidence.retention.audit import GENESIS, latest_checkpoint
+
+    head = session.get(AuditHead, 1)
+    events, head_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
+    checkpoint = latest_checkpoint(session)
+    if checkpoint is None or (checkpoint.count, checkpoint.head_hash) != (events, head_hash):
+        return AuditAnchor(events, head_hash)
+    return AuditAnchor(events, head_hash, checkpoint.key_id, checkpoint.signed_at)
+
+
+@dataclass(frozen=True)
 class PacketContent:
     """Everything the packet says, read in one session; rendering needs no database."""
 
@@ -58,6 +80,7 @@ class PacketContent:
     retention_years: int
     holds: list[HoldView]
     tool_version: str = __version__
+    audit: AuditAnchor = AuditAnchor(0, "0" * 64)  # read_packet_content reads the real one
 
     @property
     def level(self) -> str:
@@ -147,6 +170,7 @@ def read_packet_content(
         attachments_embedded=attachments,
         retention_years=retention_years(session),
         holds=holds,
+        audit=read_audit_anchor(session),
     )
 
 

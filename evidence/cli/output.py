@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import sys
-import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from enum import Enum
@@ -13,6 +12,8 @@ from fractions import Fraction
 from typing import Any, TypeVar
 
 import click
+
+from evidence.support.inert import neutralise
 
 FORMATS = ("table", "json", "csv")
 JSON_INDENT = 2
@@ -68,24 +69,9 @@ def emit_json(document: Any) -> None:
     click.echo(json.dumps(document, indent=JSON_INDENT, ensure_ascii=False, default=_json_default))
 
 
-# Not "printable" to Python (format characters, spaces other than ASCII's) yet inert and needed by some
-# scripts: joiners inside emoji and Persian words, and the spaces of CJK and French typography.
-_INERT = frozenset("\u200c\u200d")
-
-
-def _shown(ch: str) -> str:
-    if ch.isprintable() or ch in _INERT or unicodedata.category(ch) == "Zs":
-        return ch
-    # Controls (C0, C1, DEL), line and paragraph separators, bidi embeddings/overrides/isolates/marks
-    # (U+202A-U+202E, U+2066-U+2069, U+200E/F, U+061C) and other format characters, escaped: \\x1b, \\u202e.
-    return ch.encode("unicode_escape").decode("ascii")
-
-
 def printable(text: str) -> str:
     """User text as one inert line: control, line-breaking and bidi characters shown escaped (\\n, \\x1b)."""
-    if text.isprintable():
-        return text
-    return "".join(_shown(ch) for ch in text)
+    return neutralise(text)
 
 
 def csv_safe(value: Any) -> Any:

@@ -202,7 +202,11 @@ def test_packet_shows_bidi_overrides_and_escapes_instead_of_obeying_them(run, tm
     path.write_bytes(b"%PDF-1.4 x\n")
     description = f"scan\x1b[31m of {RLO}cod.exe"
     run("register", path, *LINK, "--effective-date", "2020-03-01", "--description", description)
-    text = "".join(_text(_packet(run, tmp_path)).split())
+    reader = _packet(run, tmp_path)
+    names = reader.trailer["/Root"]["/Names"]["/EmbeddedFiles"]["/Names"]
+    [description] = [str(spec.get_object()["/Desc"]) for spec in names[1::2]]
+    assert description.endswith("scan[U+001B][31m of [U+202E]cod.exe")  # the viewer's attachment panel
+    text = "".join(_text(reader).split())
     assert "invoice[U+202E]txt.exe" in text
     assert "scan[U+001B][31mof[U+202E]cod.exe" in text
     assert "Riverbend[U+202E]latipsoh" in text

@@ -199,7 +199,7 @@ def render_pdf(html: str, *, generated_at: datetime, attachments: list[EmbeddedF
             string=file.data,
             url_fetcher=fetcher,
             name=file.name,
-            description=file.description,
+            description=inert(file.description),  # shown by viewers' attachment panels
             created=file.timestamp.astimezone(UTC),
             modified=file.timestamp.astimezone(UTC),
         )

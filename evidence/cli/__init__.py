@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from evidence import __version__
+from evidence.cli.params import TEXT
 from evidence.errors import EvidenceError
 
 # name -> (module, attribute, one-line help)
@@ -167,6 +168,9 @@ class LazyGroup(click.Group):
 @click.option(
     "--actor",
     metavar="NAME",
+    envvar="EVIDENCE_ACTOR",
+    show_envvar=False,
+    type=TEXT,
     help="Who is acting, for the records [env: EVIDENCE_ACTOR; default: the OS user].",
 )
 @click.option(

@@ -8,7 +8,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import emit, format_option
-from evidence.cli.params import ACTIVITY, YEAR, actor_option
+from evidence.cli.params import ACTIVITY, TEXT, YEAR, actor_option
 from evidence.rules.cms import UNWEIGHTED, Weight, weight_label
 from evidence.support.text import plural
 
@@ -64,7 +64,7 @@ def _default_year(app: App) -> int:
 
 @catalog.command("list")
 @click.option("--year", type=YEAR, help="Performance year [default: this year's inventory].")
-@click.option("--subcategory", help="CMS subcategory id, e.g. populationManagement.")
+@click.option("--subcategory", type=TEXT, help="CMS subcategory id, e.g. populationManagement.")
 @click.option(
     "--weight",
     type=click.Choice(WEIGHT_CHOICES),

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from evidence.app import App
-from evidence.cli.output import document_format_option, emit, emit_json, format_option
-from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TIN, YEAR, actor_option
+from evidence.cli.output import document_format_option, emit, emit_json, format_option, printable
+from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option
 from evidence.support.text import plural
 
 if TYPE_CHECKING:  # at run time both are imported where they are used
@@ -36,7 +36,7 @@ def _progress(total: int) -> tqdm[Any]:
 @click.option("--item", "items", type=click.IntRange(min=1), multiple=True, help="Documentation item key (repeatable).")
 @click.option("--npi", type=NPI, help="The clinician (individual attestation, or a group participant).")
 @click.option("--effective-date", type=ISO_DATE, help="When the documented work happened [default: file date].")
-@click.option("--description", help="What the file shows.")
+@click.option("--description", type=TEXT, help="What the file shows.")
 @click.option("--follow-symlinks", is_flag=True, help="Register the targets of symbolic links.")
 @click.option("--allow-empty", is_flag=True, help="Accept zero-byte files.")
 @click.option("--allow-outside", is_flag=True, help="Let a manifest name files outside its folder.")
@@ -126,7 +126,7 @@ def register(
     failed = [o for o in outcomes if o.status is OutcomeStatus.FAILED]
     for outcome in outcomes:
         if outcome.status is OutcomeStatus.REGISTERED and len(outcomes) <= 50:
-            click.echo(f"registered {outcome.path.name}: {outcome.message}")
+            click.echo(f"registered {printable(outcome.path.name)}: {printable(outcome.message)}")
     click.echo(f"{registered} registered, {present} already present, {len(failed)} failed")
     if failed:  # one error line; with several failures, one indented line per file
         from evidence.errors import InputError
@@ -210,27 +210,27 @@ def show(app: App, evidence_id: int, fmt: str) -> None:
     if fmt == "json":
         emit_json(dataclasses.asdict(v))
         return
-    click.echo(f"Evidence {v.id}: {v.original_name}")
+    click.echo(f"Evidence {v.id}: {printable(v.original_name)}")
     click.echo(f"  effective date: {v.effective_date}")
     click.echo(f"  size: {v.size} bytes, {v.media_type}")
     click.echo(f"  {v.hash_algorithm}: {v.digest}")
-    click.echo(f"  registered by {v.registered_by} at {v.registered_at:%Y-%m-%d %H:%M:%S} UTC")
+    click.echo(f"  registered by {printable(v.registered_by)} at {v.registered_at:%Y-%m-%d %H:%M:%S} UTC")
     if v.description:
-        click.echo(f"  description: {v.description}")
+        click.echo(f"  description: {printable(v.description)}")
     if v.withdrawn_at:
-        click.echo(f"  WITHDRAWN by {v.withdrawn_by} at {v.withdrawn_at:%Y-%m-%d %H:%M:%S} UTC: {v.withdrawal_reason}")
+        by, why = printable(v.withdrawn_by or ""), printable(v.withdrawal_reason or "")
+        click.echo(f"  WITHDRAWN by {by} at {v.withdrawn_at:%Y-%m-%d %H:%M:%S} UTC: {why}")
     click.echo("  links:" if v.links else "  links: none")
     for link in v.links:
         who = f" NPI {link.attestation_npi}" if link.attestation_npi else " group"
         about = f", participant {link.clinician_npi}" if link.clinician_npi else ""
-        click.echo(
-            f"    {link.tin} PY{link.year} {link.activity_id}{who}{about}: item {link.item_key} ({link.item_label})"
-        )
+        label = printable(link.item_label)
+        click.echo(f"    {link.tin} PY{link.year} {link.activity_id}{who}{about}: item {link.item_key} ({label})")
 
 
 @click.command()
 @click.argument("evidence_id", type=int)
-@click.option("--reason", required=True, help="Why it was a mistake.")
+@click.option("--reason", type=TEXT, required=True, help="Why it was a mistake.")
 @actor_option
 @click.pass_obj
 def withdraw(app: App, evidence_id: int, reason: str) -> None:
@@ -244,7 +244,7 @@ def withdraw(app: App, evidence_id: int, reason: str) -> None:
 
     with app.write() as session:
         evidence = run(session, evidence_id, reason, actor=app.actor)
-    click.echo(f"evidence {evidence.id} ({evidence.original_name}) withdrawn: {reason}")
+    click.echo(f"evidence {evidence.id} ({printable(evidence.original_name)}) withdrawn: {printable(reason)}")
 
 
 @click.command()

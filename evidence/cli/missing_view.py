@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from evidence.cli.output import emit
+from evidence.cli.output import emit, printable
 from evidence.records.missing import ActivityStatus, DocumentationStatus, ItemState, MissingReport
 
 MARK = {ItemState.COVERED: "[x]", ItemState.MISSING: "[ ]", ItemState.OUTSIDE: "[!]"}
@@ -64,21 +64,21 @@ def table_lines(report: MissingReport) -> list[str]:
     for a in report.activities:
         heading = (a.tin, a.year)
         if heading != current:
-            add(f"\n{a.tin}  {a.practice_name}  PY{a.year}")
+            add(f"\n{a.tin}  {printable(a.practice_name)}  PY{a.year}")
             current = heading
-        who = f"individual {a.npi} ({a.clinician_name})" if a.npi else "group"
+        who = f"individual {a.npi} ({printable(str(a.clinician_name))})" if a.npi else "group"
         complete = a.status is DocumentationStatus.COMPLETE
-        state = a.status.upper() + ("" if complete else f": {a.missing_text}")
+        state = a.status.upper() + ("" if complete else f": {printable(a.missing_text)}")
         add(f"  {a.activity_id}  {who}, {a.start} to {a.end}, rule '{a.rule}'  {state}")
         for item in a.items:
-            add(f"    {MARK[item.status]} {item.key}) {item.label}")
+            add(f"    {MARK[item.status]} {item.key}) {printable(item.label)}")
             for e in item.evidence:
                 if e.in_period:
                     about = f" [NPI {e.clinician_npi}]" if e.clinician_npi else ""
-                    add(f"          {e.name} ({e.effective_date}){about}")
+                    add(f"          {printable(e.name)} ({e.effective_date}){about}")
                 else:
                     period = f"{e.period_start} to {e.period_end}"
-                    add(f"          {e.name} ({e.effective_date}): outside the attested period {period}")
+                    add(f"          {printable(e.name)} ({e.effective_date}): outside the attested period {period}")
             if not item.evidence:
                 add("          none (not needed: the 'any' rule is met)" if complete else "          MISSING")
         if a.participation is not None:

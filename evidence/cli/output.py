@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
+from evidence.support.inert import neutralise
+
 FORMATS = ("table", "json", "csv")
 JSON_INDENT = 2
 F = TypeVar("F", bound=Callable[..., Any])
@@ -69,9 +71,7 @@ def emit_json(document: Any) -> None:
 
 def printable(text: str) -> str:
     """User text as one inert line: control, line-breaking and bidi characters shown escaped (\\n, \\x1b)."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return neutralise(text)
 
 
 def csv_safe(value: Any) -> Any:

@@ -22,6 +22,8 @@ class _Parsed(ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):
             return value
+        if problem := utf8_problem(value):  # the parser's message would quote the undecodable bytes
+            self.fail(problem, param, ctx)
         try:
             return type(self).parser(value)
         except InputError as exc:
@@ -58,6 +60,38 @@ class YearType(_Parsed):
 TIN, NPI, ACTIVITY, ISO_DATE, YEAR = TinType(), NpiType(), ActivityType(), IsoDateType(), YearType()
 
 
+def utf8_problem(value: str) -> str | None:
+    """Why text cannot be kept as given: bytes that were not UTF-8 arrive as surrogate escapes ('\\udcff')."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "not valid UTF-8 text"
+    return None
+
+
+class TextType(ParamType):
+    """Free text users type (names, descriptions, reasons, actors): strict UTF-8, never a traceback.
+
+    On Linux undecodable argv (and environment) bytes reach Python as lone surrogates, which no
+    database, terminal or PDF can take; they are a usage error naming the option, before anything runs.
+    """
+
+    name = "TEXT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, bytes):  # click hands bytes through on some platforms
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                self.fail("not valid UTF-8 text", param, ctx)
+        if isinstance(value, str) and (problem := utf8_problem(value)):
+            self.fail(problem, param, ctx)
+        return value
+
+
+TEXT = TextType()
+
+
 def _set_actor(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value:
         ctx.find_root().obj.actor = value
@@ -68,6 +102,7 @@ def actor_option(func: Any) -> Any:
     return click.option(
         "--actor",
         metavar="NAME",
+        type=TEXT,
         expose_value=False,
         callback=_set_actor,
         help="Who is acting, for the records [default: --actor before the command, $EVIDENCE_ACTOR, the OS user].",
@@ -119,6 +154,7 @@ def _after_command_options() -> list[click.Option]:
         click.Option(
             ["--actor"],
             metavar="NAME",
+            type=TEXT,
             expose_value=False,
             callback=_set_actor,
             help="Same as --actor before the command.",

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import click
 
 from evidence.app import App
-from evidence.cli.output import emit, format_option
-from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TIN, YEAR, actor_option
+from evidence.cli.output import emit, format_option, printable
+from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option
 from evidence.db.models import APM_KINDS
 from evidence.support.text import plural
 
@@ -31,7 +31,7 @@ def practice() -> None:
 
 @practice.command("add")
 @click.argument("tin", type=TIN)
-@click.option("--name", required=True, help="The practice's name.")
+@click.option("--name", type=TEXT, required=True, help="The practice's name.")
 @click.option("--pcmh", is_flag=True, help="Certified patient-centered medical home (full IA credit).")
 @click.option(
     "--apm",
@@ -53,7 +53,7 @@ def practice_add(app: App, tin: str, name: str, pcmh: bool, apm: str) -> None:
 
     with app.write() as session:
         row, _ = add_practice(session, tin, name, pcmh=pcmh, apm=apm, actor=app.actor)
-    click.echo(f"practice {row.tin} added: {row.name}")
+    click.echo(f"practice {row.tin} added: {printable(row.name)}")
 
 
 @practice.command("list")
@@ -90,7 +90,7 @@ def practice_show(app: App, tin: str, year: int | None) -> None:
         row = get_practice(session, tin)
         members = list_clinicians(session, tin, year)
         attestations = list_attestations(session, tin, year)
-    click.echo(f"{row.tin}  {row.name}")
+    click.echo(f"{row.tin}  {printable(row.name)}")
     click.echo(f"PCMH: {'yes' if row.pcmh else 'no'}   APM: {row.apm}")
     years = sorted({m.performance_year for m in members} | {a.year for a in attestations})
     if not years:
@@ -99,7 +99,7 @@ def practice_show(app: App, tin: str, year: int | None) -> None:
         in_year = [m for m in members if m.performance_year == y]
         click.echo(f"\nPY{y}: {plural(len(in_year), 'clinician')}")
         for m in in_year:
-            click.echo(f"  {m.clinician.npi}  {m.clinician.name}")
+            click.echo(f"  {m.clinician.npi}  {printable(m.clinician.name)}")
         for a in (a for a in attestations if a.year == y):
             who = f"individual {a.npi}" if a.npi else f"group, {a.participants} participating"
             click.echo(f"  {a.activity_id:<12} {a.start} to {a.end}  ({who})")
@@ -118,7 +118,7 @@ def clinician() -> None:
 @clinician.command("add")
 @click.argument("npi", type=NPI)
 @click.option("--tin", type=TIN, required=True, help="The practice the clinician bills under.")
-@click.option("--name", required=True, help="The clinician's name.")
+@click.option("--name", type=TEXT, required=True, help="The clinician's name.")
 @click.option("--year", type=YEAR, required=True, help="Performance year.")
 @click.option("--rural", is_flag=True, help="Practices in a rural ZIP code.")
 @click.option("--hpsa", is_flag=True, help="Practices in a Health Professional Shortage Area.")
@@ -151,7 +151,7 @@ def clinician_add(
     inputs = StatusInputs(rural, hpsa, patient_facing_encounters, hospital_pos_pct, asc_pos_pct)
     with app.write() as session:
         add_clinician(session, tin, npi, name, year, inputs, actor=app.actor)
-    click.echo(f"clinician {npi} ({name}) bills under {tin} in {year}")
+    click.echo(f"clinician {npi} ({printable(name)}) bills under {tin} in {year}")
 
 
 @clinician.command("list")
@@ -269,4 +269,4 @@ def import_(app: App, file: Path) -> None:
         summary = import_csv(session, file, actor=app.actor)
     parts = [plural(summary.created[k], k) for k in ("practice", "clinician", "attestation", "participation")]
     unchanged = sum(summary.unchanged.values())
-    click.echo(f"{file.name}: added {', '.join(parts)}; {plural(unchanged, 'row')} already present")
+    click.echo(f"{printable(file.name)}: added {', '.join(parts)}; {plural(unchanged, 'row')} already present")

@@ -9,7 +9,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import emit, format_option
-from evidence.cli.params import ISO_DATE, TIN, YEAR, actor_option
+from evidence.cli.params import ISO_DATE, TEXT, TIN, YEAR, actor_option
 from evidence.support.text import plural
 
 if TYPE_CHECKING:  # at run time it is imported where it is used
@@ -104,7 +104,7 @@ def hold() -> None:
 @hold.command("add")
 @click.option("--tin", type=TIN, required=True, help="The practice.")
 @click.option("--year", type=YEAR, help="Only this performance year [default: every year].")
-@click.option("--reason", required=True, help="Why (audit letter, litigation...).")
+@click.option("--reason", type=TEXT, required=True, help="Why (audit letter, litigation...).")
 @actor_option
 @click.pass_obj
 def hold_add(app: App, tin: str, year: int | None, reason: str) -> None:
@@ -125,7 +125,7 @@ def hold_add(app: App, tin: str, year: int | None, reason: str) -> None:
 
 @hold.command("release")
 @click.argument("hold_id", type=int)
-@click.option("--reason", required=True, help="Why the hold can end.")
+@click.option("--reason", type=TEXT, required=True, help="Why the hold can end.")
 @actor_option
 @click.pass_obj
 def hold_release(app: App, hold_id: int, reason: str) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from evidence.app import App
-from evidence.cli.output import emit, emit_json, format_option, render_table
+from evidence.cli.output import emit, emit_json, format_option, printable, render_table
 from evidence.cli.params import NPI, TIN, YEAR
 from evidence.rules.cms import weight_label
 from evidence.support.text import plural
@@ -234,7 +234,7 @@ def _score_text(report: ScoreReport) -> str:
         f"{_number(report.final_score_points)} of {report.final_score_weight} final-score points"
     )
     lines += [f"Note: {note}" for note in report.notes]
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)  # titles and reasons may quote imported text
 
 
 # --- export-qpp --------------------------------------------------------------------------------

@@ -20,6 +20,9 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import jinja2
+import markupsafe
+
+from evidence.support.inert import marker, neutralise
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ASSETS_DIR = PACKAGE_DIR / "assets"
@@ -28,7 +31,9 @@ PACKET_TEMPLATE = "packet.html"
 # Relative URLs in the packet's HTML (its stylesheet) resolve against this folder.
 BASE_URL = TEMPLATES_DIR.as_uri() + "/"
 
-_SERVED_TYPES = {".css": "text/css", ".ttf": "font/ttf"}
+_SERVED_TYPES = {".css": "text/css", ".ttf": "font/ttf", ".otf": "font/otf"}
+# The running header holds the practice name on every page: longer names are cut (the cover has it whole).
+HEADER_LIMIT = 60
 
 
 class AssetRefused(ValueError):
@@ -115,7 +120,23 @@ def rule_text(rule: str, items: int) -> str:
     return "the single item"
 
 
+def inert(value: Any) -> Any:
+    """User text as shown in the packet: a bidi override or control character is a visible [U+202E]
+    marker, never obeyed (a file "\u202etxt.exe" would otherwise read "exe.txt"). Applied to every value
+    the templates print (the environment's finalize), and named in the templates where text is the user's."""
+    if isinstance(value, markupsafe.Markup) or not isinstance(value, str):
+        return value  # the templates' own markup
+    return neutralise(value, marker)
+
+
+def header_text(value: str) -> str:
+    text = " ".join(inert(value).split())
+    return text if len(text) <= HEADER_LIMIT else text[: HEADER_LIMIT - 1].rstrip() + "…"
+
+
 FILTERS = {
+    "inert": inert,
+    "header_text": header_text,
     "sentence": sentence,
     "subcategory": subcategory,
     "rule_text": rule_text,
@@ -137,6 +158,7 @@ def template_environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=inert,  # no template line can forget it
     )
     environment.filters.update(FILTERS)
     return environment
@@ -177,7 +199,7 @@ def render_pdf(html: str, *, generated_at: datetime, attachments: list[EmbeddedF
             string=file.data,
             url_fetcher=fetcher,
             name=file.name,
-            description=file.description,
+            description=inert(file.description),  # shown by viewers' attachment panels
             created=file.timestamp.astimezone(UTC),
             modified=file.timestamp.astimezone(UTC),
         )

@@ -256,6 +256,7 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
     links_of: dict[int, list[int]] = defaultdict(list)
     for link in link_rows:
         links_of[link.evidence_id].append(link.id)
+    keep_years = retention_years(session)  # chained with the links, so a purge can check the rows against it
     audit.record_many(
         session,
         actor,
@@ -270,6 +271,8 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
                     "sha256": entry.blob.digest,
                     "size": entry.blob.size,
                     "links": sorted(links_of[evidence.id]),
+                    "attestation": entry.target.attestation_id,
+                    "retain_until": rules.retain_until(entry.target.year, keep_years).isoformat(),
                 },
             )
             for (evidence, changed), entry in zip(results, entries, strict=True)

@@ -182,3 +182,29 @@ def test_an_honest_purge_after_lengthening_still_works(run, home, sample, monkey
     assert "purged 12 records and 3 files" in out
     assert _years(run) == {2020, 2024}
     assert "intact" in run("log", "verify").output
+
+
+# --- Case 12: ids are never handed out twice ------------------------------------------------------
+
+
+def test_ids_of_purged_records_are_never_reused(run, app, sample, monkeypatch) -> None:
+    before = json.loads(run("list", "--format", "json").output)
+    old_ids = [e["id"] for e in before]
+    with app.engine.connect() as connection:
+        old_links = set(connection.execute(text("SELECT id FROM evidence_links")).scalars())
+        old_attestations = set(connection.execute(text("SELECT id FROM attestations")).scalars())
+    monkeypatch.setattr("evidence.support.clock.today", lambda: date(2031, 1, 1))  # every year has expired
+    assert "purged" in run("purge", "--yes").output
+    assert json.loads(run("list", "--format", "json").output) == []
+    run("import", SAMPLE / "practice.csv")
+    run("register", "--manifest", SAMPLE / "manifest.yaml")  # the same files again: new records
+    new_ids = [e["id"] for e in json.loads(run("list", "--format", "json").output)]
+    assert len(new_ids) == len(old_ids) and min(new_ids) > max(old_ids)
+    with app.engine.connect() as connection:
+        assert min(connection.execute(text("SELECT id FROM evidence_links")).scalars()) > max(old_links)
+        assert min(connection.execute(text("SELECT id FROM attestations")).scalars()) > max(old_attestations)
+    newest_old = max(old_ids)
+    shown = run("show", newest_old, expect=1).output
+    assert f"evidence {newest_old} was purged on " in shown and "(kept through 2030-12-31)" in shown
+    summaries = [e["summary"] for e in json.loads(run("log", "--format", "json").output)]
+    assert sum(s.startswith(f"registered evidence {newest_old} ") for s in summaries) == 1

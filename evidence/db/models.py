@@ -174,7 +174,6 @@ class Clinician(Base):
     __table_args__ = NEVER_REUSED
 
 
-
 class Membership(Base):
     """A clinician billing under a TIN in one performance year, with special-status inputs."""
 
@@ -363,7 +362,6 @@ class LegalHold(Base):
     practice: Mapped[Practice] = relationship()
 
     __table_args__ = NEVER_REUSED
-
 
 
 class Tombstone(Base):

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import SAMPLE
+from tests.conftest import REPO, SAMPLE
 
 TIN = "000123456"
 
@@ -208,3 +211,46 @@ def test_ids_of_purged_records_are_never_reused(run, app, sample, monkeypatch) -
     assert f"evidence {newest_old} was purged on " in shown and "(kept through 2030-12-31)" in shown
     summaries = [e["summary"] for e in json.loads(run("log", "--format", "json").output)]
     assert sum(s.startswith(f"registered evidence {newest_old} ") for s in summaries) == 1
+
+
+# --- Case 13: register beside a purge of the same year ---------------------------------------------
+
+
+def test_register_beside_a_purge_of_its_year_says_what_happened(run, app, home, sample, tmp_path, monkeypatch) -> None:
+    """A purge in another process runs after the attestation was found, before the files are stored."""
+    from evidence.store.blobstore import LocalBlobStore
+
+    new = tmp_path / "late-minutes.txt"
+    new.write_text("QI team minutes found late\n")
+    original = LocalBlobStore.writing
+    purges: list[subprocess.CompletedProcess[str]] = []
+
+    def purge_first(self):  # the register process has resolved its target and holds no lock yet
+        if not purges:
+            env = {**os.environ, "PYTHONPATH": str(REPO)}
+            command = [sys.executable, "-m", "evidence", "purge", "--as-of", "2026-01-01", "--yes"]
+            purges.append(subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False))
+        return original(self)
+
+    monkeypatch.setattr(LocalBlobStore, "writing", purge_first)
+    files = _files(home)
+    out = run("register", new, "--tin", TIN, "--year", "2019", "--activity", "IA_PM_7", expect=1).output
+    assert purges[0].returncode == 0 and "purged 12 records and 3 files" in purges[0].stdout, purges[0].stderr
+    with app.engine.connect() as connection:
+        purged_id = connection.execute(
+            text("SELECT record_id FROM tombstones WHERE kind = 'attestation' ORDER BY record_id LIMIT 1")
+        ).scalar()
+    assert out.splitlines() == [
+        "0 registered, 0 already present, 1 failed",
+        f"Error: the attestation {TIN} PY2019 IA_PM_7 (id {purged_id}) was purged while registering; "
+        f"nothing was registered for {new}",
+    ]
+    assert "FOREIGN KEY" not in out
+    assert _files(home) == files - _purged_files(app)  # the new file left no blob behind
+    assert "0 problems" in run("verify").output
+    assert "intact" in run("log", "verify").output
+
+
+def _purged_files(app) -> set[str]:
+    with app.engine.connect() as connection:
+        return set(connection.execute(text("SELECT sha256 FROM tombstones WHERE kind = 'file'")).scalars())

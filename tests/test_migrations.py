@@ -50,3 +50,32 @@ def test_db_current_on_empty_database_and_upgrade(run, tmp_path: Path) -> None:
     assert "none (empty database)" in run("--db", url, "db", "current").output
     assert "newest" in run("--db", url, "db", "upgrade").output
     assert f"revision: {migrate.HEAD_REVISION} (newest)" in run("--db", url, "db", "current").output
+
+
+def test_0003_keeps_ids_and_starts_each_sequence_past_every_known_id(tmp_path: Path) -> None:
+    """A store at 0002 whose newest evidence was purged: the next id passes the purged ones too."""
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    migrate.upgrade(engine, "0002")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO practices (id, tin, name, pcmh, apm, created_at) "
+                                "VALUES (7, '000123456', 'Clinic', 0, 'none', '2026-01-01 00:00:00')"))  # fmt: skip
+        connection.execute(text("INSERT INTO blobs (id, hash_algorithm, digest, size, media_type, stored_at) "
+                                "VALUES (3, 'sha256', 'ab', 1, 'text/plain', '2026-01-01 00:00:00')"))  # fmt: skip
+        connection.execute(text("INSERT INTO evidence (id, blob_id, original_name, effective_date, registered_by, "
+                                "registered_at) VALUES (5, 3, 'a.txt', '2020-01-01', 'x', '2026-01-01 00:00:00')"))  # fmt: skip
+        connection.execute(text("INSERT INTO tombstones (kind, record_id, description, purged_at, purged_by) "
+                                "VALUES ('evidence', 40, 'purged', '2026-01-01 00:00:00', 'x')"))  # fmt: skip
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        sequences = dict(connection.execute(text("SELECT name, seq FROM sqlite_sequence")).all())
+        assert sequences["practices"] == 7 and sequences["blobs"] == 3 and sequences["evidence"] == 40
+        assert connection.execute(text("SELECT id, original_name FROM evidence")).all() == [(5, "a.txt")]
+        connection.execute(text("INSERT INTO evidence (blob_id, original_name, effective_date, registered_by, "
+                                "registered_at) VALUES (3, 'b.txt', '2020-01-01', 'x', '2026-01-01 00:00:00')"))  # fmt: skip
+        assert connection.execute(text("SELECT MAX(id) FROM evidence")).scalar() == 41
+    migrate.downgrade(engine, "0002")  # and back: the rows and ids stay
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT id FROM evidence ORDER BY id")).scalars().all() == [5, 41]
+    engine.dispose()

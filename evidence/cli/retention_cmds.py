@@ -51,11 +51,18 @@ def retention_show(app: App) -> None:
 
 
 @retention.command("set")
-@click.option("--years", type=int, required=True, help="Years after the end of the performance year (6 or more).")
+@click.option(
+    "--years",
+    type=int,
+    required=True,
+    help="Years after the end of the performance year (longer than the current period).",
+)
 @actor_option
 @click.pass_obj
 def retention_set(app: App, years: int) -> None:
-    """Set the retention period; shorter than the 6 years CMS requires is refused.
+    """Lengthen the retention period; a shorter or equal one is refused (6 years at least).
+
+    Every change is an event of the audit trail; a period can never be shortened again.
 
     \b
     Example:
@@ -236,7 +243,7 @@ def purge(app: App, as_of: date | None, yes: bool) -> None:
     store = app.blob_store
     with store.maintenance():  # no registration may re-use a file between our commit and its removal
         with app.write() as session:
-            plan = plan_purge(session, as_of)
+            plan = plan_purge(session, as_of, home=app.settings.home)
             _show_plan(plan)
             if not yes or plan.empty:
                 session.rollback()

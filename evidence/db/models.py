@@ -41,6 +41,11 @@ NAMING_CONVENTION = {
 
 APM_KINDS = ("none", "mips", "other", "app")
 
+# Ids users see or events name are never handed out twice, even after a purge deleted the
+# highest ones: AUTOINCREMENT on SQLite (PostgreSQL's sequences never go back anyway).
+# The tables that have them are rebuilt by migration 0003, which lists the same names.
+NEVER_REUSED: dict[str, object] = {"sqlite_autoincrement": True}
+
 
 def _sql_values(values: Iterable[str]) -> str:
     """('high', 'medium', 'none') for a CHECK constraint: the enum is the one list of allowed values."""
@@ -153,7 +158,7 @@ class Practice(Base):
     apm: Mapped[str] = mapped_column(String(8), default="none")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    __table_args__ = (CheckConstraint("apm IN ('none', 'mips', 'other', 'app')", name="apm"),)
+    __table_args__ = (CheckConstraint("apm IN ('none', 'mips', 'other', 'app')", name="apm"), NEVER_REUSED)
 
 
 class Clinician(Base):
@@ -165,6 +170,8 @@ class Clinician(Base):
     npi: Mapped[str] = mapped_column(String(10), unique=True)
     name: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = NEVER_REUSED
 
 
 class Membership(Base):
@@ -189,6 +196,7 @@ class Membership(Base):
     __table_args__ = (
         UniqueConstraint("practice_id", "clinician_id", "performance_year"),
         Index("ix_memberships_practice_year", "practice_id", "performance_year"),
+        NEVER_REUSED,
     )
 
 
@@ -239,6 +247,7 @@ class Attestation(Base):
             postgresql_where=text("clinician_id IS NOT NULL"),
         ),
         Index("ix_attestations_practice_year", "practice_id", "performance_year"),
+        NEVER_REUSED,
     )
 
 
@@ -261,6 +270,7 @@ class Participation(Base):
     __table_args__ = (
         UniqueConstraint("attestation_id", "clinician_id"),
         CheckConstraint("end_date >= start_date", name="period_order"),
+        NEVER_REUSED,
     )
 
 
@@ -279,7 +289,7 @@ class Blob(Base):
     media_type: Mapped[str] = mapped_column(String(200))
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    __table_args__ = (UniqueConstraint("hash_algorithm", "digest"),)
+    __table_args__ = (UniqueConstraint("hash_algorithm", "digest"), NEVER_REUSED)
 
 
 class Evidence(Base):
@@ -301,7 +311,7 @@ class Evidence(Base):
     blob: Mapped[Blob] = relationship()
     links: Mapped[list[EvidenceLink]] = relationship(back_populates="evidence", order_by="EvidenceLink.id")
 
-    __table_args__ = (Index("ix_evidence_blob_id", "blob_id"),)
+    __table_args__ = (Index("ix_evidence_blob_id", "blob_id"), NEVER_REUSED)
 
 
 class EvidenceLink(Base):
@@ -326,6 +336,7 @@ class EvidenceLink(Base):
     __table_args__ = (
         UniqueConstraint("evidence_id", "attestation_id", "item_id"),
         Index("ix_evidence_links_attestation_id", "attestation_id"),
+        NEVER_REUSED,
     )
 
 
@@ -350,6 +361,8 @@ class LegalHold(Base):
 
     practice: Mapped[Practice] = relationship()
 
+    __table_args__ = NEVER_REUSED
+
 
 class Tombstone(Base):
     """What a purged record was, so the store can always answer "what happened to this file?"."""
@@ -370,6 +383,7 @@ class Tombstone(Base):
     __table_args__ = (
         Index("ix_tombstones_kind_record", "kind", "record_id"),
         Index("ix_tombstones_sha256", "sha256"),
+        NEVER_REUSED,
     )
 
 
@@ -390,7 +404,7 @@ class Event(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_events_tin_year", "tin", "performance_year"),)
+    __table_args__ = (Index("ix_events_tin_year", "tin", "performance_year"), NEVER_REUSED)
 
 
 class AuditHead(Base):

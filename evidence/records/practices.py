@@ -305,7 +305,8 @@ def attest(
     session.flush()
     if audited:
         audit.record(session, actor, "attest", f"{who} attested {activity_id} for {year}: {start} to {end}", tin=tin,
-                     year=year, details={"attestation": attestation.id})  # fmt: skip
+                     year=year, details={"attestation": attestation.id, "start": start.isoformat(),
+                     "end": end.isoformat()})  # fmt: skip
     return attestation, True
 
 

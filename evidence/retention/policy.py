@@ -8,10 +8,13 @@ rows in one transaction, leaves a tombstone per record, then removes the files.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session
 from evidence.db.models import (
     Attestation,
     Blob,
+    Event,
     Evidence,
     EvidenceLink,
     LegalHold,
@@ -62,11 +66,60 @@ def _delete_in(session: Session, column: Any, ids: Iterable[Any]) -> None:
 
 
 def retention_years(session: Session) -> int:
+    """The retention period in force, refused when the settings table disagrees with the audit trail.
+
+    Every change of the period is a chained `retention.set` event, so the settings row must be
+    a whole number of years, at least the CMS minimum, and equal to the latest such event.
+    """
+    minimum = rules.minimum_retention_years()
     row = session.get(Setting, RETENTION_SETTING)
-    return int(row.value) if row else rules.minimum_retention_years()
+    chained = _chained_retention_years(session)
+    if row is None:
+        if chained is not None:
+            raise ConflictError(
+                f"the retention period is missing from the settings table, but the audit trail set it to "
+                f"{chained} years; restore the settings row ({RETENTION_SETTING} = {chained})"
+            )
+        return minimum
+    text = row.value.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise ConflictError(
+            f"the retention period in the settings table is {row.value!r}, not a whole number of years; "
+            f"nothing relies on it until it is repaired"
+        )
+    years = int(text)
+    if years < minimum:
+        raise ConflictError(
+            f"the retention period in the settings table is {plural(years, 'year')}, shorter than the {minimum} years "
+            "CMS requires: it was edited outside `evidence retention set`"
+        )
+    if years != (chained if chained is not None else minimum):
+        recorded = plural(chained, "year") if chained is not None else f"no change from the default {minimum} years"
+        raise ConflictError(
+            f"the retention period in the settings table is {plural(years, 'year')}, but the audit trail records "
+            f"{recorded}: it was edited outside `evidence retention set`"
+        )
+    return years
+
+
+def _chained_retention_years(session: Session) -> int | None:
+    """The period the latest `retention.set` event recorded (None: never changed)."""
+    details = session.scalar(
+        select(Event.details).where(Event.action == "retention.set").order_by(Event.seq.desc()).limit(1)
+    )
+    if details is None:
+        return None
+    try:
+        value = json.loads(details)["to"]
+    except (ValueError, KeyError, TypeError):
+        value = None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConflictError("the latest retention event of the audit trail is damaged: it names no period")
+    return value
 
 
 def set_retention_years(session: Session, years: int, *, actor: str) -> int:
+    """Lengthen the retention period (a chained event); a shorter or equal one is refused."""
     minimum = rules.minimum_retention_years()
     if years < minimum:
         raise InputError(f"a retention period of {years} years is shorter than the {minimum} years CMS requires")
@@ -76,6 +129,11 @@ def set_retention_years(session: Session, years: int, *, actor: str) -> int:
             "keep records indefinitely with a legal hold (`evidence hold add`)"
         )
     previous = retention_years(session)
+    if years <= previous:
+        raise InputError(
+            f"the retention period is {previous} years and can only be lengthened: "
+            f"{years} years would {'change nothing' if years == previous else 'shorten it'}"
+        )
     row = session.get(Setting, RETENTION_SETTING)
     if row is None:
         session.add(Setting(key=RETENTION_SETTING, value=str(years)))
@@ -249,8 +307,19 @@ class PurgePlan:
         return not any(u.records or u.blobs for u in self.units)
 
 
-def plan_purge(session: Session, as_of: date) -> PurgePlan:
-    """Exactly what a purge on `as_of` would delete (and what holds keep). Changes nothing."""
+def plan_purge(session: Session, as_of: date, *, home: Path | None = None) -> PurgePlan:
+    """Exactly what a purge on `as_of` would delete (and what holds keep). Changes nothing.
+
+    Refused (ConflictError) unless the audit trail is intact and every row the plan would
+    delete agrees with what the trail recorded when it was created: its year, its period,
+    its retain-until date and, for an evidence link, its attestation. `home` is the folder
+    holding the mirrored chain head.
+    """
+    check = audit.verify_chain(session, home)
+    if not check.ok:
+        raise ConflictError(
+            f"the audit trail is not intact ({check.problem}); purge deletes nothing until `evidence log verify` passes"
+        )
     years = retention_years(session)
     tins = {practice_id: tin for practice_id, tin in session.execute(select(Practice.id, Practice.tin))}
     pairs = set(session.execute(select(Attestation.practice_id, Attestation.performance_year).distinct()))
@@ -293,8 +362,110 @@ def plan_purge(session: Session, as_of: date) -> PurgePlan:
                 )
             )
         )
+    _check_against_chain(session, units)
     _assign_evidence_and_blobs(session, units)
     return PurgePlan(as_of, years, units, held)
+
+
+@dataclass
+class ChainedAttestation:
+    """What the audit trail recorded about one attestation (from its `attest` and `register` events)."""
+
+    tin: str | None = None
+    year: int | None = None
+    period: tuple[str, str] | None = None  # ISO dates, from the `attest` event
+    retain_until: date | None = None  # the latest recorded at a registration
+
+
+def chained_attestations(session: Session) -> tuple[dict[int, ChainedAttestation], dict[int, int]]:
+    """Per attestation id what its events recorded, and per evidence link id its attestation.
+
+    A `purge` event forgets the ids it names, so a database that handed out an id again
+    (SQLite before revision 0003) is not held to the facts of the purged record.
+    """
+    facts: dict[int, ChainedAttestation] = {}
+    owner: dict[int, int] = {}
+    query = (
+        select(Event.action, Event.tin, Event.performance_year, Event.details)
+        .where(Event.action.in_(("attest", "register", "purge")))
+        .order_by(Event.seq)
+    )
+    for action, tin, year, details in session.execute(query):
+        try:
+            data = json.loads(details)
+        except ValueError:
+            continue  # verify_chain has vouched for the text; an old event with other details names nothing
+        if not isinstance(data, dict):
+            continue
+        if action == "purge":
+            for attestation_id in data.get("attestations") or []:
+                facts.pop(attestation_id, None)
+            for link_id in data.get("links") or []:
+                owner.pop(link_id, None)
+            continue
+        attestation_id = data.get("attestation")
+        if not isinstance(attestation_id, int):
+            continue
+        fact = facts.setdefault(attestation_id, ChainedAttestation())
+        fact.tin, fact.year = tin if tin is not None else fact.tin, year if year is not None else fact.year
+        if action == "attest" and isinstance(data.get("start"), str) and isinstance(data.get("end"), str):
+            fact.period = (data["start"], data["end"])
+        if action == "register":
+            with contextlib.suppress(TypeError, ValueError):
+                until = date.fromisoformat(data["retain_until"])
+                fact.retain_until = max(until, fact.retain_until or until)
+            for link_id in data.get("links") or []:
+                owner[link_id] = attestation_id
+    return facts, owner
+
+
+def _check_against_chain(session: Session, units: list[PurgeUnit]) -> None:
+    """Refuse a plan whose rows say something else than the audit trail recorded (edited outside)."""
+    if not any(unit.attestations or unit.links for unit in units):
+        return
+    facts, owner = chained_attestations(session)
+    for unit in units:
+        for row in _rows_in(
+            session,
+            lambda part: select(Attestation.id, Attestation.start_date, Attestation.end_date).where(
+                Attestation.id.in_(part)
+            ),
+            unit.attestations,
+        ):
+            fact = facts.get(row.id)
+            if fact is None:
+                continue  # created by a bulk import with no evidence registered: the trail names no id
+            name = f"attestation {row.id} ({unit.tin} PY{unit.year})"
+            if fact.year is not None and fact.year != unit.year:
+                _disagree(f"{name} is PY{unit.year} in the database, but the audit trail recorded PY{fact.year}")
+            if fact.tin is not None and fact.tin != unit.tin:
+                _disagree(f"{name} is under TIN {unit.tin} in the database, but the audit trail recorded {fact.tin}")
+            period = (row.start_date.isoformat(), row.end_date.isoformat())
+            if fact.period is not None and fact.period != period:
+                _disagree(
+                    f"{name} covers {period[0]} to {period[1]} in the database, but the audit trail recorded "
+                    f"{fact.period[0]} to {fact.period[1]}"
+                )
+            if fact.retain_until is not None and fact.retain_until > unit.retain_until:
+                _disagree(
+                    f"{name} would be kept through {unit.retain_until}, but the audit trail recorded its evidence "
+                    f"as kept through {fact.retain_until}"
+                )
+        for link_id, attestation_id in _rows_in(
+            session,
+            lambda part: select(EvidenceLink.id, EvidenceLink.attestation_id).where(EvidenceLink.id.in_(part)),
+            unit.links,
+        ):
+            chained = owner.get(link_id)
+            if chained is not None and chained != attestation_id:
+                _disagree(
+                    f"evidence link {link_id} belongs to attestation {attestation_id} in the database, "
+                    f"but the audit trail recorded attestation {chained}"
+                )
+
+
+def _disagree(problem: str) -> None:
+    raise ConflictError(f"{problem}: the database was edited outside evidence; purge deletes nothing")
 
 
 def _assign_evidence_and_blobs(session: Session, units: list[PurgeUnit]) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from evidence.catalog.store import requirement_for
 from evidence.db.engine import translated_errors
-from evidence.db.models import Attestation, Blob, Clinician, Evidence, EvidenceLink
+from evidence.db.models import Attestation, Blob, Clinician, Evidence, EvidenceLink, Tombstone
 from evidence.db.types import utcnow
 from evidence.errors import EvidenceError, InputError, NotFoundError
 from evidence.records.practices import Lookup, find_attestation
@@ -256,6 +256,7 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
     links_of: dict[int, list[int]] = defaultdict(list)
     for link in link_rows:
         links_of[link.evidence_id].append(link.id)
+    keep_years = retention_years(session)  # chained with the links, so a purge can check the rows against it
     audit.record_many(
         session,
         actor,
@@ -270,6 +271,8 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
                     "sha256": entry.blob.digest,
                     "size": entry.blob.size,
                     "links": sorted(links_of[evidence.id]),
+                    "attestation": entry.target.attestation_id,
+                    "retain_until": rules.retain_until(entry.target.year, keep_years).isoformat(),
                 },
             )
             for (evidence, changed), entry in zip(results, entries, strict=True)
@@ -425,7 +428,7 @@ def _register_batch(
                         results.append((prepared, evidence.id, changed))
                     except EvidenceError as exc:  # the database refused it (full, damaged): name the file
                         session.rollback()
-                        done(_failed(prepared.item, InputError(f"{prepared.item.path}: cannot record: {exc.message}")))
+                        done(_failed(prepared.item, InputError(_why_not_recorded(session, prepared, exc))))
             committed = True
     finally:
         if not committed:  # interrupted or a database error: leave no blob that nothing names
@@ -438,6 +441,35 @@ def _register_batch(
     _forget_unused(session, store, new_blobs)
     digest_of = {id(p): blob.digest for p, blob in stored}
     _hold_if_held(session, store, [(p.target.attestation_id, digest_of[id(p)]) for p, _, _ in results])
+
+
+def _why_not_recorded(session: Session, prepared: _Prepared, exc: EvidenceError) -> str:
+    """The database refused a file's rows: a purge that took its attestation meanwhile, in words.
+
+    A purge cannot run while blobs are stored (it waits for the store's lock), but it can run
+    between finding the attestation and storing the files; the raw "FOREIGN KEY constraint
+    failed" would say nothing useful.
+    """
+    path, target = prepared.item.path, prepared.target
+    try:
+        with translated_errors():
+            gone = session.scalar(select(Attestation.id).where(Attestation.id == target.attestation_id)) is None
+            purged = gone and session.scalar(
+                select(Tombstone.id)
+                .where(Tombstone.kind == "attestation", Tombstone.record_id == target.attestation_id)
+                .limit(1)
+            )
+    except EvidenceError:
+        gone = False
+    finally:
+        _rollback_quietly(session)
+    if not gone:
+        return f"{path}: cannot record: {exc.message}"
+    what = target.label.rsplit(" item ", 1)[0]
+    return (
+        f"the attestation {what} (id {target.attestation_id}) was {'purged' if purged else 'deleted'} "
+        f"while registering; nothing was registered for {path}"
+    )
 
 
 def _rows(prepared: _Prepared, blob: StoredBlob) -> RowsToRecord:

@@ -1,7 +1,7 @@
 """signed audit checkpoints
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01 10:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"  # rebase onto 0003 when the branches merge
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

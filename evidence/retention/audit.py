@@ -154,18 +154,42 @@ def verify_chain(session: Session, home: Path | None = None) -> ChainCheck:
     if head is not None and (head.seq, head.hash) != (last_seq, expected_prev):
         problem = f"the chain ends at event #{last_seq} but its head records #{head.seq}: events deleted?"
         return ChainCheck(count, problem)
-    if home is not None and (home / HEAD_FILE).exists():
-        text = (home / HEAD_FILE).read_bytes().decode("utf-8", errors="replace")
-        seq_text, _, hash_text = text.strip().partition(" ")
-        if not (seq_text.isascii() and seq_text.isdigit()):
-            return ChainCheck(count, f"{HEAD_FILE} is damaged: it no longer holds the last event's number and hash")
-        mirrored = int(seq_text)
-        if mirrored is not None and mirrored > last_seq:
-            problem = f"the chain ends at event #{last_seq} but {HEAD_FILE} records #{mirrored}: events deleted?"
-            return ChainCheck(count, problem)
-        if mirrored == last_seq and hash_text != expected_prev:
-            return ChainCheck(count, f"event #{last_seq} differs from the hash recorded in {HEAD_FILE}")
+    if home is not None and (behind := head_mirror_problem(session, home, damaged_too=True)) is not None:
+        return ChainCheck(count, behind)
     return ChainCheck(count, None)
+
+
+def head_mirror_problem(session: Session, home: Path, *, damaged_too: bool = False) -> str | None:
+    """The database is older than the `audit-head` mirror (a restored backup, a cut tail), or not its database.
+
+    The mirror may lag the chain (it is written after the commit), but the event it names must
+    then be the chain's event of that number. Without `damaged_too`, an unreadable mirror is no
+    rollback (the chain check reports it).
+    """
+    path = home / HEAD_FILE
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot read {HEAD_FILE}: {exc.strerror or exc}" if damaged_too else None
+    seq_text, _, hash_text = text.strip().partition(" ")
+    if not (seq_text.isascii() and seq_text.isdigit()):
+        return f"{HEAD_FILE} is damaged: it no longer holds the last event's number and hash" if damaged_too else None
+    mirrored = int(seq_text)
+    head = session.get(AuditHead, 1)
+    last_seq = head.seq if head is not None else 0
+    if mirrored > last_seq:
+        return (
+            f"the database is older than {HEAD_FILE}: the chain ends at event #{last_seq} but {HEAD_FILE} records "
+            f"#{mirrored} (restored from a backup, or events deleted?)"
+        )
+    recorded = session.scalar(select(Event.hash).where(Event.seq == mirrored)) if mirrored else None
+    if mirrored and recorded != hash_text:
+        return (
+            f"event #{mirrored} differs from the hash recorded in {HEAD_FILE}: another database, or a rewritten trail?"
+        )
+    return None
 
 
 def list_events(

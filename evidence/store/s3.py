@@ -34,7 +34,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from evidence.errors import StoreError
-from evidence.store.blobstore import ALGORITHM, CHUNK_SIZE, BlobStore, LocalBlobStore, StoredBlob
+from evidence.store.blobstore import (
+    ALGORITHM,
+    CHUNK_SIZE,
+    QUARANTINE_DIR,
+    STORE_ID_FILE,
+    BlobStore,
+    LocalBlobStore,
+    StoredBlob,
+)
 from evidence.store.mediatype import sniff_media_type
 
 if TYPE_CHECKING:
@@ -146,6 +154,72 @@ class S3BlobStore:
 
     def key_for(self, digest: str) -> str:
         return f"{self.base}{ALGORITHM}/{digest[:2]}/{digest}"
+
+    @property
+    def location(self) -> str:
+        return self.url
+
+    # --- identity and quarantine (never deleting a file the database names) -------------------
+
+    def read_store_id(self) -> str | None:
+        self.locking  # noqa: B018
+        with self._errors("reading the store id"):
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=f"{self.base}{STORE_ID_FILE}")["Body"]
+            except self._client_error as exc:
+                if _code(exc) in _MISSING:
+                    return None
+                raise
+            try:
+                text = body.read(200)
+            finally:
+                body.close()
+        return text.decode("ascii", errors="replace").strip() or None
+
+    def write_store_id(self, store_id: str) -> None:
+        self.locking  # noqa: B018
+        data = f"{store_id}\n".encode("ascii")
+        with self._errors("writing the store id"):
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=f"{self.base}{STORE_ID_FILE}",
+                Body=data,
+                ContentType="text/plain",
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=_b64(hashlib.sha256(data).digest()),
+            )
+
+    def quarantine(self, digest: str, day: date) -> str:
+        """Copy the object under <prefix>/quarantine/<day>/sha256/, then remove the original.
+
+        Where Object Lock forbids removing the original, the copy stays and the StoreError says
+        so: the original is then still an unnamed file of the store, reported again next time.
+        """
+        self.locking  # noqa: B018
+        target = f"{self.base}{QUARANTINE_DIR}/{day.isoformat()}/{ALGORITHM}/{digest}"
+        with self._errors(f"copying stored file {digest} to the quarantine"):
+            self.client.copy_object(
+                Bucket=self.bucket,
+                Key=target,
+                CopySource={"Bucket": self.bucket, "Key": self.key_for(digest)},
+                ChecksumAlgorithm="SHA256",
+            )
+        try:
+            self.delete(digest)
+        except StoreError as exc:
+            raise StoreError(f"copied to s3://{self.bucket}/{target}, but the original stays: {exc.message}") from None
+        return f"s3://{self.bucket}/{target}"
+
+    def quarantined(self) -> list[str]:
+        self.locking  # noqa: B018
+        found: list[str] = []
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.base}{QUARANTINE_DIR}/"
+        )
+        with self._errors(f"listing the quarantine of {self.url}"):
+            for page in pages:
+                found += [f"s3://{self.bucket}/{item['Key']}" for item in page.get("Contents", [])]
+        return sorted(found)
 
     # --- errors -----------------------------------------------------------------------------
 

@@ -88,7 +88,6 @@ class App:
     def _refuse_unsafe_write(self, session: Session, *, accept_rollback: bool) -> None:
         """No write to a rolled-back database, nor to a database and store that were not made together."""
         from evidence.retention.audit import head_mirror_problem
-        from evidence.store.identity import ensure_identity
 
         problem = None if accept_rollback else head_mirror_problem(session, self.settings.home)
         if problem is not None:
@@ -96,9 +95,17 @@ class App:
                 f"refusing to write: {problem}: see `evidence verify`; if the restore was intended, "
                 "`evidence verify --accept-rollback` records it"
             )
-        if not self._identity_checked:
+
+    def _check_identity(self) -> None:
+        """Before the first write: the store ids agree, or are given (committed on their own)."""
+        from evidence.store.identity import ensure_identity
+
+        # The local store is one file away; an S3 store only when this command opened it anyway.
+        if self._identity_checked or not (self.settings.store_url is None or "blob_store" in self.__dict__):
+            return
+        with write_session(self.engine) as session:
             ensure_identity(session, self.blob_store, database=self.database_label)
-            self._identity_checked = True
+        self._identity_checked = True
 
     _identity_checked = False
 
@@ -114,6 +121,8 @@ class App:
         """
         info: dict[Any, Any] = {}
         try:
+            with translated_errors():
+                self._check_identity()
             with translated_errors(), write_session(self.engine) as session:
                 info = session.info
                 self._refuse_unsafe_write(session, accept_rollback=accept_rollback)

@@ -192,18 +192,34 @@ class S3BlobStore:
     def quarantine(self, digest: str, day: date) -> str:
         """Copy the object under <prefix>/quarantine/<day>/sha256/, then remove the original.
 
-        Where Object Lock forbids removing the original, the copy stays and the StoreError says
-        so: the original is then still an unnamed file of the store, reported again next time.
+        An object Object Lock keeps is left where it is (StoreError saying until when), uncopied:
+        it is still an unnamed file of the store, reported again by the next verify.
         """
         self.locking  # noqa: B018
+        key = self.key_for(digest)
         target = f"{self.base}{QUARANTINE_DIR}/{day.isoformat()}/{ALGORITHM}/{digest}"
         with self._errors(f"copying stored file {digest} to the quarantine"):
-            self.client.copy_object(
-                Bucket=self.bucket,
-                Key=target,
-                CopySource={"Bucket": self.bucket, "Key": self.key_for(digest)},
-                ChecksumAlgorithm="SHA256",
-            )
+            head = self._head(key)
+            if head is None:
+                raise StoreError(f"stored file {digest} is no longer in {self.url}")
+            until = head.get("ObjectLockRetainUntilDate")
+            if head.get("ObjectLockLegalHoldStatus") == "ON":
+                raise StoreError(
+                    f"stored file {digest} is under a legal hold in the bucket's Object Lock; left in place"
+                )
+            if until is not None and until > datetime.now(UTC):  # no second locked copy of it: leave it, report it
+                mode = head.get("ObjectLockMode") or "GOVERNANCE"
+                raise StoreError(
+                    f"the bucket's Object Lock ({mode}) keeps stored file {digest} until "
+                    f"{until:%Y-%m-%d %H:%M:%S} UTC; left in place"
+                )
+            if self._head(target) is None:
+                self.client.copy_object(
+                    Bucket=self.bucket,
+                    Key=target,
+                    CopySource={"Bucket": self.bucket, "Key": key},
+                    ChecksumAlgorithm="SHA256",
+                )
         try:
             self.delete(digest)
         except StoreError as exc:

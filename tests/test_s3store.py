@@ -516,3 +516,24 @@ def test_bad_settings(run, monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert message in run("--store", url, "verify", expect=1).output
+
+
+# --- The store id: a --db typo beside a bucket ---------------------------------------------------------------
+
+
+def test_typo_db_beside_a_bucket_writes_and_repairs_nothing(
+    run, plain: Bucket, home: Path, tmp_path, monkeypatch
+) -> None:
+    register_sample(run)
+    keys, head = plain.object_keys(), (home / "audit-head").read_bytes()
+    store_id = plain.admin.get_object(Bucket=PLAIN, Key=f"{plain.prefix}/STORE-ID")["Body"].read().decode().strip()
+    monkeypatch.chdir(tmp_path)
+    typo = ("--db", "sqlite:///typo.sqlite3")
+    out = run(*typo, "verify", "--repair", expect=1).output
+    assert f"store: the database at typo.sqlite3 is empty/new, but the store at {plain.store.url}" in out
+    assert f"belongs to store id {store_id}: wrong --db?" in out and "not repaired: nothing was moved" in out
+    out = run(*typo, "practice", "add", "000999999", "--name", "Typo", expect=1).output
+    assert out.startswith("Error: refusing to write") and out.count("\n") == 1
+    assert plain.object_keys() == keys  # every object still there
+    assert (home / "audit-head").read_bytes() == head  # the typo database never wrote the home's mirror
+    assert "audit trail intact" in run("log", "verify").output

@@ -67,6 +67,7 @@ class BlobStore(Protocol):
     def write_store_id(self, store_id: str) -> None: ...
     def quarantine(self, digest: str, day: date) -> str: ...
     def quarantined(self) -> list[str]: ...
+    def holds_files(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,9 @@ class LocalBlobStore:
         except OSError as exc:
             raise StoreError(f"cannot move stored file {digest} to {folder}: {exc.strerror or exc}") from None
         return str(target)
+
+    def holds_files(self) -> bool:
+        return next(self.digests(), None) is not None
 
     def quarantined(self) -> list[str]:
         """Every quarantined file, oldest day first."""

@@ -98,4 +98,4 @@ def _empty_store(database: str, where: str) -> str:
 
 
 def _holds_files(store: BlobStore) -> bool:
-    return next(iter(store.digests()), None) is not None
+    return store.holds_files()

@@ -226,6 +226,13 @@ class S3BlobStore:
             raise StoreError(f"copied to s3://{self.bucket}/{target}, but the original stays: {exc.message}") from None
         return f"s3://{self.bucket}/{target}"
 
+    def holds_files(self) -> bool:
+        """Any stored object, however young (digests() leaves out those younger than SETTLE_TIME)."""
+        self.locking  # noqa: B018
+        with self._errors(f"listing {self.url}"):
+            listing = self.client.list_objects_v2(Bucket=self.bucket, Prefix=f"{self.base}sha256/", MaxKeys=1)
+        return bool(listing.get("Contents"))
+
     def quarantined(self) -> list[str]:
         self.locking  # noqa: B018
         found: list[str] = []

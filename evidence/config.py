@@ -72,8 +72,7 @@ def _refuse_new_database_beside_files(settings: Settings) -> None:
     path = settings.sqlite_path
     if path is None or settings.store_url is not None or not _is_new_sqlite(path):
         return
-    blobs = settings.store_dir / "sha256"
-    if not any(folder.is_dir() and any(folder.iterdir()) for folder in _subdirs(blobs)):
+    if not any(_subdirs(folder) for folder in _subdirs(settings.store_dir / "sha256")):
         return
     id_file = settings.store_dir / "STORE-ID"  # evidence.store.blobstore.STORE_ID_FILE
     with contextlib.suppress(OSError):
@@ -98,8 +97,9 @@ def _is_new_sqlite(path: Path) -> bool:
 
 
 def _subdirs(folder: Path) -> list[Path]:
+    """What a folder holds; nothing if it is no folder or cannot be read (the store check then says more)."""
     try:
-        return list(folder.iterdir())
+        return list(folder.iterdir()) if folder.is_dir() else []
     except OSError:
         return []
 

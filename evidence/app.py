@@ -60,7 +60,9 @@ class App:
             ensure_schema(engine)
             with write_session(engine) as session:
                 self._audit_info(session)
-                synced = sync_shipped_catalog(session, actor=self.actor)
+                # A database older than the audit-head mirror is written to by nobody until the
+                # officer accepts the rollback; a brand-new one beside an S3 store may be a --db typo.
+                synced = not self._behind_head_mirror(session) and sync_shipped_catalog(session, actor=self.actor)
             if synced:
                 with read_session(engine) as session:
                     from evidence.retention.audit import write_head_file
@@ -71,19 +73,64 @@ class App:
             raise StoreError(f"cannot open the database: {describe_db_error(exc)}") from exc
         return engine
 
+    def _behind_head_mirror(self, session: Session) -> bool:
+        from evidence.db.models import AuditHead
+        from evidence.retention.audit import head_mirror_problem
+
+        if head_mirror_problem(session, self.settings.home) is None:
+            return False
+        # A brand-new database over a local store that holds no file (prepare_home refused the
+        # other case) starts its own chain; anything else waits for `verify --accept-rollback`.
+        return session.get(AuditHead, 1) is not None or self.settings.store_url is not None
+
+    @property
+    def database_label(self) -> str:
+        """The database, as messages name it (no password)."""
+        path = self.settings.sqlite_path
+        return str(path) if path is not None else redact_url(self.settings.database_url)
+
+    def _refuse_unsafe_write(self, session: Session, *, accept_rollback: bool) -> None:
+        """No write to a rolled-back database, nor to a database and store that were not made together."""
+        from evidence.retention.audit import head_mirror_problem
+
+        problem = None if accept_rollback else head_mirror_problem(session, self.settings.home)
+        if problem is not None:
+            raise StoreError(
+                f"refusing to write: {problem}: see `evidence verify`; if the restore was intended, "
+                "`evidence verify --accept-rollback` records it"
+            )
+
+    def _check_identity(self) -> None:
+        """Before the first write: the store ids agree, or are given (committed on their own)."""
+        from evidence.store.identity import ensure_identity
+
+        # The local store is one file away; an S3 store only when this command opened it anyway.
+        if self._identity_checked or not (self.settings.store_url is None or "blob_store" in self.__dict__):
+            return
+        with write_session(self.engine) as session:
+            ensure_identity(session, self.blob_store, database=self.database_label)
+        self._identity_checked = True
+
+    _identity_checked = False
+
     @contextmanager
-    def write(self) -> Iterator[Session]:
+    def write(self, *, accept_rollback: bool = False) -> Iterator[Session]:
         """A writer session: everything in the block is committed together or not at all.
 
         A library function documented to commit per batch (`register_files`) may commit inside
         the block; each of its transactions takes the writer lock. The audit head is mirrored
         after the block whenever an event was appended, even if a later batch then failed.
+        The block is refused (StoreError) while the database is older than the audit-head mirror
+        (unless `accept_rollback`), or belongs to another store (evidence.store.identity).
         """
         info: dict[Any, Any] = {}
         try:
+            with translated_errors():
+                self._check_identity()
             with translated_errors(), write_session(self.engine) as session:
                 info = session.info
                 self._audit_info(session)
+                self._refuse_unsafe_write(session, accept_rollback=accept_rollback)
                 yield session
         finally:
             if info.pop("audit_appended", False):

@@ -61,6 +61,7 @@ def resolve_settings(
 def prepare_home(settings: Settings) -> None:
     """Create the home folder and store (0700) and the SQLite file (0600) if missing."""
     _refuse_lost_database(settings)
+    _refuse_new_database_beside_files(settings)
     try:
         make_private_dir(settings.home)
         make_private_dir(settings.store_dir, tighten=True)
@@ -69,6 +70,46 @@ def prepare_home(settings: Settings) -> None:
             touch_private_file(settings.sqlite_path)
     except OSError as exc:
         raise StoreError(f"cannot prepare the home folder {settings.home}: {exc.strerror or exc}") from exc
+
+
+def _refuse_new_database_beside_files(settings: Settings) -> None:
+    """A --db that does not exist yet, beside a local store that holds files, is a typo: create nothing.
+
+    (The store id check of evidence.store.identity covers other databases and stores at first write.)
+    """
+    path = settings.sqlite_path
+    if path is None or settings.store_url is not None or not _is_new_sqlite(path):
+        return
+    if not any(_subdirs(folder) for folder in _subdirs(settings.store_dir / "sha256")):
+        return
+    id_file = settings.store_dir / "STORE-ID"  # evidence.store.blobstore.STORE_ID_FILE
+    with contextlib.suppress(OSError):
+        owner = id_file.read_text("ascii", errors="replace").strip()
+        if owner:
+            raise StoreError(
+                f"the database at {path} is empty/new, but the store at {settings.store_dir} belongs to store id "
+                f"{owner}: wrong --db? (nothing was created)"
+            )
+    raise StoreError(
+        f"the database at {path} is empty/new, but the store at {settings.store_dir} already holds files: "
+        "wrong --db? (nothing was created)"
+    )
+
+
+def _is_new_sqlite(path: Path) -> bool:
+    for candidate in (path, path.with_name(path.name + "-wal")):
+        with contextlib.suppress(OSError):
+            if candidate.stat().st_size > 0:
+                return False
+    return True
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    """What a folder holds; nothing if it is no folder or cannot be read (the store check then says more)."""
+    try:
+        return list(folder.iterdir()) if folder.is_dir() else []
+    except OSError:
+        return []
 
 
 AUDIT_HEAD_FILE = "audit-head"  # evidence.retention.audit.HEAD_FILE: written after the first commit

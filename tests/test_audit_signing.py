@@ -59,7 +59,7 @@ def _rewrite_head_file(app: App, home: Path) -> None:
     """What a careful forger does: the mirror agrees with the (doctored) database again."""
     with app.engine.connect() as connection:
         seq, digest = connection.execute(text("SELECT seq, hash FROM audit_head")).one()
-        store = connection.execute(text("SELECT value FROM settings WHERE key = 'audit_store_id'")).scalar_one()
+        store = connection.execute(text("SELECT value FROM settings WHERE key = 'store_id'")).scalar_one()
     (home / HEAD_FILE).write_text(f"{seq} {digest}\nstore {store}\n", encoding="utf-8")
 
 

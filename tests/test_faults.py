@@ -1,7 +1,8 @@
 """Faults: the real CLI killed with SIGKILL at random moments, a full disk, damaged database and store files.
 
 After every kill the store may hold orphaned files and leftover temporary files (a kill between
-storing a file and committing its rows; `verify --repair` removes them), but never a row without
+storing a file and committing its rows; `verify --repair` quarantines the orphans and removes the
+temporaries), but never a row without
 its file, a corrupted file or a broken audit chain; the resumed run finishes the job exactly once.
 The figures in docs/RELIABILITY.md come from these tests (`-s` prints them).
 """

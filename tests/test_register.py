@@ -235,7 +235,8 @@ def test_verify_finds_missing_corrupted_orphaned_and_repairs(run, home, sample) 
     assert f"corrupted: {files[1].name}" in out
     assert f"orphaned: {orphan.name}" in out
     repaired = run("verify", "--repair", expect=1).output  # missing and corrupted cannot be repaired
-    assert "removed orphaned file" in repaired and not orphan.exists()
+    assert "quarantined orphaned file" in repaired and not orphan.exists()
+    assert [p.read_bytes() for p in (home / "quarantine").glob(f"*/sha256/{orphan.name}")] == [b"orphan"]
 
 
 # --- The library call: one writer session, committed batch by batch -----------------------------------

@@ -183,9 +183,10 @@ def test_purge_interrupted_between_commit_and_file_removal(monkeypatch, run, app
         assert session.scalar(select(func.count()).select_from(Evidence)) == 9  # rows are gone...
     out = run("verify", expect=1).output  # ...files are orphans: reported, never a row without its file
     assert out.count("orphaned:") == 3 and "missing:" not in out
-    assert out.count("removed orphaned file") == 0
-    assert run("verify", "--repair", expect=0).output.count("removed orphaned file") == 3
+    assert out.count("quarantined orphaned file") == 0
+    assert run("verify", "--repair", expect=0).output.count("quarantined orphaned file") == 3  # moved, not deleted
     assert "0 problems" in run("verify").output
+    assert len(list((home / "quarantine").glob("*/sha256/*"))) == 3
 
 
 # --- The audit chain -------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ pytest.importorskip("moto.server")
 from botocore.exceptions import ClientError  # noqa: E402
 from botocore.stub import Stubber  # noqa: E402
 
+from evidence.app import App  # noqa: E402
 from evidence.errors import StoreError  # noqa: E402
 from evidence.store import s3 as s3store  # noqa: E402
 from evidence.store.s3 import S3BlobStore  # noqa: E402
@@ -127,11 +128,12 @@ class Bucket:
         return f"{self.prefix}/sha256/{digest[:2]}/{digest}"
 
     def object_keys(self) -> list[str]:
-        listing = self.admin.list_objects_v2(Bucket=self.name, Prefix=f"{self.prefix}/")
+        """The stored files (not the store's STORE-ID object, nor its quarantine/)."""
+        listing = self.admin.list_objects_v2(Bucket=self.name, Prefix=f"{self.prefix}/sha256/")
         return sorted(item["Key"] for item in listing.get("Contents", []))
 
     def versions(self) -> list[dict]:
-        listing = self.admin.list_object_versions(Bucket=self.name, Prefix=f"{self.prefix}/")
+        listing = self.admin.list_object_versions(Bucket=self.name, Prefix=f"{self.prefix}/sha256/")
         return listing.get("Versions", []) + listing.get("DeleteMarkers", [])
 
     def head(self, digest: str) -> dict:
@@ -221,12 +223,28 @@ def test_verify_finds_corrupted_missing_orphaned_and_leftovers(run, plain: Bucke
     assert "12 stored files checked: 4 problems" in out
 
     out = run("verify", "--repair", expect=1).output  # the corrupted and missing files stay reported
-    assert f"removed orphaned file {orphan}" in out
+    assert f"quarantined orphaned file {orphan}" in out
     assert f"removed leftover temporary file incomplete upload of {unfinished}" in out
     assert plain.key(orphan) not in plain.object_keys()
+    moved = f"{plain.prefix}/quarantine/{clock.today().isoformat()}/sha256/{orphan}"  # moved, never deleted
+    assert admin.get_object(Bucket=PLAIN, Key=moved)["Body"].read() == b"nobody registered this"
+    store_id = admin.get_object(Bucket=PLAIN, Key=f"{plain.prefix}/STORE-ID")["Body"].read().decode().strip()
+    assert store_id == _database_store_id()
     assert admin.list_multipart_uploads(Bucket=PLAIN, Prefix=f"{plain.prefix}/").get("Uploads", []) == []
     out = run("verify", expect=1).output
     assert "orphaned:" not in out and "leftover:" not in out and "2 problems" in out
+
+
+def _database_store_id() -> str | None:
+    from evidence.config import resolve_settings
+    from evidence.store.identity import database_store_id
+
+    app = App(resolve_settings(), actor="tester")
+    try:
+        with app.read() as session:
+            return database_store_id(session)
+    finally:
+        app.close()
 
 
 def test_large_file_streams_in_parts(run, plain: Bucket, tmp_path: Path) -> None:
@@ -491,3 +509,24 @@ def test_bad_settings(run, monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert message in run("--store", url, "verify", expect=1).output
+
+
+# --- The store id: a --db typo beside a bucket ---------------------------------------------------------------
+
+
+def test_typo_db_beside_a_bucket_writes_and_repairs_nothing(
+    run, plain: Bucket, home: Path, tmp_path, monkeypatch
+) -> None:
+    register_sample(run)
+    keys, head = plain.object_keys(), (home / "audit-head").read_bytes()
+    store_id = plain.admin.get_object(Bucket=PLAIN, Key=f"{plain.prefix}/STORE-ID")["Body"].read().decode().strip()
+    monkeypatch.chdir(tmp_path)
+    typo = ("--db", "sqlite:///typo.sqlite3")
+    out = run(*typo, "verify", "--repair", expect=1).output
+    assert f"store: the database at typo.sqlite3 is empty/new, but the store at {plain.store.url}" in out
+    assert f"belongs to store id {store_id}: wrong --db?" in out and "not repaired: nothing was moved" in out
+    out = run(*typo, "practice", "add", "000999999", "--name", "Typo", expect=1).output
+    assert out.startswith("Error: refusing to write") and out.count("\n") == 1
+    assert plain.object_keys() == keys  # every object still there
+    assert (home / "audit-head").read_bytes() == head  # the typo database never wrote the home's mirror
+    assert "audit trail intact" in run("log", "verify").output

@@ -248,37 +248,81 @@ def withdraw(app: App, evidence_id: int, reason: str) -> None:
 
 
 @click.command()
-@click.option("--repair", is_flag=True, help="Remove orphaned files and leftovers of interrupted runs.")
+@click.option("--repair", is_flag=True, help="Quarantine orphaned files; remove leftovers of interrupted runs.")
+@click.option(
+    "--accept-rollback",
+    is_flag=True,
+    help="The database was restored from a backup on purpose: record it in the audit trail, then repair.",
+)
+@actor_option
 @click.pass_obj
-def verify(app: App, repair: bool) -> None:
+def verify(app: App, repair: bool, accept_rollback: bool) -> None:
     """Re-hash every stored file; report missing, corrupted and orphaned files (exit 1 if any).
+
+    Nothing is deleted: `--repair` moves files the database does not name to the quarantine
+    folder (<home>/quarantine/<date>/sha256/), from which they can be registered again. A
+    database older than the audit-head file (restored from a backup), or one that belongs to
+    another store, is reported and nothing is repaired or written until `--accept-rollback`.
 
     \b
     Example:
         evidence verify
+        evidence verify --repair
     """
     from evidence.store.verify import verify_store
 
     store = app.blob_store
+    if accept_rollback:
+        _accept_rollback(app)
+        repair = True
     with app.read() as session:
-        report = verify_store(session, store, repair=repair)
+        report = verify_store(session, store, repair=repair, home=app.settings.home, database=app.database_label)
+    if report.identity:
+        click.echo(f"store: {report.identity}")
+    if report.rollback:
+        click.echo(f"rollback: {report.rollback}")
     for problem in report.database:
         click.echo(f"database: {problem} (the database file is damaged; restore it from a backup)")
     for digest in report.missing:
         click.echo(f"missing: {digest} (in the database, not in the store)")
     for digest in report.corrupted:
         click.echo(f"corrupted: {digest} (content no longer matches its SHA-256)")
+    orphan_hint = "--repair moves it to the quarantine" if report.repair_refused is None else "kept"
     for digest in report.orphaned:
-        click.echo(f"orphaned: {digest} (in the store, not in the database; --repair removes it)")
+        click.echo(f"orphaned: {digest} (in the store, not in the database; {orphan_hint})")
     for path in report.leftovers:
         click.echo(f"leftover: {path.name} (temporary file of an interrupted registration; --repair removes it)")
+    if repair and report.repair_refused is not None:
+        click.echo("not repaired: nothing was moved or removed while the database is damaged, foreign or older")
+    if report.rollback:
+        click.echo("writes are refused until the officer runs `evidence verify --accept-rollback` (it is logged)")
     for line in report.repaired:
         click.echo(f"repaired: {line}")
+    if report.quarantined:
+        click.echo(
+            f"quarantine: {plural(len(report.quarantined), 'file')} no database names, under "
+            f"{Path(report.quarantined[0]).parent.parent.parent}; `evidence register FILE ...` adopts one again, "
+            "and only you delete them"
+        )
     problems = len(report.missing) + len(report.corrupted) + len(report.orphaned) + len(report.leftovers)
-    problems += len(report.database)
+    problems += len(report.database) + bool(report.identity) + bool(report.rollback)
     click.echo(f"{plural(report.checked, 'stored file')} checked: {plural(problems, 'problem')}")
-    if not report.ok or report.missing or report.corrupted:
+    if not report.ok:
         sys.exit(1)
+
+
+def _accept_rollback(app: App) -> None:
+    """Record, in the chain, that the officer accepts a database older than the audit-head mirror."""
+    from evidence.errors import InputError
+    from evidence.retention.audit import HEAD_FILE, head_mirror_problem, record
+
+    with app.write(accept_rollback=True) as session:
+        problem = head_mirror_problem(session, app.settings.home)
+        if problem is None:
+            raise InputError(f"there is no rollback to accept: the database is not older than {HEAD_FILE}")
+        mirror = (app.settings.home / HEAD_FILE).read_text("utf-8", errors="replace").strip()
+        record(session, app.actor, "rollback.accept", f"rollback accepted: {problem}", details={HEAD_FILE: mirror})
+    click.echo(f"rollback accepted and recorded: {problem}")
 
 
 @click.command()

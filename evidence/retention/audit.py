@@ -37,7 +37,9 @@ if TYPE_CHECKING:  # cryptography is imported only where a key is used
 
 GENESIS = "0" * 64
 HEAD_FILE = "audit-head"
-STORE_ID_SETTING = "audit_store_id"  # random, made at the first event: tells one store's mirror from another's
+# The store id of evidence.store.identity (database and store both carry it); made at the first
+# event when no command has given it yet, so a mirror and a checkpoint always name their store.
+STORE_ID_SETTING = "store_id"
 KEY_ID_SETTING = "audit_key_id"  # the fingerprint of the key that signed the first checkpoint
 # Set by the caller that owns the unit of work (App.write) in Session.info:
 SIGNER_INFO = "audit_signer"  # an Ed25519PrivateKey, or absent: no checkpoints
@@ -425,7 +427,10 @@ def _check_head_file(
         except InputError:
             return [f"{HEAD_FILE} is damaged: its checkpoint line is not a checkpoint"]
     if mirror.seq > last_seq:
-        return [f"the chain ends at event #{last_seq} but {HEAD_FILE} records #{mirror.seq}: events deleted?"]
+        return [
+            f"the database is older than {HEAD_FILE}: the chain ends at event #{last_seq} but {HEAD_FILE} records "
+            f"#{mirror.seq} (restored from a backup, or events deleted?)"
+        ]
     if mirror.seq == last_seq and mirror.hash != stored.get(last_seq, GENESIS):
         return [f"event #{last_seq} differs from the hash recorded in {HEAD_FILE}"]
     if (stored.get(mirror.seq) if mirror.seq else GENESIS) != mirror.hash:
@@ -465,6 +470,37 @@ def _check_checkpoint(
     at = stored.get(checkpoint.count) if checkpoint.count else GENESIS
     if at != checkpoint.head_hash:
         return f"event #{checkpoint.count} does not match {signed}: the log was rewritten"
+    return None
+
+
+def head_mirror_problem(session: Session, home: Path, *, damaged_too: bool = False) -> str | None:
+    """The database is older than the `audit-head` mirror (a restored backup, a cut tail), or not its database.
+
+    The mirror may lag the chain (it is written after the commit), but the event it names must
+    then be the chain's event of that number. Without `damaged_too`, an unreadable mirror is no
+    rollback (the chain check reports it).
+    """
+    try:
+        mirror = read_head_file(home)
+    except DamagedHeadFile:
+        return f"{HEAD_FILE} is damaged: it no longer holds the last event's number and hash" if damaged_too else None
+    except OSError as exc:
+        return f"cannot read {HEAD_FILE}: {exc.strerror or exc}" if damaged_too else None
+    if mirror is None:
+        return None
+    mirrored, hash_text = mirror.seq, mirror.hash
+    head = session.get(AuditHead, 1)
+    last_seq = head.seq if head is not None else 0
+    if mirrored > last_seq:
+        return (
+            f"the database is older than {HEAD_FILE}: the chain ends at event #{last_seq} but {HEAD_FILE} records "
+            f"#{mirrored} (restored from a backup, or events deleted?)"
+        )
+    recorded = session.scalar(select(Event.hash).where(Event.seq == mirrored)) if mirrored else None
+    if mirrored and recorded != hash_text:
+        return (
+            f"event #{mirrored} differs from the hash recorded in {HEAD_FILE}: another database, or a rewritten trail?"
+        )
     return None
 
 

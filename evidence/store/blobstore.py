@@ -10,9 +10,11 @@ never a half-written blob under its final name.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -21,10 +23,12 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from evidence.errors import StoreError
 from evidence.store.mediatype import sniff_media_type
-from evidence.support.fsutil import PRIVATE_FILE_MODE, fsync_dir, make_private_dir
+from evidence.support.fsutil import PRIVATE_FILE_MODE, atomic_write_bytes, fsync_dir, make_private_dir
 
 ALGORITHM = "sha256"
 CHUNK_SIZE = 1024 * 1024
+STORE_ID_FILE = "STORE-ID"  # the store's random id, also in the database's settings (evidence.store.identity)
+QUARANTINE_DIR = "quarantine"  # <home>/quarantine/<date>/sha256/<digest>: files no database names
 
 
 class Leftover(Protocol):
@@ -57,6 +61,13 @@ class BlobStore(Protocol):
     def maintenance(self) -> contextlib.AbstractContextManager[None]: ...
     def extend_retention(self, digest: str, until: date) -> None: ...
     def set_legal_hold(self, digest: str, on: bool) -> None: ...
+    @property
+    def location(self) -> str: ...
+    def read_store_id(self) -> str | None: ...
+    def write_store_id(self, store_id: str) -> None: ...
+    def quarantine(self, digest: str, day: date) -> str: ...
+    def quarantined(self) -> list[str]: ...
+    def holds_files(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -69,10 +80,72 @@ class StoredBlob:
 
 
 class LocalBlobStore:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, quarantine_dir: Path | None = None):
         self.root = Path(root)
         self.blobs = self.root / ALGORITHM
         self.incoming = self.root / "incoming"
+        # Beside the store, not in it: a quarantined file is no longer one of the store's files.
+        self.quarantine_dir = Path(quarantine_dir) if quarantine_dir else self.root.parent / QUARANTINE_DIR
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    # --- identity and quarantine (never deleting a file) --------------------------------------
+
+    def read_store_id(self) -> str | None:
+        """The store id written at creation (None for a store from before ids, or no store yet)."""
+        try:
+            text = (self.root / STORE_ID_FILE).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"cannot read {self.root / STORE_ID_FILE}: {exc.strerror or exc}") from None
+        return text.decode("ascii", errors="replace").strip() or None
+
+    def write_store_id(self, store_id: str) -> None:
+        make_private_dir(self.root, tighten=True)
+        atomic_write_bytes(self.root / STORE_ID_FILE, f"{store_id}\n".encode("ascii"))
+        fsync_dir(self.root)
+
+    def quarantine(self, digest: str, day: date) -> str:
+        """Move a stored file the database does not name to <quarantine>/<day>/sha256/; return where.
+
+        A move, never a delete: the file keeps its bytes and its 0600 mode (a copy when the
+        quarantine folder is on another file system, removed from the store only once durable).
+        """
+        source = self.path_for(digest)
+        folder = make_private_dir(self.quarantine_dir / day.isoformat() / ALGORITHM, tighten=True)
+        target, n = folder / digest, 0
+        while target.exists():  # quarantined before (and re-stored since): keep both copies
+            n += 1
+            target = folder / f"{digest}.{n}"
+        try:
+            try:
+                os.link(source, target)  # fails instead of replacing a file that appeared meanwhile
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP):
+                    raise
+                with open(source, "rb") as src, open(target, "xb") as dst:
+                    shutil.copyfileobj(src, dst, CHUNK_SIZE)
+                    dst.flush()
+                    os.fsync(dst.fileno())
+                os.chmod(target, PRIVATE_FILE_MODE)
+            fsync_dir(folder)
+            source.unlink()
+            fsync_dir(source.parent)
+        except OSError as exc:
+            raise StoreError(f"cannot move stored file {digest} to {folder}: {exc.strerror or exc}") from None
+        return str(target)
+
+    def holds_files(self) -> bool:
+        return next(self.digests(), None) is not None
+
+    def quarantined(self) -> list[str]:
+        """Every quarantined file, oldest day first."""
+        if not self.quarantine_dir.is_dir():
+            return []
+        return sorted(str(p) for p in self.quarantine_dir.glob(f"*/{ALGORITHM}/*") if p.is_file())
 
     def path_for(self, digest: str) -> Path:
         return self.blobs / digest[:2] / digest

@@ -34,7 +34,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from evidence.errors import StoreError
-from evidence.store.blobstore import ALGORITHM, CHUNK_SIZE, BlobStore, LocalBlobStore, StoredBlob
+from evidence.store.blobstore import (
+    ALGORITHM,
+    CHUNK_SIZE,
+    QUARANTINE_DIR,
+    STORE_ID_FILE,
+    BlobStore,
+    LocalBlobStore,
+    StoredBlob,
+)
 from evidence.store.mediatype import sniff_media_type
 
 if TYPE_CHECKING:
@@ -146,6 +154,95 @@ class S3BlobStore:
 
     def key_for(self, digest: str) -> str:
         return f"{self.base}{ALGORITHM}/{digest[:2]}/{digest}"
+
+    @property
+    def location(self) -> str:
+        return self.url
+
+    # --- identity and quarantine (never deleting a file the database names) -------------------
+
+    def read_store_id(self) -> str | None:
+        self.locking  # noqa: B018
+        with self._errors("reading the store id"):
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=f"{self.base}{STORE_ID_FILE}")["Body"]
+            except self._client_error as exc:
+                if _code(exc) in _MISSING:
+                    return None
+                raise
+            try:
+                text = body.read(200)
+            finally:
+                body.close()
+        return text.decode("ascii", errors="replace").strip() or None
+
+    def write_store_id(self, store_id: str) -> None:
+        self.locking  # noqa: B018
+        data = f"{store_id}\n".encode("ascii")
+        with self._errors("writing the store id"):
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=f"{self.base}{STORE_ID_FILE}",
+                Body=data,
+                ContentType="text/plain",
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=_b64(hashlib.sha256(data).digest()),
+            )
+
+    def quarantine(self, digest: str, day: date) -> str:
+        """Copy the object under <prefix>/quarantine/<day>/sha256/, then remove the original.
+
+        An object Object Lock keeps is left where it is (StoreError saying until when), uncopied:
+        it is still an unnamed file of the store, reported again by the next verify.
+        """
+        self.locking  # noqa: B018
+        key = self.key_for(digest)
+        target = f"{self.base}{QUARANTINE_DIR}/{day.isoformat()}/{ALGORITHM}/{digest}"
+        with self._errors(f"copying stored file {digest} to the quarantine"):
+            head = self._head(key)
+            if head is None:
+                raise StoreError(f"stored file {digest} is no longer in {self.url}")
+            until = head.get("ObjectLockRetainUntilDate")
+            if head.get("ObjectLockLegalHoldStatus") == "ON":
+                raise StoreError(
+                    f"stored file {digest} is under a legal hold in the bucket's Object Lock; left in place"
+                )
+            if until is not None and until > datetime.now(UTC):  # no second locked copy of it: leave it, report it
+                mode = head.get("ObjectLockMode") or "GOVERNANCE"
+                raise StoreError(
+                    f"the bucket's Object Lock ({mode}) keeps stored file {digest} until "
+                    f"{until:%Y-%m-%d %H:%M:%S} UTC; left in place"
+                )
+            if self._head(target) is None:
+                self.client.copy_object(
+                    Bucket=self.bucket,
+                    Key=target,
+                    CopySource={"Bucket": self.bucket, "Key": key},
+                    ChecksumAlgorithm="SHA256",
+                )
+        try:
+            self.delete(digest)
+        except StoreError as exc:
+            raise StoreError(f"copied to s3://{self.bucket}/{target}, but the original stays: {exc.message}") from None
+        return f"s3://{self.bucket}/{target}"
+
+    def holds_files(self) -> bool:
+        """Any stored object, however young (digests() leaves out those younger than SETTLE_TIME)."""
+        self.locking  # noqa: B018
+        with self._errors(f"listing {self.url}"):
+            listing = self.client.list_objects_v2(Bucket=self.bucket, Prefix=f"{self.base}sha256/", MaxKeys=1)
+        return bool(listing.get("Contents"))
+
+    def quarantined(self) -> list[str]:
+        self.locking  # noqa: B018
+        found: list[str] = []
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.base}{QUARANTINE_DIR}/"
+        )
+        with self._errors(f"listing the quarantine of {self.url}"):
+            for page in pages:
+                found += [f"s3://{self.bucket}/{item['Key']}" for item in page.get("Contents", [])]
+        return sorted(found)
 
     # --- errors -----------------------------------------------------------------------------
 

@@ -266,7 +266,8 @@ def test_a_restored_older_database_leaves_a_trace(run, app: App, home: Path, sig
     for suffix in ("-wal", "-shm"):
         (home / f"evidence.sqlite3{suffix}").unlink(missing_ok=True)
     assert "events deleted?" in run("log", "verify", expect=1).output
-    run(*HOLD, "next write")
+    assert "refusing to write: the database is older than audit-head" in run(*HOLD, "next write", expect=1).output
+    run("verify", "--accept-rollback", expect=None)
     events = json.loads(run("log", "--format", "json").output)
     assert events[-2]["action"] == "audit.rollback" and "restored from an older copy" in events[-2]["summary"]
     assert "audit trail intact" in run("log", "verify", "--checkpoint", signed).output  # the off-site one predates

@@ -101,13 +101,14 @@ def test_home_after_the_command_is_used_and_wins(tmp_path: Path, home: Path, run
 
 @sqlite_only
 def test_db_store_and_actor_after_nested_commands(tmp_path: Path, home: Path, run) -> None:
-    db = tmp_path / "after.sqlite3"
-    run("practice", "add", "000888888", "--name", "After", "--db", f"sqlite:///{db}", "--actor", "clerk")
+    # Another database needs its own home: the home's store and audit-head belong to the home's database.
+    db, other = tmp_path / "after.sqlite3", ("--home", tmp_path / "other-home")
+    run("practice", "add", "000888888", "--name", "After", "--db", f"sqlite:///{db}", *other, "--actor", "clerk")
     assert db.exists()
-    events = run("log", "--format", "csv", "--db", f"sqlite:///{db}").output
+    events = run("log", "--format", "csv", "--db", f"sqlite:///{db}", *other).output
     assert "clerk,practice.add,000888888" in events
-    run("hold", "add", "--tin", "000888888", "--reason", "audit", "--db", f"sqlite:///{db}")  # a group's command
-    assert "000888888" in run("hold", "list", "--db", f"sqlite:///{db}").output
+    run("hold", "add", "--tin", "000888888", "--reason", "audit", "--db", f"sqlite:///{db}", *other)  # a group's command
+    assert "000888888" in run("hold", "list", "--db", f"sqlite:///{db}", *other).output
     assert "(none)" in run("hold", "list").output
     result = run("verify", "--store", "ftp://host/x", expect=1)
     assert "unsupported store URL 'ftp://host/x'" in result.output

@@ -124,7 +124,8 @@ def restore(app: App, src: Path, replace_newer: bool) -> None:
     summary = f"restored the backup of {manifest.created_at} ({plural(manifest.events, 'event')})"
     if result.replaced_events is not None:
         summary += f" over a database of {plural(result.replaced_events, 'event')}, kept aside"
-    with app.write() as session:
+    # The restore is the intended rollback: its event records it, so the older database may be written.
+    with app.write(accept_rollback=True) as session:
         record(session, app.actor, "restore", summary, details=details)
     click.echo(
         f"restored {src}: the database ({plural(manifest.events, 'audit event')}), "

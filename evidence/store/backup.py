@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 
 from evidence.db.models import AuditHead, Blob
 from evidence.errors import InputError, StoreError
-from evidence.retention.audit import GENESIS, verify_chain
-from evidence.store.blobstore import CHUNK_SIZE, BlobStore
+from evidence.retention.audit import GENESIS, STORE_ID_SETTING, verify_chain
+from evidence.store.blobstore import CHUNK_SIZE, BlobStore, LocalBlobStore
 from evidence.support.fsutil import PRIVATE_FILE_MODE, atomic_write_bytes, fsync_dir, make_private_dir
 from evidence.support.outputs import OutputGuard
 
@@ -361,6 +361,7 @@ def restore_backup(
     os.replace(temporary, database)
     fsync_dir(database.parent)
     restored, present, aside = _restore_files(manifest, store_dir, home / f"before-restore-{stamp}")
+    _adopt_store_id(database, LocalBlobStore(store_dir))
     _, _, _, known = read_sqlite_chain(database)
     blobs = store_dir / ALGORITHM
     on_disk = {p.name for p in blobs.glob("*/*") if p.is_file()} if blobs.is_dir() else set()
@@ -374,6 +375,23 @@ def restore_backup(
         None if current is None else current[0],
         None if current is None else current[1],
     )
+
+
+def _adopt_store_id(database: Path, store: LocalBlobStore) -> None:
+    """A store filled from the backup gets the restored database's id when it has none yet.
+
+    The backup holds the files, not the store's STORE-ID; without the id, the first write
+    would take the pair for a database beside a stranger's store (evidence.store.identity).
+    """
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        row = connection.execute("SELECT value FROM settings WHERE key = ?", (STORE_ID_SETTING,)).fetchone()
+    except sqlite3.Error:
+        row = None  # a database from before store ids: the first write gives both sides one
+    finally:
+        connection.close()
+    if row is not None and store.read_store_id() is None:
+        store.write_store_id(str(row[0]))
 
 
 def _current_chain(database: Path) -> tuple[int, str] | None:

@@ -107,7 +107,9 @@ def test_db_store_and_actor_after_nested_commands(tmp_path: Path, home: Path, ru
     assert db.exists()
     events = run("log", "--format", "csv", "--db", f"sqlite:///{db}", *other).output
     assert "clerk,practice.add,000888888" in events
-    run("hold", "add", "--tin", "000888888", "--reason", "audit", "--db", f"sqlite:///{db}", *other)  # a group's command
+    run(
+        "hold", "add", "--tin", "000888888", "--reason", "audit", "--db", f"sqlite:///{db}", *other
+    )  # a group's command
     assert "000888888" in run("hold", "list", "--db", f"sqlite:///{db}", *other).output
     assert "(none)" in run("hold", "list").output
     result = run("verify", "--store", "ftp://host/x", expect=1)

@@ -272,10 +272,14 @@ def verify(app: App, repair: bool) -> None:
         click.echo(f"orphaned: {digest} (in the store, not in the database; --repair removes it)")
     for path in report.leftovers:
         click.echo(f"leftover: {path.name} (temporary file of an interrupted registration; --repair removes it)")
+    for line in report.unreadable:
+        click.echo(f"unreadable: {line}")
+    for line in report.recovered:
+        click.echo(f"recovered: {line}")
     for line in report.repaired:
         click.echo(f"repaired: {line}")
     problems = len(report.missing) + len(report.corrupted) + len(report.orphaned) + len(report.leftovers)
-    problems += len(report.database)
+    problems += len(report.database) + len(report.unreadable)
     click.echo(f"{plural(report.checked, 'stored file')} checked: {plural(problems, 'problem')}")
     if not report.ok or report.missing or report.corrupted:
         sys.exit(1)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from evidence.errors import StoreError
 from evidence.records.listing import blob_digests
 from evidence.store.blobstore import BlobStore, Leftover
+from evidence.store.recovery import recover
 
 if TYPE_CHECKING:
     pass
@@ -24,11 +25,15 @@ class VerifyReport:
     orphaned: list[str] = field(default_factory=list)
     leftovers: list[Leftover] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)  # what killed runs left, cleaned up: not a problem
+    unreadable: list[str] = field(default_factory=list)  # not a regular file, or unreadable
     database: list[str] = field(default_factory=list)  # damage SQLite finds in the database file itself
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.corrupted or self.orphaned or self.leftovers or self.database)
+        return not (
+            self.missing or self.corrupted or self.orphaned or self.leftovers or self.database or self.unreadable
+        )
 
 
 def verify_store(session: Session, store: BlobStore, *, repair: bool = False) -> VerifyReport:
@@ -39,11 +44,22 @@ def verify_store(session: Session, store: BlobStore, *, repair: bool = False) ->
     lock sees every registration committed since the first.
     """
     report = VerifyReport(database=database_problems(session))
+    session.rollback()
+    if not report.database:  # never trust a damaged index
+        report.recovered = recover(session, store, purged=True).lines
     known = blob_digests(session)
     session.rollback()
+    strays = store.strays()
+    report.unreadable = [strays[name] for name in sorted(strays)]
     for digest in sorted(known):
         report.checked += 1
-        actual = store.hash_of(digest)
+        if digest in strays:  # a FIFO or folder in its place: reported above, never opened
+            continue
+        try:
+            actual = store.hash_of(digest)
+        except StoreError as exc:  # a FIFO or folder in its place, a permission
+            report.unreadable.append(exc.message)
+            continue
         if actual is None:
             report.missing.append(digest)
         elif actual != digest:

@@ -330,3 +330,177 @@ def test_a_failing_later_batch_keeps_the_earlier_ones_and_the_audit_head_is_mirr
 
         head = session.get(AuditHead, 1)
     assert (home / HEAD_FILE).read_text(encoding="utf-8").splitlines()[0].split() == [str(head.seq), head.hash]
+
+
+# --- Files that are not what they seemed: FIFOs, folders, far-off dates, files changing (issue #12, 8 and 9) ---
+
+
+@pytest.fixture
+def deadline():
+    """Fail the test instead of hanging it: a read that blocks is interrupted after `seconds`."""
+    import signal
+
+    def expired(signum, frame):  # type: ignore[no-untyped-def]
+        raise TimeoutError("the command hung")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def _register(run, *paths, expect=0, extra=()):
+    return run("register", *paths, "--tin", TIN, "--year", "2020", "--activity", "IA_PM_7", *extra, expect=expect)
+
+
+def test_a_fifo_in_the_list_is_refused_alone_and_never_hangs(tmp_path, run, app, sample, deadline) -> None:
+    fifo, good = tmp_path / "scan.pdf", tmp_path / "minutes.txt"
+    os.mkfifo(fifo)
+    good.write_text("minutes\n", encoding="utf-8")
+    out = _register(run, fifo, good, expect=1).output
+    assert "1 registered, 0 already present, 1 failed" in out
+    assert f"Error: {fifo}: not a regular file" in out and "Traceback" not in out
+    assert _count(app, Evidence) == 1
+
+
+@pytest.mark.parametrize("swap", ["fifo", "directory", "symlink"])
+def test_a_file_swapped_between_the_check_and_the_open_is_refused_and_never_hangs(
+    tmp_path, run, app, home, sample, deadline, monkeypatch, swap
+) -> None:
+    """The name passes the check as a regular file, then becomes a FIFO (a folder, a link) before it is opened."""
+    import evidence.store.registration as registration
+
+    victim, good = tmp_path / "report.pdf", tmp_path / "minutes.txt"
+    victim.write_bytes(b"%PDF-1.4 the real report")
+    good.write_text("minutes\n", encoding="utf-8")
+    real_check = registration.check_source
+
+    def check_then_swap(path: Path, **kwargs):  # type: ignore[no-untyped-def]
+        info = real_check(path, **kwargs)
+        if path == victim:
+            victim.unlink()
+            if swap == "fifo":
+                os.mkfifo(victim)
+            elif swap == "directory":
+                victim.mkdir()
+            else:
+                victim.symlink_to(good)
+        return info
+
+    monkeypatch.setattr(registration, "check_source", check_then_swap)
+    out = _register(run, victim, good, expect=1).output
+    expected = {
+        "fifo": f"{victim}: not a regular file (a FIFO)",
+        "directory": f"{victim}: not a regular file (a directory)",
+        "symlink": f"{victim}: is a symbolic link (use --follow-symlinks to register its target)",
+    }[swap]
+    assert f"Error: {expected}" in out, out
+    assert "1 registered, 0 already present, 1 failed" in out and "Traceback" not in out
+    assert _count(app, Evidence) == 1 and len(_store_files(home)) == 1
+    assert not list((home / "store" / "incoming").glob("*")) and not list((home / "store" / "pending").glob("*"))
+
+
+def test_a_file_that_changes_while_it_is_stored_is_refused(tmp_path, run, app, home, sample, monkeypatch) -> None:
+    import evidence.store.blobstore as blobstore
+
+    growing, good = tmp_path / "log.txt", tmp_path / "minutes.txt"
+    growing.write_text("line 1\n", encoding="utf-8")
+    good.write_text("minutes\n", encoding="utf-8")
+    real_read, appended = os.read, []
+
+    def read_and_append(fd: int, n: int) -> bytes:
+        data = real_read(fd, n)
+        if data and not appended and os.path.samefile(f"/proc/self/fd/{fd}", growing):
+            appended.append(True)
+            with open(growing, "a", encoding="utf-8") as handle:
+                handle.write("line 2, written while the file was being stored\n")
+        return data
+
+    monkeypatch.setattr(blobstore.os, "read", read_and_append)
+    out = _register(run, growing, good, expect=1).output
+    assert f"Error: {growing}: changed while it was being stored; register it again once it is complete" in out
+    assert "1 registered, 0 already present, 1 failed" in out
+    assert _count(app, Evidence) == 1 and len(_store_files(home)) == 1  # nothing of the changing file is kept
+
+
+def _far_future_file(folder: Path) -> Path:
+    """A file dated in year 10000 (os.utime), on a file system that can hold that date."""
+    year_10000 = 253402300800 + 86400 * 10  # 10 January 10000, UTC
+    for base in (folder, Path("/dev/shm")):  # ext4 stops at year 2446; tmpfs holds 64-bit times
+        if not base.is_dir() or not os.access(base, os.W_OK):
+            continue
+        path = base / f"far-future-{os.getpid()}-{id(folder)}.txt"
+        path.write_text("dated in year 10000\n", encoding="utf-8")
+        os.utime(path, (year_10000, year_10000))
+        if path.stat().st_mtime == year_10000:
+            return path
+        path.unlink()
+    pytest.skip("no file system here holds a modification time in year 10000")
+
+
+def test_a_modification_time_in_year_10000_fails_that_file_alone(tmp_path, run, app, sample) -> None:
+    far, good = _far_future_file(tmp_path), tmp_path / "minutes.txt"
+    try:
+        good.write_text("minutes\n", encoding="utf-8")
+        out = _register(run, far, good, expect=1).output
+        assert f"Error: {far}: its modification time (about year 10000) is out of range; give its date with " in out
+        assert "1 registered, 0 already present, 1 failed" in out and "Traceback" not in out
+        out = _register(run, far, extra=("--effective-date", "2020-06-01")).output  # the way out the message names
+        assert "1 registered, 0 already present, 0 failed" in out
+    finally:
+        far.unlink()
+
+
+@pytest.mark.parametrize("what", ["fifo", "directory"])
+def test_verify_reports_a_fifo_or_folder_in_the_store_without_hanging(run, home, sample, deadline, what) -> None:
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+    known = _store_files(home)[0]
+    stray = home / "store" / "sha256" / "ab" / "dropped-here"
+    stray.parent.mkdir(exist_ok=True)
+    known.unlink()
+    for path in (known, stray):
+        os.mkfifo(path) if what == "fifo" else path.mkdir()
+    kind = "a FIFO" if what == "fifo" else "a directory"
+    out = run("verify", expect=1).output
+    assert f"unreadable: {known} is {kind}, not a stored file" in out
+    assert f"unreadable: {stray} is {kind}, not a stored file" in out
+    assert out.endswith("12 stored files checked: 2 problems\n") and "Traceback" not in out
+    out = run("verify", "--repair", expect=1).output  # --repair never removes what it cannot tell is ours
+    assert known.exists() and stray.exists() and "Traceback" not in out
+
+
+def test_a_killed_registration_leaves_nothing_the_next_command_does_not_recover(tmp_path, run, app, home, sample):
+    """What a SIGKILL between storing and committing leaves (test_faults kills real processes): recovered."""
+    from evidence.store.blobstore import LocalBlobStore
+
+    store = LocalBlobStore(home / "store")
+    document = tmp_path / "minutes.txt"
+    document.write_text("minutes of the meeting\n", encoding="utf-8")
+    blob = store.put_file(document)  # stored, intent marked, never committed: what a kill before the commit leaves
+    dead = "999999999"  # no such process
+    marker = next((home / "store" / "pending").iterdir())
+    marker.rename(marker.with_name(f"{dead}-{blob.digest}"))
+    (home / "store" / "incoming" / f"{dead}-0123456789ab.part").write_bytes(b"half a copy")
+    out = run("verify").output  # exit 0: recovered, not a problem
+    assert out.splitlines() == [
+        f"recovered: removed temporary file {dead}-0123456789ab.part of an interrupted registration",
+        f"recovered: removed file {blob.digest} stored by an interrupted registration, never committed",
+        "0 stored files checked: 0 problems",
+    ]
+    assert _store_files(home) == [] and not list((home / "store" / "pending").iterdir())
+    # A marker whose blob the database names is only a trace of a committed registration: the file stays.
+    _register(run, document)
+    (home / "store" / "pending" / f"{dead}-{blob.digest}").touch()
+    assert run("verify").output == "1 stored file checked: 0 problems\n"
+    assert len(_store_files(home)) == 1 and not list((home / "store" / "pending").iterdir())
+
+
+def test_the_next_registration_adopts_a_blob_a_killed_one_stored(tmp_path, run, app, home, sample) -> None:
+    from evidence.store.blobstore import LocalBlobStore
+
+    document = tmp_path / "minutes.txt"
+    document.write_text("minutes of the meeting\n", encoding="utf-8")
+    LocalBlobStore(home / "store").put_file(document)  # this (live) process's marker: recovery leaves it alone
+    assert "1 registered" in _register(run, document).output
+    assert run("verify").output == "1 stored file checked: 0 problems\n"

@@ -292,6 +292,10 @@ def verify(app: App, repair: bool, accept_rollback: bool) -> None:
         click.echo(f"orphaned: {digest} (in the store, not in the database; {orphan_hint})")
     for path in report.leftovers:
         click.echo(f"leftover: {path.name} (temporary file of an interrupted registration; --repair removes it)")
+    for line in report.unreadable:
+        click.echo(f"unreadable: {line}")
+    for line in report.recovered:
+        click.echo(f"recovered: {line}")
     if repair and report.repair_refused is not None:
         click.echo("not repaired: nothing was moved or removed while the database is damaged, foreign or older")
     if report.rollback:
@@ -305,7 +309,7 @@ def verify(app: App, repair: bool, accept_rollback: bool) -> None:
             "and only you delete them"
         )
     problems = len(report.missing) + len(report.corrupted) + len(report.orphaned) + len(report.leftovers)
-    problems += len(report.database) + bool(report.identity) + bool(report.rollback)
+    problems += len(report.database) + len(report.unreadable) + bool(report.identity) + bool(report.rollback)
     click.echo(f"{plural(report.checked, 'stored file')} checked: {plural(problems, 'problem')}")
     if not report.ok:
         sys.exit(1)

@@ -3,8 +3,11 @@
 Layout: <home>/store/sha256/ab/<64 hex digits> (256 folders, so a batch of files touches few
 folders and each is fsynced once). A file is streamed in chunks into a
 temporary file while it is hashed (one read of the source), fsynced, then renamed into
-place, so a crash leaves either the whole file or a temporary one that `verify` reports;
-never a half-written blob under its final name.
+place, so a crash leaves either the whole file or a temporary one, never a half-written blob
+under its final name. Before a new blob is renamed into place an intent marker
+(<home>/store/pending/<pid>-<digest>) is written, and it is removed once the rows naming the blob
+are committed: a marker left by a killed process says "this blob was never evidence unless the
+database names it", so recovery (evidence.store.recovery) can tell such a blob from an orphan.
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ import errno
 import fcntl
 import hashlib
 import os
+import re
 import shutil
-from collections.abc import Iterator, Sequence
+import stat
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from evidence.errors import StoreError
+from evidence.errors import InputError, StoreError
 from evidence.store.mediatype import sniff_media_type
 from evidence.support.fsutil import PRIVATE_FILE_MODE, atomic_write_bytes, fsync_dir, make_private_dir
 
@@ -29,6 +34,11 @@ ALGORITHM = "sha256"
 CHUNK_SIZE = 1024 * 1024
 STORE_ID_FILE = "STORE-ID"  # the store's random id, also in the database's settings (evidence.store.identity)
 QUARANTINE_DIR = "quarantine"  # <home>/quarantine/<date>/sha256/<digest>: files no database names
+# The names this module gives its own temporary files and intent markers.
+_TEMPORARY = re.compile(r"(\d+)-[0-9a-f]{12}\.part")
+_INTENT = re.compile(r"(\d+)-([0-9a-f]{64})")
+# Opening never blocks (a FIFO with no writer) and, unless asked, never follows a symbolic link.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 class Leftover(Protocol):
@@ -56,9 +66,13 @@ class BlobStore(Protocol):
     def hash_of(self, digest: str) -> str | None: ...
     def digests(self) -> Iterator[str]: ...
     def leftovers(self) -> Sequence[Leftover]: ...
+    def interrupted(self, *, all_dead: bool) -> Interrupted: ...
+    def settle(self, digests: Iterable[str]) -> None: ...
+    def strays(self) -> dict[str, str]: ...
     def delete(self, digest: str) -> bool: ...
     def writing(self) -> contextlib.AbstractContextManager[None]: ...
     def maintenance(self) -> contextlib.AbstractContextManager[None]: ...
+    def try_maintenance(self) -> contextlib.AbstractContextManager[bool]: ...
     def extend_retention(self, digest: str, until: date) -> None: ...
     def set_legal_hold(self, digest: str, on: bool) -> None: ...
     @property
@@ -79,6 +93,55 @@ class StoredBlob:
     created: bool  # False when the same content was already stored
 
 
+@dataclass(frozen=True)
+class Interrupted:
+    """What killed writers left: their temporary files, and the intent markers of their new blobs."""
+
+    temporaries: list[Path]
+    intents: dict[str, list[Path]]  # digest -> its markers
+
+
+def kind_of(mode: int) -> str:
+    """What a file that is not a regular file is, for a one-line refusal."""
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def open_regular(path: Path, *, follow_symlinks: bool = False) -> tuple[int, os.stat_result]:
+    """Open a file to read without ever blocking, and check what was opened (not the name).
+
+    A FIFO, device, socket or directory (even one swapped in after a check of the name) is
+    refused with InputError; other failures raise OSError.
+    """
+    flags = _OPEN_FLAGS | (0 if follow_symlinks else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise InputError(f"{path}: is a symbolic link (use --follow-symlinks to register its target)") from None
+        if exc.errno in (errno.ENXIO, errno.EISDIR):  # a socket; a directory opened for writing
+            raise InputError(f"{path}: not a regular file") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path}: not a regular file ({kind_of(info.st_mode)})")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
 class LocalBlobStore:
     def __init__(self, root: Path, quarantine_dir: Path | None = None):
         self.root = Path(root)
@@ -86,6 +149,7 @@ class LocalBlobStore:
         self.incoming = self.root / "incoming"
         # Beside the store, not in it: a quarantined file is no longer one of the store's files.
         self.quarantine_dir = Path(quarantine_dir) if quarantine_dir else self.root.parent / QUARANTINE_DIR
+        self.pending = self.root / "pending"
 
     @property
     def location(self) -> str:
@@ -165,11 +229,12 @@ class LocalBlobStore:
 
         With `dirs_to_sync`, the folder that received the file is added to it instead of being
         fsynced at once; the caller must call `sync_dirs` before it commits rows that name it.
-        `retain_until` is for stores with a lock of their own (S3 Object Lock).
+        `retain_until` is for stores with a lock of their own (S3 Object Lock). A source that is
+        not a regular file once opened, or that changed while it was read, raises InputError.
+        A new blob has an intent marker until `settle` is called with its digest.
         """
         make_private_dir(self.incoming, tighten=True)
-        flags = os.O_RDONLY | (0 if follow_symlinks else os.O_NOFOLLOW)
-        source_fd = os.open(source, flags)
+        source_fd, before = open_regular(source, follow_symlinks=follow_symlinks)
         tmp = self.incoming / f"{os.getpid()}-{os.urandom(6).hex()}.part"
         hasher = hashlib.sha256()
         size = 0
@@ -189,11 +254,15 @@ class LocalBlobStore:
                 os.fsync(out_fd)
             finally:
                 os.close(out_fd)
+            after = os.fstat(source_fd)
+            if size != before.st_size or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                raise InputError(f"{source}: changed while it was being stored; register it again once it is complete")
             digest = hasher.hexdigest()
             target = self.path_for(digest)
             created = not target.exists()
             if created:
                 make_private_dir(target.parent, tighten=True)
+                self._intend(digest)
                 os.replace(tmp, target)
                 if dirs_to_sync is None:
                     fsync_dir(target.parent)
@@ -221,22 +290,41 @@ class LocalBlobStore:
             fsync_dir(folder)
 
     def open(self, digest: str) -> BinaryIO:
-        try:
-            return open(self.path_for(digest), "rb")
-        except FileNotFoundError:
-            raise StoreError(f"stored file {digest} is missing from {self.blobs}") from None
+        handle = self._open_blob(digest)
+        if handle is None:
+            raise StoreError(f"stored file {digest} is missing from {self.blobs}")
+        return handle
 
-    def hash_of(self, digest: str) -> str | None:
-        """Re-hash a stored file; None if it is missing."""
+    def _open_blob(self, digest: str) -> BinaryIO | None:
+        """The stored file to read, None if absent; never blocks, never follows a link (StoreError)."""
         path = self.path_for(digest)
         try:
-            with open(path, "rb") as handle:
-                hasher = hashlib.sha256()
-                while chunk := handle.read(CHUNK_SIZE):
-                    hasher.update(chunk)
-                return hasher.hexdigest()
+            fd = os.open(path, _OPEN_FLAGS | os.O_NOFOLLOW)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            what = "a symbolic link" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
+            raise StoreError(f"stored file {digest} cannot be read: {what}") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise StoreError(f"stored file {digest} is {kind_of(info.st_mode)}, not a file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+
+    def hash_of(self, digest: str) -> str | None:
+        """Re-hash a stored file; None if it is missing, StoreError if it cannot be read as a file."""
+        handle = self._open_blob(digest)
+        if handle is None:
+            return None
+        with handle:
+            hasher = hashlib.sha256()
+            try:
+                while chunk := handle.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+            except OSError as exc:
+                raise StoreError(f"stored file {digest} cannot be read: {exc.strerror or exc}") from None
+            return hasher.hexdigest()
 
     def digests(self) -> Iterator[str]:
         """Every blob present on disk."""
@@ -252,6 +340,57 @@ class LocalBlobStore:
             return []
         return sorted(p for p in self.incoming.glob("*.part") if not _process_alive(p.name.split("-")[0]))
 
+    def _intend(self, digest: str) -> None:
+        """The marker of a blob about to appear that nothing names yet (see the module docstring)."""
+        make_private_dir(self.pending, tighten=True)
+        fd = os.open(self._intent_path(digest), os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
+        os.close(fd)
+
+    def _intent_path(self, digest: str) -> Path:
+        return self.pending / f"{os.getpid()}-{digest}"
+
+    def settle(self, digests: Iterable[str]) -> None:
+        """The rows naming these blobs are committed (or the blobs are gone): drop this process's markers."""
+        for digest in digests:
+            self._intent_path(digest).unlink(missing_ok=True)
+
+    def interrupted(self, *, all_dead: bool) -> Interrupted:
+        """Temporary files and intent markers of writers that are gone.
+
+        With `all_dead` (the caller holds the exclusive lock, so no writer is between storing
+        a blob and committing it) every one of them is; otherwise only those whose process
+        has exited. Files with names this store never gives are not included.
+        """
+        temporaries: list[Path] = []
+        intents: dict[str, list[Path]] = {}
+        for path in _entries(self.incoming):
+            match = _TEMPORARY.fullmatch(path.name)
+            if match and (all_dead or not _process_alive(match[1])):
+                temporaries.append(path)
+        for path in _entries(self.pending):
+            match = _INTENT.fullmatch(path.name)
+            if match and (all_dead or not _process_alive(match[1])):
+                intents.setdefault(match[2], []).append(path)
+        return Interrupted(temporaries, intents)
+
+    def strays(self) -> dict[str, str]:
+        """Entries of the blob folders that are not regular files (a FIFO or folder dropped there).
+
+        Keyed by name (a digest, where the entry has a blob's name), each with one line saying
+        what it is. Nothing is opened: a FIFO is only looked at.
+        """
+        found: dict[str, str] = {}
+        for folder in _entries(self.blobs):
+            mode = folder.lstat().st_mode
+            if not stat.S_ISDIR(mode):
+                found[folder.name] = f"{folder} is {kind_of(mode)}, not a folder of stored files"
+                continue
+            for path in _entries(folder):
+                mode = path.lstat().st_mode
+                if not stat.S_ISREG(mode):
+                    found[path.name] = f"{path} is {kind_of(mode)}, not a stored file"
+        return found
+
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
         """Held (shared) from storing a blob until its rows are committed.
@@ -266,6 +405,22 @@ class LocalBlobStore:
     def maintenance(self) -> Iterator[None]:
         with self._lock(fcntl.LOCK_EX):
             yield
+
+    @contextlib.contextmanager
+    def try_maintenance(self) -> Iterator[bool]:
+        """The exclusive lock if no other process holds the lock at all; yields whether it was taken."""
+        make_private_dir(self.root, tighten=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                taken = False
+            else:
+                taken = True
+            yield taken
+        finally:
+            os.close(fd)  # closing releases the lock
 
     @contextlib.contextmanager
     def _lock(self, mode: int) -> Iterator[None]:
@@ -285,6 +440,13 @@ class LocalBlobStore:
             return False
         fsync_dir(path.parent)
         return True
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _process_alive(pid_text: str) -> bool:

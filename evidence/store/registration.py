@@ -2,8 +2,8 @@
 
 Each file is its own unit of work: its blob is stored (fsynced, renamed into place) and then
 its rows are committed. If the transaction fails, a blob this run created is removed again,
-so a file is either fully registered or leaves no trace; a crash between the two leaves only
-an orphaned blob, which `evidence verify` reports. Re-running a bulk registration is safe:
+so a file is either fully registered or leaves no trace; a kill between the two leaves a blob
+with an intent marker, which the next command removes (evidence.store.recovery). Re-running a bulk registration is safe:
 links that already exist are reported as already present.
 """
 
@@ -34,6 +34,7 @@ from evidence.retention.policy import held_attestations, retention_years
 from evidence.rules import cms as rules
 from evidence.rules.identifiers import parse_activity_id, parse_npi, parse_tin
 from evidence.store.blobstore import BlobStore, StoredBlob
+from evidence.store.recovery import recover
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,8 @@ def register_files(
     before the commit that names it, under the store's shared lock, which is held from
     storing a blob until its rows are committed.
     """
+    with translated_errors():
+        recover(session, store)  # what a killed run left: its temporary files and uncommitted blobs
     targets: dict[LinkRequest, LinkTarget] = {}
     outcomes: list[Outcome] = []
 
@@ -364,8 +367,23 @@ def _prepare(
                 target = targets[item.request] = resolve_target(session, item.request)
         finally:
             _end_transaction(session)
-    effective = item.effective_date or datetime.fromtimestamp(info.st_mtime).date()
+    effective = item.effective_date or file_date(item.path, info)
     return _Prepared(item, target, effective, info.st_size)
+
+
+def file_date(path: Path, info: os.stat_result) -> date:
+    """The file's own date (its modification time, local time), the default effective date.
+
+    A time the platform cannot turn into a date (year 10000, or before year 1) is refused for
+    this file alone, with the way out.
+    """
+    try:
+        return datetime.fromtimestamp(info.st_mtime).date()
+    except (ValueError, OverflowError, OSError):
+        raise InputError(
+            f"{path}: its modification time (about year {1970 + info.st_mtime / 31_556_952:.0f}) is out of range; "
+            "give its date with --effective-date (or effective_date in a manifest)"
+        ) from None
 
 
 def _end_transaction(session: Session) -> None:
@@ -402,6 +420,9 @@ def _register_batch(
                         dirs_to_sync=folders,
                         retain_until=rules.retain_until(prepared.target.year, keep_years),
                     )
+                except InputError as exc:  # not a regular file once opened, or changed while it was read
+                    done(_failed(prepared.item, exc))
+                    continue
                 except OSError as exc:
                     done(
                         _failed(prepared.item, InputError(f"{prepared.item.path}: cannot store: {exc.strerror or exc}"))
@@ -430,6 +451,8 @@ def _register_batch(
                         session.rollback()
                         done(_failed(prepared.item, InputError(_why_not_recorded(session, prepared, exc))))
             committed = True
+            recorded = {id(p) for p, _, _ in results}
+            store.settle(blob.digest for p, blob in stored if id(p) in recorded)  # named by committed rows now
     finally:
         if not committed:  # interrupted or a database error: leave no blob that nothing names
             _rollback_quietly(session)
@@ -528,8 +551,9 @@ def _forget_unreferenced_blob(session: Session, store: BlobStore, digest: str) -
                 _rollback_quietly(session)
             if unnamed:
                 store.delete(digest)
+            store.settle([digest])  # gone, or named by another registration
     except (EvidenceError, OSError, SQLAlchemyError):
-        pass  # left as an orphan; `evidence verify --repair` removes it
+        pass  # its intent marker stays: the next command's recovery removes it
 
 
 def withdraw(session: Session, evidence_id: int, reason: str, *, actor: str) -> Evidence:

@@ -27,7 +27,7 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -40,8 +40,10 @@ from evidence.store.blobstore import (
     QUARANTINE_DIR,
     STORE_ID_FILE,
     BlobStore,
+    Interrupted,
     LocalBlobStore,
     StoredBlob,
+    open_regular,
 )
 from evidence.store.mediatype import sniff_media_type
 
@@ -364,8 +366,7 @@ class S3BlobStore:
         is for the local folder: an object is durable once its upload returns.
         """
         self.locking  # noqa: B018 - a missing bucket is an error before any work
-        flags = os.O_RDONLY | (0 if follow_symlinks else os.O_NOFOLLOW)
-        with os.fdopen(os.open(source, flags), "rb") as handle:
+        with os.fdopen(open_regular(source, follow_symlinks=follow_symlinks)[0], "rb") as handle:  # never blocks
             hasher, size, head = hashlib.sha256(), 0, b""
             while chunk := handle.read(CHUNK_SIZE):
                 head = head or chunk[:8192]
@@ -577,6 +578,20 @@ class S3BlobStore:
 
     def maintenance(self) -> contextlib.AbstractContextManager[None]:
         return self._local_lock.maintenance()
+
+    def try_maintenance(self) -> contextlib.AbstractContextManager[bool]:
+        return self._local_lock.try_maintenance()
+
+    # A killed upload leaves an incomplete multipart upload (a leftover) or an orphan object old
+    # enough to be reported; no temporary files or intent markers of the local store's kind.
+    def interrupted(self, *, all_dead: bool) -> Interrupted:
+        return Interrupted([], {})
+
+    def settle(self, digests: Iterable[str]) -> None:
+        """Nothing to settle: see `interrupted`."""
+
+    def strays(self) -> dict[str, str]:
+        return {}
 
 
 @dataclass(frozen=True)

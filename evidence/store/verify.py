@@ -21,6 +21,7 @@ from evidence.records.listing import blob_digests
 from evidence.retention.audit import head_mirror_problem
 from evidence.store.blobstore import BlobStore, Leftover
 from evidence.store.identity import identity_problem
+from evidence.store.recovery import recover
 from evidence.support import clock
 
 
@@ -32,6 +33,8 @@ class VerifyReport:
     orphaned: list[str] = field(default_factory=list)
     leftovers: list[Leftover] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)  # what killed runs left, cleaned up: not a problem
+    unreadable: list[str] = field(default_factory=list)  # not a regular file, or unreadable
     database: list[str] = field(default_factory=list)  # damage SQLite finds in the database file itself
     identity: str | None = None  # the database and the store were not made together
     rollback: str | None = None  # the database is older than the audit-head mirror
@@ -39,7 +42,7 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        damage = self.missing or self.corrupted or self.orphaned or self.leftovers or self.database
+        damage = self.missing or self.corrupted or self.orphaned or self.leftovers or self.database or self.unreadable
         return not (damage or self.identity or self.rollback)
 
     @property
@@ -68,11 +71,23 @@ def verify_store(
     report = VerifyReport(database=database_problems(session))
     report.identity = identity_problem(session, store, database=database)
     report.rollback = head_mirror_problem(session, home) if home is not None else None
+    session.rollback()
+    # Recovery removes blobs no committed row names: never against a damaged, foreign or older index.
+    if report.repair_refused is None:
+        report.recovered = recover(session, store, purged=True).lines
     known = blob_digests(session)
     session.rollback()
+    strays = store.strays()
+    report.unreadable = [strays[name] for name in sorted(strays)]
     for digest in sorted(known):
         report.checked += 1
-        actual = store.hash_of(digest)
+        if digest in strays:  # a FIFO or folder in its place: reported above, never opened
+            continue
+        try:
+            actual = store.hash_of(digest)
+        except StoreError as exc:  # a FIFO or folder in its place, a permission
+            report.unreadable.append(exc.message)
+            continue
         if actual is None:
             report.missing.append(digest)
         elif actual != digest:

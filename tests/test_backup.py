@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -125,26 +126,36 @@ def test_restore_refuses_an_unrelated_chain_and_keeps_the_database(run, filled: 
     assert (filled / "evidence.sqlite3").read_bytes() == before
 
 
+BACKUP_KILLS = 10
+
+
+@pytest.mark.slow
 def test_an_interrupted_backup_is_not_taken_for_a_complete_one(run, filled: Path, tmp_path: Path) -> None:
+    """SIGKILLs at random moments of a backup: no folder looks complete, and the source store stays clean."""
     env = {**os.environ, "EVIDENCE_HOME": str(filled), "PYTHONPATH": str(REPO)}
-    kills = 0
-    for attempt in range(6):
-        dest = tmp_path / f"b{attempt}"
+    rng = random.Random(12)
+    kills = attempts = 0
+    while kills < BACKUP_KILLS:
+        attempts += 1
+        assert attempts <= 3 * BACKUP_KILLS, "the backup kept finishing before the kill"
+        dest = tmp_path / f"b{attempts}"
         process = subprocess.Popen([sys.executable, "-m", "evidence", "backup", dest], env=env, cwd=REPO)
-        deadline = time.monotonic() + 120
+        deadline, delay = time.monotonic() + 120, rng.uniform(0.0, 0.4)
         while process.poll() is None and time.monotonic() < deadline:
             if (dest / "evidence.sqlite3").exists() or (dest / "store").exists():
+                time.sleep(delay)  # somewhere between the first copied byte and the manifest
                 process.send_signal(signal.SIGKILL)
-                kills += 1
+                kills += process.wait() == -signal.SIGKILL
                 break
             time.sleep(0.0005)
         process.wait()
-        if process.returncode == 0:
-            continue  # it finished first: a complete backup
-        assert not (dest / "manifest.json").exists()
-        out = run("--home", tmp_path / f"fresh{attempt}", "restore", dest, expect=1).output
+        assert run("--home", filled, "verify").output.endswith("0 problems\n")  # the source: never touched
+        fresh = tmp_path / f"fresh{attempts}"
+        if process.returncode == 0 or (dest / "manifest.json").exists():
+            run("--home", fresh, "restore", dest)  # the manifest is written last: whole and verified
+            continue
+        out = run("--home", fresh, "restore", dest, expect=1).output
         assert "no manifest.json" in out and "interrupted" in out
-    assert kills >= 1
 
 
 def test_restore_never_deletes_the_current_database(run, filled: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import click
 
 from evidence.cli.output import emit, printable
 from evidence.records.missing import ActivityStatus, DocumentationStatus, ItemState, MissingReport
+from evidence.support.text import plural
 
 MARK = {ItemState.COVERED: "[x]", ItemState.MISSING: "[ ]", ItemState.OUTSIDE: "[!]"}
 
@@ -15,7 +16,7 @@ MARK = {ItemState.COVERED: "[x]", ItemState.MISSING: "[ ]", ItemState.OUTSIDE: "
 def summary_line(report: MissingReport) -> str:
     total = len(report.activities)
     counts = ", ".join(f"{report.count(status)} {status}" for status in DocumentationStatus)
-    return f"{total} attested activit{'y' if total == 1 else 'ies'}: {counts}"
+    return f"{plural(total, 'attested activity')}: {counts}"
 
 
 def render_missing(report: MissingReport, fmt: str) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from evidence.db.models import AuditCheckpoint, AuditHead, Event, Setting
 from evidence.db.types import utcnow
 from evidence.errors import ConflictError
+from evidence.support.text import plural
 
 if TYPE_CHECKING:  # cryptography is imported only where a key is used
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -361,7 +362,7 @@ def verify_chain(
         else:
             signed_upto = max(signed_upto, checkpoint.count)
     if checkpoints:
-        notes.append(f"held against {len(checkpoints)} checkpoint file{'s' if len(checkpoints) != 1 else ''}")
+        notes.append(f"held against {plural(len(checkpoints), 'checkpoint file')}")
     if trusted_id is None:
         notes.append("unsigned: no signing key, so a consistent rewrite of the whole log cannot be detected")
     elif signed_upto < end:

@@ -286,3 +286,22 @@ def test_long_names_wrap_inside_the_page(run, tmp_path) -> None:
     assert _text_outside_the_page(reader) == []
     text = "".join(_text(reader).split())
     assert unbroken in text and "Word249" in text  # wrapped, not cut (the cover and tables have it whole)
+
+
+def test_catalog_show_escapes_what_an_imported_cms_file_says(run, tmp_path: Path) -> None:
+    """import-qpp takes CMS's text as it is; `catalog show` prints it inert (title, each description line)."""
+    entry = {
+        "category": "ia",
+        "measureId": "IA_PM_15",
+        "title": f"Episodic care{RLO}gpj.exe",
+        "description": f"First line{ESC_CLEAR}\nSecond line{RLO}",
+        "subcategoryId": "populationManagement",
+        "firstPerformanceYear": 2017,
+        "lastPerformanceYear": None,
+    }
+    qpp = tmp_path / "ia-2027.json"
+    qpp.write_text(json.dumps([entry]), encoding="utf-8")
+    run("catalog", "import-qpp", qpp, "--year", "2027")
+    out = run("catalog", "show", "IA_PM_15", "--year", "2027").output
+    assert_inert(out)
+    assert printable(entry["title"]) in out and "First line\\x1b[2J" in out and "Second line\\u202e" in out

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from evidence.app import App
-from evidence.cli.output import emit, format_option
+from evidence.cli.output import emit, format_option, printable
 from evidence.cli.params import ACTIVITY, TEXT, YEAR, actor_option
 from evidence.rules.cms import UNWEIGHTED, Weight, weight_label
 from evidence.support.text import plural
@@ -122,16 +122,18 @@ def show(app: App, activity_id: str, year: int | None) -> None:
         detail = activity_detail(session, activity_id, year)
         names = subcategory_names(session)
     latest = detail.years[-1]
-    click.echo(f"{activity_id}: {latest.title}")
+    click.echo(f"{activity_id}: {printable(latest.title)}")
     sub = latest.subcategory
     click.echo(f"Subcategory: {names.get(sub, sub) if sub else 'none (APM / medical home)'}")
     click.echo("Performance years:")
     for row in detail.years:
-        title = "" if row.title == latest.title else f"  (title: {row.title})"
+        title = "" if row.title == latest.title else f"  (title: {printable(row.title)})"
         click.echo(f"  PY{row.performance_year}: weight {weight_label(row.weight)}{title}")
     if latest.description:
         click.echo(f"Description (CMS, PY{latest.performance_year}):")
-        click.echo(click.wrap_text(latest.description, width=96, initial_indent="  ", subsequent_indent="  "))
+        # An imported CMS file may carry any text: each of its lines is shown inert, then wrapped.
+        inert = "\n".join(printable(line) for line in latest.description.splitlines())
+        click.echo(click.wrap_text(inert, width=96, initial_indent="  ", subsequent_indent="  "))
     requirement = detail.requirement
     rule_words = {
         "all": "all of these items are needed",
@@ -141,7 +143,7 @@ def show(app: App, activity_id: str, year: int | None) -> None:
     kind = "generic (CMS suggests no specific documentation)" if requirement.generic else rule_words[requirement.rule]
     click.echo(f"Suggested documentation: {kind}")
     for item in requirement.items:
-        click.echo(f"  {item.key}) {item.label}: {item.description}")
+        click.echo(f"  {item.key}) {printable(item.label)}: {printable(item.description)}")
 
 
 @catalog.command("import-qpp")

@@ -190,7 +190,8 @@ def render_pdf(html: str, *, generated_at: datetime, attachments: list[EmbeddedF
     from weasyprint import HTML, Attachment
 
     fetcher = make_url_fetcher()
-    document = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render()
+    with _environment("FONTCONFIG_FILE", str(ASSETS_DIR / "fonts" / "fonts.conf")):
+        document = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render()
     # Without explicit dates the PDF would carry none (or the clock's, in PDF/A variants).
     stamp = f"{generated_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S}+00:00"
     document.metadata.created = document.metadata.modified = stamp
@@ -205,23 +206,25 @@ def render_pdf(html: str, *, generated_at: datetime, attachments: list[EmbeddedF
         )
         for file in attachments
     ]
-    with _source_date_epoch(generated_at):
+    # fontTools stamps the fonts it rewrites with the clock unless SOURCE_DATE_EPOCH is set.
+    with _environment("SOURCE_DATE_EPOCH", str(int(generated_at.timestamp()))):
         data = document.write_pdf(attachments=embedded, pdf_identifier=identifier)
     return RenderedPdf(data, len(document.pages))
 
 
 @contextlib.contextmanager
-def _source_date_epoch(moment: datetime) -> Iterator[None]:
-    """fontTools stamps the fonts it rewrites with the clock unless SOURCE_DATE_EPOCH is set.
+def _environment(name: str, value: str) -> Iterator[None]:
+    """One environment variable set while WeasyPrint works, then restored (it is process-wide).
 
-    The variable is process-wide, so it is set only while WeasyPrint works and restored after.
+    FONTCONFIG_FILE: fontconfig reads it when WeasyPrint builds its font configuration, so the
+    layout sees only the packet's own fonts. SOURCE_DATE_EPOCH: fontTools' subsets carry no clock.
     """
-    previous = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = str(int(moment.timestamp()))
+    previous = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if previous is None:
-            del os.environ["SOURCE_DATE_EPOCH"]
+            del os.environ[name]
         else:
-            os.environ["SOURCE_DATE_EPOCH"] = previous
+            os.environ[name] = previous

@@ -71,6 +71,9 @@ class App:
         except (OperationalError, DatabaseError) as exc:
             engine.dispose()
             raise StoreError(f"cannot open the database: {describe_db_error(exc)}") from exc
+        except BaseException:  # e.g. an unreadable signing key: no engine is cached, so close it here
+            engine.dispose()
+            raise
         return engine
 
     def _behind_head_mirror(self, session: Session) -> bool:

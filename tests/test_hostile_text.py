@@ -278,7 +278,10 @@ def _text_outside_the_page(reader: PdfReader) -> list[str]:
 
 
 def test_long_names_wrap_inside_the_page(run, tmp_path) -> None:
-    long_name = " ".join(f"Word{i}" for i in range(250))
+    too_long = " ".join(f"Word{i}" for i in range(250))  # the 250 words: longer than a name may be
+    out = run("practice", "add", TIN, "--name", too_long, expect=1).output
+    assert out == "Error: practice name has 1,889 characters; at most 300 are kept\n"
+    long_name = " ".join(f"Word{i}" for i in range(44))  # 297 characters: about the longest that fits
     run("practice", "add", TIN, "--name", long_name)
     attest(run)
     folder = tmp_path / "in"
@@ -289,7 +292,7 @@ def test_long_names_wrap_inside_the_page(run, tmp_path) -> None:
     reader = _packet(run, tmp_path)
     assert _text_outside_the_page(reader) == []
     text = "".join(_text(reader).split())
-    assert unbroken in text and "Word249" in text  # wrapped, not cut (the cover and tables have it whole)
+    assert unbroken in text and "Word43" in text  # wrapped, not cut (the cover and tables have it whole)
 
 
 def test_catalog_show_escapes_what_an_imported_cms_file_says(run, tmp_path: Path) -> None:

@@ -94,6 +94,20 @@ class Lookup:
 # --- Practices --------------------------------------------------------------------------------
 
 
+# The longest name the database holds (String(300) for practices and clinicians): PostgreSQL
+# enforces it, SQLite would not, so the rule is checked here for both.
+MAX_NAME_LENGTH = 300
+
+
+def _person_or_practice_name(text: str | None, what: str) -> str:
+    name = " ".join((text or "").split())
+    if not name:
+        raise InputError(f"{what} is empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InputError(f"{what} has {len(name):,} characters; at most {MAX_NAME_LENGTH} are kept")
+    return name
+
+
 def add_practice(
     session: Session,
     tin: str,
@@ -111,9 +125,7 @@ def add_practice(
     """
     lookup = lookup or Lookup(session)
     tin = parse_tin(tin)
-    name = " ".join((name or "").split())
-    if not name:
-        raise InputError("practice name is empty")
+    name = _person_or_practice_name(name, "practice name")
     if apm not in APM_KINDS:
         raise InputError(f"APM participation {apm!r} is not one of {', '.join(APM_KINDS)}")
     existing = lookup.practice(tin)
@@ -190,9 +202,7 @@ def add_clinician(
     """Record that NPI bills under TIN in `year`, with its status inputs; (membership, created)."""
     lookup = lookup or Lookup(session)
     tin, npi, year = parse_tin(tin), parse_npi(npi), parse_year(year)
-    name = " ".join((name or "").split())
-    if not name:
-        raise InputError(f"clinician {npi}: name is empty")
+    name = _person_or_practice_name(name, f"clinician {npi}: name")
     inputs.check()
     practice = lookup.require_practice(tin)
     clinician = lookup.clinician(npi)

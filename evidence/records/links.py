@@ -55,11 +55,12 @@ def link_evidence(session: Session, evidence_id: int, request: LinkRequest, *, r
     reason = correction_reason(reason)
     evidence = _usable_evidence(session, evidence_id, "be linked")
     target = resolve_target(session, request)
-    have = set(
-        session.execute(
+    have = {
+        (attestation_id, item_id)
+        for attestation_id, item_id in session.execute(
             select(EvidenceLink.attestation_id, EvidenceLink.item_id).where(EvidenceLink.evidence_id == evidence.id)
-        ).tuples()
-    )
+        )
+    }
     wanted = [item_id for item_id in target.item_ids if (target.attestation_id, item_id) not in have]
     if not wanted:
         raise nothing_to_change(f"evidence {evidence.id} is already linked to {target.label}")

@@ -132,7 +132,9 @@ def add_practice(
     if existing is not None:
         if exist_ok and (existing.name, existing.pcmh, existing.apm) == (name, pcmh, apm):
             return existing, False
-        raise ConflictError(f"practice {tin} already exists ({existing.name!r})")
+        raise ConflictError(
+            f"practice {tin} already exists ({existing.name!r}); correct it with `evidence practice set {tin} ...`"
+        )
     practice = Practice(tin=tin, name=name, pcmh=pcmh, apm=apm)
     session.add(practice)
     session.flush()
@@ -224,7 +226,10 @@ def add_clinician(
     if existing is not None:
         if exist_ok and all(getattr(existing, k) == v for k, v in values.items()):
             return existing, False
-        raise ConflictError(f"NPI {npi} is already recorded under TIN {tin} for {year}")
+        raise ConflictError(
+            f"NPI {npi} is already recorded under TIN {tin} for {year}; correct its inputs with "
+            f"`evidence clinician update {npi} --tin {tin} --year {year} ...`"
+        )
     membership = Membership(practice_id=practice.id, clinician_id=clinician.id, performance_year=year, **values)
     session.add(membership)
     session.flush()
@@ -300,7 +305,8 @@ def attest(
         if exist_ok and (existing.start_date, existing.end_date) == (start, end):
             return existing, False
         raise ConflictError(
-            f"{who} already attested {activity_id} for {year} ({existing.start_date} to {existing.end_date})"
+            f"{who} already attested {activity_id} for {year} ({existing.start_date} to {existing.end_date}); "
+            "`evidence attestation edit` corrects a period"
         )
     attestation = Attestation(
         practice_id=practice.id,
@@ -357,7 +363,7 @@ def participate(
             return existing, False
         raise ConflictError(
             f"NPI {clinician.npi} already has a participation in {activity_id} for {year} "
-            f"({existing.start_date} to {existing.end_date})"
+            f"({existing.start_date} to {existing.end_date}); `evidence participation edit` corrects a period"
         )
     participation = Participation(
         attestation_id=attestation.id,

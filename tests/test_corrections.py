@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
+from evidence.errors import InputError
 from tests.conftest import SAMPLE
 
 TIN = "000123456"
@@ -162,6 +166,39 @@ def test_attestation_edit_corrects_the_period(run, app, sample) -> None:
     item = _missing(run, "IA_CC_9")["items"][0]  # the template of 2020-04-06 is now before the period
     assert item["status"] == "outside the attested period"
     _intact(run)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=st.dates(date(2019, 12, 1), date(2021, 1, 31)), days=st.integers(-3, 400))
+@example(start=date(2020, 1, 1), days=89)  # 90 days counting both ends: the shortest period accepted
+@example(start=date(2020, 10, 3), days=89)  # the latest start, ending on Dec 31
+@example(start=date(2020, 10, 4), days=89)  # one day later: ends in 2021
+@example(start=date(2020, 3, 1), days=88)  # 89 days
+@example(start=date(2019, 12, 31), days=200)  # starts before the year
+@example(start=date(2020, 6, 1), days=-1)  # ends before it starts
+def test_attestation_edit_accepts_exactly_a_90_day_period_inside_the_year(app, start: date, days: int) -> None:
+    from evidence.db.models import Attestation
+    from evidence.records.corrections import edit_attestation
+    from tests import factories
+
+    def period() -> tuple[date, date]:
+        with app.read() as session:
+            row = session.get_one(Attestation, 1)
+            return row.start_date, row.end_date
+
+    with app.write() as session:  # the first example makes the attestation; the others edit it
+        if session.get(Attestation, 1) is None:
+            factories.attestation(session, factories.practice(session), "IA_PM_7", 2020)
+    old, end = period(), start + timedelta(days=days)
+    valid = date(2020, 1, 1) <= start <= end <= date(2020, 12, 31) and days + 1 >= 90
+    try:
+        with app.write() as session:
+            edit_attestation(session, 1, start=start, end=end, reason="property", actor="tester")
+    except InputError as exc:
+        assert not valid or (start, end) == old, exc.message
+        assert period() == old
+    else:
+        assert valid and period() == (start, end)
 
 
 ATTESTATION_REFUSALS = {

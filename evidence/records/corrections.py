@@ -132,7 +132,8 @@ def delete_attestation(
     name = describe_attestation(row)
     links = list(session.scalars(select(EvidenceLink).where(EvidenceLink.attestation_id == row.id)))
     if links and not unlink:
-        evidence = ", ".join(str(e) for e in sorted({link.evidence_id for link in links}))
+        ids = sorted({link.evidence_id for link in links})
+        evidence = ", ".join(map(str, ids[:5])) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
         raise ConflictError(
             f"{name} has {plural(len(links), 'evidence link')} (evidence {evidence}); remove them with "
             "`evidence unlink LINK_ID`, or delete with --unlink to remove them in the same change"

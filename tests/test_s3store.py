@@ -311,6 +311,22 @@ def test_each_object_is_locked_until_its_years_retain_until_date(run, locked: Bu
     assert locked.lock(evidence[portal.name]["sha256"]) == ("GOVERNANCE", end_of(date(2054, 12, 31)))
 
 
+def test_a_link_to_a_later_or_held_year_extends_the_objects_lock(run, locked: Bucket) -> None:
+    run("retention", "set", "--years", LONG)
+    evidence = register_sample(run)
+    report = evidence["qcdr-feedback-report-2020-q3.pdf"]
+    assert locked.lock(report["sha256"]) == ("GOVERNANCE", end_of(date(2050, 12, 31)))
+    run("link", report["id"], "--tin", TIN, "--year", 2024, "--activity", "IA_PSPA_21", "--item", "1",
+        "--npi", "1234567893", "--reason", "the same QCDR report documents PY2024")  # fmt: skip
+    assert locked.lock(report["sha256"]) == ("GOVERNANCE", end_of(date(2054, 12, 31)))
+    run("hold", "add", "--tin", TIN, "--year", 2019, "--reason", "CMS audit")
+    portal = evidence["patient-portal-screenshot.png"]
+    assert locked.legal_hold(portal["sha256"]) != "ON"
+    run("link", portal["id"], "--tin", TIN, "--year", 2019, "--activity", "IA_PM_7", "--reason", "also 2019")
+    assert locked.legal_hold(portal["sha256"]) == "ON"  # held like a file registered for the held year
+    assert locked.lock(portal["sha256"]) == ("GOVERNANCE", end_of(date(2054, 12, 31)))  # never shortened
+
+
 def test_lengthening_the_retention_period_extends_the_locks(run, locked: Bucket) -> None:
     evidence = register_sample(run)  # 6 years: PY2024 is locked through 2030-12-31
     for digest in digests_of(evidence, 2024):

@@ -25,17 +25,27 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "db": ("evidence.cli.db", "db", "Create, upgrade and inspect the database schema."),
     "demo": ("evidence.cli.demo", "demo", "Run the main job on the bundled synthetic sample practice."),
-    "practice": ("evidence.cli.practice", "practice", "Add, list and show practices (TINs)."),
+    "practice": ("evidence.cli.practice", "practice", "Add, list, show and correct practices (TINs)."),
     "clinician": (
         "evidence.cli.practice",
         "clinician",
-        "Add and list clinicians (NPIs) billing under a TIN in a year.",
+        "Add, list and update clinicians (NPIs) billing under a TIN in a year.",
     ),
     "attest": ("evidence.cli.practice", "attest", "Record a group or individual attestation to an activity."),
     "participate": (
         "evidence.cli.practice",
         "participate",
         "Record one clinician's own period for a group-attested activity.",
+    ),
+    "attestation": (
+        "evidence.cli.corrections",
+        "attestation",
+        "Correct an attestation's period, or delete a mistaken attestation.",
+    ),
+    "participation": (
+        "evidence.cli.corrections",
+        "participation",
+        "List, correct or delete clinicians' participation in group attestations.",
     ),
     "import": (
         "evidence.cli.practice",
@@ -59,6 +69,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "evidence.cli.evidence_cmds",
         "show",
         "Show one piece of evidence: file facts, who registered it, and its links.",
+    ),
+    "link": (
+        "evidence.cli.corrections",
+        "link",
+        "Link registered evidence to another attestation's documentation item.",
+    ),
+    "unlink": (
+        "evidence.cli.corrections",
+        "unlink",
+        "Remove a mistaken evidence link (`evidence show ID` lists link ids); the evidence stays.",
     ),
     "withdraw": (
         "evidence.cli.evidence_cmds",

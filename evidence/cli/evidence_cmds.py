@@ -225,7 +225,10 @@ def show(app: App, evidence_id: int, fmt: str) -> None:
         who = f" NPI {link.attestation_npi}" if link.attestation_npi else " group"
         about = f", participant {link.clinician_npi}" if link.clinician_npi else ""
         label = printable(link.item_label)
-        click.echo(f"    {link.tin} PY{link.year} {link.activity_id}{who}{about}: item {link.item_key} ({label})")
+        click.echo(
+            f"    link {link.link_id}: {link.tin} PY{link.year} {link.activity_id}{who}{about}: "
+            f"item {link.item_key} ({label}), attestation {link.attestation_id}"
+        )
 
 
 @click.command()

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from evidence.app import App
+from evidence.cli.corrections import clinician_update, practice_set
 from evidence.cli.output import emit, format_option, printable
 from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option
 from evidence.db.models import APM_KINDS
@@ -20,12 +21,13 @@ _Command = TypeVar("_Command", bound=Callable[..., Any])
 
 @click.group()
 def practice() -> None:
-    """Add, list and show practices (TINs).
+    """Add, list, show and correct practices (TINs).
 
     \b
     Examples:
         evidence practice add 000123456 --name "Riverbend Family Medicine"
         evidence practice show 000123456 --year 2020
+        evidence practice set 000123456 --pcmh --reason "NCQA recognition letter of 2020-03-02"
     """
 
 
@@ -78,7 +80,7 @@ def practice_list(app: App, fmt: str) -> None:
 @click.option("--year", type=YEAR, help="Only this performance year.")
 @click.pass_obj
 def practice_show(app: App, tin: str, year: int | None) -> None:
-    """Show a practice: clinicians and attestations per performance year.
+    """Show a practice: clinicians and attestations (#id) per performance year.
 
     \b
     Example:
@@ -102,16 +104,17 @@ def practice_show(app: App, tin: str, year: int | None) -> None:
             click.echo(f"  {m.clinician.npi}  {printable(m.clinician.name)}")
         for a in (a for a in attestations if a.year == y):
             who = f"individual {a.npi}" if a.npi else f"group, {a.participants} participating"
-            click.echo(f"  {a.activity_id:<12} {a.start} to {a.end}  ({who})")
+            click.echo(f"  #{a.id:<5} {a.activity_id:<12} {a.start} to {a.end}  ({who})")
 
 
 @click.group()
 def clinician() -> None:
-    """Add and list clinicians (NPIs) billing under a TIN in a year.
+    """Add, list and update clinicians (NPIs) billing under a TIN in a year.
 
     \b
-    Example:
+    Examples:
         evidence clinician add 1234567893 --tin 000123456 --name "Dr. Avery Chen" --year 2020
+        evidence clinician update 1234567893 --tin 000123456 --year 2020 --rural --reason "ZIP is rural"
     """
 
 
@@ -183,6 +186,10 @@ def clinician_list(app: App, tin: str, year: int | None, fmt: str) -> None:
             for m in list_clinicians(session, tin, year)
         ]
     emit(rows, fmt, columns=list(rows[0]) if rows else ["year", "npi", "name"])
+
+
+practice.add_command(practice_set)
+clinician.add_command(clinician_update)
 
 
 def _period_options(func: _Command) -> _Command:

@@ -30,6 +30,8 @@ class LinkView:
     item_label: str
     attestation_npi: str | None
     clinician_npi: str | None
+    link_id: int  # what `evidence unlink` names
+    attestation_id: int
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ def _views(
             DocumentationItem.label,
             attesting.c.npi,
             Clinician.npi,
+            EvidenceLink.id,
+            EvidenceLink.attestation_id,
         )
         .join(Attestation, Attestation.id == EvidenceLink.attestation_id)
         .join(Practice, Practice.id == Attestation.practice_id)

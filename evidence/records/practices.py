@@ -99,7 +99,7 @@ class Lookup:
 MAX_NAME_LENGTH = 300
 
 
-def _person_or_practice_name(text: str | None, what: str) -> str:
+def person_or_practice_name(text: str | None, what: str) -> str:
     name = " ".join((text or "").split())
     if not name:
         raise InputError(f"{what} is empty")
@@ -125,14 +125,16 @@ def add_practice(
     """
     lookup = lookup or Lookup(session)
     tin = parse_tin(tin)
-    name = _person_or_practice_name(name, "practice name")
+    name = person_or_practice_name(name, "practice name")
     if apm not in APM_KINDS:
         raise InputError(f"APM participation {apm!r} is not one of {', '.join(APM_KINDS)}")
     existing = lookup.practice(tin)
     if existing is not None:
         if exist_ok and (existing.name, existing.pcmh, existing.apm) == (name, pcmh, apm):
             return existing, False
-        raise ConflictError(f"practice {tin} already exists ({existing.name!r})")
+        raise ConflictError(
+            f"practice {tin} already exists ({existing.name!r}); correct it with `evidence practice set {tin} ...`"
+        )
     practice = Practice(tin=tin, name=name, pcmh=pcmh, apm=apm)
     session.add(practice)
     session.flush()
@@ -202,7 +204,7 @@ def add_clinician(
     """Record that NPI bills under TIN in `year`, with its status inputs; (membership, created)."""
     lookup = lookup or Lookup(session)
     tin, npi, year = parse_tin(tin), parse_npi(npi), parse_year(year)
-    name = _person_or_practice_name(name, f"clinician {npi}: name")
+    name = person_or_practice_name(name, f"clinician {npi}: name")
     inputs.check()
     practice = lookup.require_practice(tin)
     clinician = lookup.clinician(npi)
@@ -224,7 +226,10 @@ def add_clinician(
     if existing is not None:
         if exist_ok and all(getattr(existing, k) == v for k, v in values.items()):
             return existing, False
-        raise ConflictError(f"NPI {npi} is already recorded under TIN {tin} for {year}")
+        raise ConflictError(
+            f"NPI {npi} is already recorded under TIN {tin} for {year}; correct its inputs with "
+            f"`evidence clinician update {npi} --tin {tin} --year {year} ...`"
+        )
     membership = Membership(practice_id=practice.id, clinician_id=clinician.id, performance_year=year, **values)
     session.add(membership)
     session.flush()
@@ -252,7 +257,7 @@ def list_clinicians(session: Session, tin: str, year: int | None = None) -> list
 # --- Attestations and participation ---------------------------------------------------------------
 
 
-def _check_period(year: int, start: date, end: date) -> None:
+def check_period(year: int, start: date, end: date) -> None:
     problem = rules.period_problem(year, start, end)
     if problem:
         raise InputError(problem)
@@ -293,14 +298,15 @@ def attest(
     practice = lookup.require_practice(tin)
     clinician = lookup.require_member(practice, parse_npi(npi), year) if npi else None
     activity = lookup.activity(activity_id, year)
-    _check_period(year, start, end)
+    check_period(year, start, end)
     existing = find_attestation(session, practice, activity, clinician)
     who = f"NPI {clinician.npi}" if clinician else f"the group (TIN {tin})"
     if existing is not None:
         if exist_ok and (existing.start_date, existing.end_date) == (start, end):
             return existing, False
         raise ConflictError(
-            f"{who} already attested {activity_id} for {year} ({existing.start_date} to {existing.end_date})"
+            f"{who} already attested {activity_id} for {year} ({existing.start_date} to {existing.end_date}); "
+            "`evidence attestation edit` corrects a period"
         )
     attestation = Attestation(
         practice_id=practice.id,
@@ -346,7 +352,7 @@ def participate(
             f"TIN {tin} has no group attestation of {activity_id} for {year}; "
             f"record it first with `evidence attest --tin {tin} --activity {activity_id} --year {year} ...`"
         )
-    _check_period(year, start, end)
+    check_period(year, start, end)
     existing = session.scalar(
         select(Participation).where(
             Participation.attestation_id == attestation.id, Participation.clinician_id == clinician.id
@@ -357,7 +363,7 @@ def participate(
             return existing, False
         raise ConflictError(
             f"NPI {clinician.npi} already has a participation in {activity_id} for {year} "
-            f"({existing.start_date} to {existing.end_date})"
+            f"({existing.start_date} to {existing.end_date}); `evidence participation edit` corrects a period"
         )
     participation = Participation(
         attestation_id=attestation.id,
@@ -377,6 +383,7 @@ def participate(
 
 @dataclass(frozen=True)
 class AttestationRow:
+    id: int
     year: int
     activity_id: str
     title: str
@@ -402,6 +409,41 @@ def list_attestations(session: Session, tin: str, year: int | None = None) -> li
     if year is not None:
         query = query.where(Attestation.performance_year == year)
     return [
-        AttestationRow(a.performance_year, act.activity_id, act.title, npi, a.start_date, a.end_date, n)
+        AttestationRow(a.id, a.performance_year, act.activity_id, act.title, npi, a.start_date, a.end_date, n)
         for a, act, npi, n in session.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class ParticipationRow:
+    id: int
+    attestation_id: int
+    year: int
+    activity_id: str
+    npi: str
+    name: str
+    start: date
+    end: date
+
+
+def list_participations(
+    session: Session, tin: str, year: int | None = None, activity_id: str | None = None
+) -> list[ParticipationRow]:
+    """The participations in a practice's group attestations, with the ids corrections name."""
+    practice = get_practice(session, tin)
+    query = (
+        select(Participation, Attestation.performance_year, Activity.activity_id, Clinician.npi, Clinician.name)
+        .join(Attestation, Attestation.id == Participation.attestation_id)
+        .join(Activity, Activity.id == Attestation.activity_pk)
+        .join(Clinician, Clinician.id == Participation.clinician_id)
+        .where(Attestation.practice_id == practice.id)
+        .order_by(Attestation.performance_year, Activity.activity_id, Clinician.npi)
+    )
+    if year is not None:
+        query = query.where(Attestation.performance_year == year)
+    if activity_id is not None:
+        query = query.where(Activity.activity_id == parse_activity_id(activity_id))
+    return [
+        ParticipationRow(p.id, p.attestation_id, y, act, npi, name, p.start_date, p.end_date)
+        for p, y, act, npi, name in session.execute(query)
     ]

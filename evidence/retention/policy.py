@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -369,25 +369,31 @@ def plan_purge(session: Session, as_of: date, *, home: Path | None = None) -> Pu
 
 @dataclass
 class ChainedAttestation:
-    """What the audit trail recorded about one attestation (from its `attest` and `register` events)."""
+    """What the audit trail recorded about one attestation (its `attest`, `register` and correction events)."""
 
     tin: str | None = None
     year: int | None = None
-    period: tuple[str, str] | None = None  # ISO dates, from the `attest` event
-    retain_until: date | None = None  # the latest recorded at a registration
+    period: tuple[str, str] | None = None  # ISO dates, from the `attest` event or the latest `attestation.edit`
+    retain_until: date | None = None  # the latest recorded at a registration or a `link`
+
+
+# The events whose details say which attestation a row belongs to and what it covers.
+CHAINED_ACTIONS = ("attest", "register", "link", "unlink", "attestation.edit", "attestation.delete", "purge")
 
 
 def chained_attestations(session: Session) -> tuple[dict[int, ChainedAttestation], dict[int, int]]:
     """Per attestation id what its events recorded, and per evidence link id its attestation.
 
     A `purge` event forgets the ids it names, so a database that handed out an id again
-    (SQLite before revision 0003) is not held to the facts of the purged record.
+    (SQLite before revision 0003) is not held to the facts of the purged record. The
+    corrections of evidence.records (`attestation.edit`, `attestation.delete`, `link`,
+    `unlink`) move the recorded facts with them: only an edit made outside the tool disagrees.
     """
     facts: dict[int, ChainedAttestation] = {}
     owner: dict[int, int] = {}
     query = (
         select(Event.action, Event.tin, Event.performance_year, Event.details)
-        .where(Event.action.in_(("attest", "register", "purge")))
+        .where(Event.action.in_(CHAINED_ACTIONS))
         .order_by(Event.seq)
     )
     for action, tin, year, details in session.execute(query):
@@ -397,26 +403,42 @@ def chained_attestations(session: Session) -> tuple[dict[int, ChainedAttestation
             continue  # verify_chain has vouched for the text; an old event with other details names nothing
         if not isinstance(data, dict):
             continue
-        if action == "purge":
-            for attestation_id in data.get("attestations") or []:
+        if action in ("purge", "attestation.delete"):
+            gone = data.get("attestations") or [data.get("attestation")]
+            for attestation_id in _ids(gone):
                 facts.pop(attestation_id, None)
-            for link_id in data.get("links") or []:
+            for link_id in _ids(data.get("links")):
                 owner.pop(link_id, None)
             continue
-        attestation_id = data.get("attestation")
-        if not isinstance(attestation_id, int):
+        if action == "unlink":
+            for link_id in _ids([data.get("link")]):
+                owner.pop(link_id, None)
             continue
+        owned = data.get("attestation")
+        if not isinstance(owned, int):
+            continue
+        attestation_id = owned
         fact = facts.setdefault(attestation_id, ChainedAttestation())
         fact.tin, fact.year = tin if tin is not None else fact.tin, year if year is not None else fact.year
-        if action == "attest" and isinstance(data.get("start"), str) and isinstance(data.get("end"), str):
-            fact.period = (data["start"], data["end"])
-        if action == "register":
+        period = data.get("new") if action == "attestation.edit" else data  # an edit's new period
+        if action in ("attest", "attestation.edit") and _is_period(period):
+            fact.period = (period["start"], period["end"])
+        if action in ("register", "link"):
             with contextlib.suppress(TypeError, ValueError):
                 until = date.fromisoformat(data["retain_until"])
                 fact.retain_until = max(until, fact.retain_until or until)
             for link_id in data.get("links") or []:
                 owner[link_id] = attestation_id
     return facts, owner
+
+
+def _is_period(value: Any) -> TypeGuard[dict[str, str]]:
+    return isinstance(value, dict) and isinstance(value.get("start"), str) and isinstance(value.get("end"), str)
+
+
+def _ids(values: Any) -> list[int]:
+    """The integer ids of an event's list (anything else names no record)."""
+    return [v for v in values or [] if isinstance(v, int) and not isinstance(v, bool)]
 
 
 def _check_against_chain(session: Session, units: list[PurgeUnit]) -> None:

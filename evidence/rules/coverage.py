@@ -51,7 +51,7 @@ def normalized_range(
 
 
 def describe(effective_from: date, effective_until: date | None) -> str:
-    """"2020-10-05", or "2019-12-01 to 2020-12-31" for a range."""
+    """ "2020-10-05", or "2019-12-01 to 2020-12-31" for a range."""
     if effective_until is None or effective_until == effective_from:
         return effective_from.isoformat()
     return f"{effective_from} to {effective_until}"

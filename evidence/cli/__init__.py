@@ -60,6 +60,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "show",
         "Show one piece of evidence: file facts, who registered it, and its links.",
     ),
+    "edit": (
+        "evidence.cli.edit_cmd",
+        "edit",
+        "Correct what a registration says: its effective date or range, or its description.",
+    ),
     "withdraw": (
         "evidence.cli.evidence_cmds",
         "withdraw",

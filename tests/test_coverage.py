@@ -84,9 +84,7 @@ def test_a_single_date_is_a_one_day_range_and_must_fall_inside(day: date, p1: da
 
 @given(days, days, days, days)
 @example(date(2020, 1, 1), date(2020, 6, 1), START, END)
-def test_a_longer_range_covers_whatever_a_shorter_one_inside_it_covers(
-    a1: date, a2: date, p1: date, p2: date
-) -> None:
+def test_a_longer_range_covers_whatever_a_shorter_one_inside_it_covers(a1: date, a2: date, p1: date, p2: date) -> None:
     inner, (start, end) = _range(a1, a2), _range(p1, p2)
     wider = (inner[0] - timedelta(days=30), inner[1] + timedelta(days=30))
     if coverage.covers(*inner, start, end):
@@ -115,7 +113,11 @@ def test_a_range_ending_before_it_starts_is_refused() -> None:
     [
         (date(2020, 6, 1), None, None),
         (date(2019, 12, 1), date(2020, 12, 31), None),
-        (date(2020, 3, 1), None, "effective 2020-03-01 lies wholly outside the attested period 2020-04-01 to 2020-09-30"),
+        (
+            date(2020, 3, 1),
+            None,
+            "effective 2020-03-01 lies wholly outside the attested period 2020-04-01 to 2020-09-30",
+        ),
         (date(2020, 10, 1), date(2020, 12, 31), "lies wholly outside the attested period"),
         (date(2021, 1, 1), None, "effective 2021-01-01 is after performance year 2020"),
         (date(2021, 2, 1), date(2021, 3, 1), "effective 2021-02-01 to 2021-03-01 is after performance year 2020"),

@@ -114,7 +114,10 @@ def test_a_manifest_takes_a_range_and_says_so(tmp_path, run, sample) -> None:
         encoding="utf-8",
     )
     out = run("register", "--manifest", manifest).output
-    assert "policy.txt: evidence 1: 000123456 PY2020 IA_PM_7 item 1; effective 2019-12-01 to 2020-12-31 (from the manifest)" in out
+    assert (
+        "policy.txt: evidence 1: 000123456 PY2020 IA_PM_7 item 1; effective 2019-12-01 to 2020-12-31 (from the manifest)"
+        in out
+    )
     assert "effective 2020-06-01 (from the manifest)" in out
     assert [(r["effective_date"], r["effective_until"]) for r in _listed(run)] == [("2019-12-01", "2020-12-31"),
                                                                                    ("2020-06-01", None)]  # fmt: skip
@@ -243,7 +246,9 @@ def test_known_content_with_another_date_is_refused_naming_both_and_the_edit(tmp
     assert (f"Error: {report}: already registered as evidence 1 with effective 2020-03-01 (this run: 2020-05-01); "
             'nothing changed. To correct the record: evidence edit 1 --effective-date 2020-05-01 --reason "..."') in out  # fmt: skip
     assert dump() == before
-    out = run("register", report, *PM7, "--effective-from", "2019-12-01", "--effective-until", "2020-12-31", expect=1).output
+    out = run(
+        "register", report, *PM7, "--effective-from", "2019-12-01", "--effective-until", "2020-12-31", expect=1
+    ).output
     assert "effective 2020-03-01 (this run: 2019-12-01 to 2020-12-31)" in out
     assert "evidence edit 1 --effective-from 2019-12-01 --effective-until 2020-12-31" in out
 
@@ -284,3 +289,86 @@ def test_edit_then_register_again_is_already_present(tmp_path, run, sample) -> N
     run("register", report, *PM7, "--effective-date", "2020-05-01", expect=1)
     run("edit", "1", "--effective-date", "2020-05-01", "--reason", "the report's own date")
     assert "0 registered, 1 already present" in run("register", report, *PM7, "--effective-date", "2020-05-01").output
+
+
+# --- a participant's own period, the packet, the library ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "until", "in_period"),
+    [("2020-07-01", "2020-12-31", True), ("2020-07-31", "2021-03-01", True), ("2020-08-01", "2020-12-31", False)],
+)
+def test_a_participants_range_counts_against_their_own_period(tmp_path, run, sample, start, until, in_period) -> None:
+    # Chen's own IA_PM_7 period is 2020-02-01 to 2020-07-31; the group's is the whole year.
+    run("register", _file(tmp_path, "chen.txt"), *PM7, "--npi", "1234567893",
+        "--effective-from", start, "--effective-until", until)  # fmt: skip
+    item = _missing(run, "IA_PM_7")["items"][0]
+    assert [e["in_period"] for e in item["evidence"]] == [in_period]
+
+
+def test_the_packet_shows_the_range_and_flags_only_a_range_wholly_outside(tmp_path, run, sample) -> None:
+    from pypdf import PdfReader
+
+    run(
+        "register",
+        _file(tmp_path, "policy.txt"),
+        *CC9,
+        "--effective-from",
+        "2019-12-01",
+        "--effective-until",
+        "2020-12-31",
+    )
+    run("register", _file(tmp_path, "old.txt", "old\n"), *CC9, "--effective-from", "2019-01-01",
+        "--effective-until", "2020-03-31")  # fmt: skip
+    output = tmp_path / "packet.pdf"
+    run("packet", "--tin", TIN, "--year", "2020", "-o", output)
+    text = "\n".join(page.extract_text() for page in PdfReader(output).pages)
+    flat = " ".join(text.split())
+    assert "2019-12-01 to 2020-12-31" in flat and "2019-01-01 to 2020-03-31" in flat
+    assert flat.count("Before the period (starts 2020-04-01)") == 1  # the old policy only
+
+
+def test_a_large_run_counts_where_its_dates_came_from(tmp_path, run, sample) -> None:
+    folder = tmp_path / "sheets"
+    folder.mkdir()
+    for i in range(52):
+        _file(folder, f"sheet-{i:02}.txt", f"sheet {i}\n", mtime=1_590_000_000)
+    out = run("register", folder, *PM7).output
+    assert "effective dates: 52 from the file's modification time" in out
+    assert "registered sheet-00.txt" not in out
+
+
+def test_library_outcomes_carry_the_date_its_source_and_the_warning(tmp_path, app, sample) -> None:
+    from datetime import date
+
+    from evidence.store.registration import FileToRegister, LinkRequest, OutcomeStatus, register_files
+
+    request = LinkRequest(TIN, 2020, "IA_CC_9", (1,))
+    inside, outside = _file(tmp_path, "inside.txt", "a"), _file(tmp_path, "outside.txt", "b")
+    files = [
+        FileToRegister(inside, request, date(2019, 12, 1), effective_until=date(2020, 12, 31), date_source="test"),
+        FileToRegister(outside, request, date(2021, 1, 5), date_source="test"),
+    ]
+    with app.write() as session:
+        outcomes = register_files(session, app.blob_store, files, actor="lib")
+    assert [(o.status, o.effective, o.date_source) for o in outcomes] == [
+        (OutcomeStatus.REGISTERED, "2019-12-01 to 2020-12-31", "test"),
+        (OutcomeStatus.REGISTERED, "2021-01-05", "test"),
+    ]
+    assert [o.warning for o in outcomes] == [None, f"{outside}: effective 2021-01-05 is after performance year 2020"]
+
+
+def test_library_strict_dates_raises_before_storing_anything(tmp_path, app, dump, sample, home) -> None:
+    from datetime import date
+
+    from evidence.errors import InputError
+    from evidence.store.registration import FileToRegister, LinkRequest, register_files
+
+    request = LinkRequest(TIN, 2020, "IA_CC_9", (1,))
+    files = [FileToRegister(_file(tmp_path, "a.txt", "a"), request, date(2020, 6, 1)),
+             FileToRegister(_file(tmp_path, "b.txt", "b"), request, date(2020, 3, 1))]  # fmt: skip
+    before = dump()
+    with app.write() as session, pytest.raises(InputError, match=r"b\.txt: effective 2020-03-01 lies wholly outside"):
+        register_files(session, app.blob_store, files, actor="lib", strict_dates=True)
+    assert dump() == before
+    assert not list((home / "store").rglob("sha256/*/*"))

@@ -372,3 +372,14 @@ def test_library_strict_dates_raises_before_storing_anything(tmp_path, app, dump
         register_files(session, app.blob_store, files, actor="lib", strict_dates=True)
     assert dump() == before
     assert not list((home / "store").rglob("sha256/*/*"))
+
+
+def test_known_content_with_two_records_matches_the_one_that_agrees(tmp_path, run, sample) -> None:
+    report = _file(tmp_path, "report.txt")
+    both = ("--tin", TIN, "--year", "2020", "--activity", "IA_CC_9", "--item", "1", "--item", "2")
+    run("register", report, *CC9, "--effective-date", "2020-05-01")  # evidence 1: item 1
+    run("register", report, *both, "--effective-date", "2020-06-01")  # evidence 2: items 1 and 2
+    again = run("register", report, *CC9, "--effective-date", "2020-06-01").output
+    assert "0 registered, 1 already present, 0 failed" in again
+    out = run("register", report, *CC9, "--effective-date", "2020-07-01", expect=1).output
+    assert "already registered as evidence 1 with effective 2020-05-01 (this run: 2020-07-01)" in out

@@ -252,9 +252,11 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
         blob_id = blobs[entry.blob.digest].id
         group = candidates.setdefault(blob_id, [])
         wanted = {(entry.target.attestation_id, item_id) for item_id in entry.target.item_ids}
-        holder = next((e for e in group if wanted <= linked.get(id(e), set())), None)
-        if holder is not None:
-            results.append(Recorded(holder, False, _conflict(holder, entry)))
+        holders = [e for e in group if wanted <= linked.get(id(e), set())]
+        if holders:  # a record that says what this run says, else the first one, in conflict
+            conflicts = [_conflict(e, entry) for e in holders]
+            agreeing = next((e for e, c in zip(holders, conflicts, strict=True) if c is None), None)
+            results.append(Recorded(agreeing or holders[0], False, None if agreeing else conflicts[0]))
             continue
         reused = next((e for e in group if _same_record(e, entry)), None)
         if reused is not None:

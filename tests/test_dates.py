@@ -71,7 +71,7 @@ def test_list_and_show_display_the_range(tmp_path, run, sample) -> None:
     rows = _listed(run)
     assert [(r["effective_date"], r["effective_until"]) for r in rows] == [("2019-12-01", "2020-12-31"),
                                                                            ("2020-10-05", None)]  # fmt: skip
-    assert "effective: 2019-12-01 to 2020-12-31" in run("show", "1").output
+    assert "effective range: 2019-12-01 to 2020-12-31" in run("show", "1").output
     assert "effective date: 2020-10-05" in run("show", "2").output
     assert json.loads(run("show", "1", "--format", "json").output)["effective_until"] == "2020-12-31"
     csv_header = run("list", "--format", "csv").output.splitlines()[0]
@@ -383,3 +383,10 @@ def test_known_content_with_two_records_matches_the_one_that_agrees(tmp_path, ru
     assert "0 registered, 1 already present, 0 failed" in again
     out = run("register", report, *CC9, "--effective-date", "2020-07-01", expect=1).output
     assert "already registered as evidence 1 with effective 2020-05-01 (this run: 2020-07-01)" in out
+
+
+def test_a_hostile_file_name_in_a_warning_is_inert(tmp_path, run, sample) -> None:
+    hostile = _file(tmp_path, "scan\x1b[31m\u202e.txt", mtime=1_764_547_200)
+    result = run("register", hostile, *PM7)
+    assert "\x1b" not in result.output and "\u202e" not in result.output
+    assert "scan\\x1b[31m\\u202e.txt: effective 2025-12-01 is after performance year 2020" in result.stderr

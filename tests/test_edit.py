@@ -65,7 +65,7 @@ def _in_period(run, evidence_id: int = 1) -> bool:
 
 def test_edit_makes_a_single_day_a_range_and_back(run, registered) -> None:
     run("edit", "1", "--effective-from", "2019-12-01", "--effective-until", "2020-12-31", "--reason", "a policy")
-    assert "effective: 2019-12-01 to 2020-12-31" in run("show", "1").output
+    assert "effective range: 2019-12-01 to 2020-12-31" in run("show", "1").output
     assert _in_period(run)
     run("edit", "1", "--effective-date", "2020-02-01", "--reason", "a single meeting after all")
     assert json.loads(run("show", "1", "--format", "json").output)["effective_until"] is None
@@ -78,9 +78,9 @@ def test_edit_makes_a_single_day_a_range_and_back(run, registered) -> None:
 
 def test_edit_one_end_of_a_range_keeps_the_other(run, registered) -> None:
     run("edit", "2", "--effective-until", "2021-06-30", "--reason", "renewed")
-    assert "effective: 2019-12-01 to 2021-06-30" in run("show", "2").output
+    assert "effective range: 2019-12-01 to 2021-06-30" in run("show", "2").output
     run("edit", "2", "--effective-from", "2020-01-01", "--reason", "adopted later")
-    assert "effective: 2020-01-01 to 2021-06-30" in run("show", "2").output
+    assert "effective range: 2020-01-01 to 2021-06-30" in run("show", "2").output
 
 
 def test_edit_the_description_keeps_hostile_text_inert(run, registered) -> None:

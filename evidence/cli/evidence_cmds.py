@@ -274,7 +274,7 @@ def show(app: App, evidence_id: int, fmt: str) -> None:
     if v.effective_until is None:
         click.echo(f"  effective date: {v.effective_date}")
     else:
-        click.echo(f"  effective: {v.effective} (in force from, until)")
+        click.echo(f"  effective range: {v.effective}")
     click.echo(f"  size: {v.size} bytes, {v.media_type}")
     click.echo(f"  {v.hash_algorithm}: {v.digest}")
     click.echo(f"  registered by {printable(v.registered_by)} at {v.registered_at:%Y-%m-%d %H:%M:%S} UTC")

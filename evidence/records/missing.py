@@ -70,10 +70,7 @@ class EvidenceRef:
     clinician_npi: str | None
     period_start: date
     period_end: date
-
-    @property
-    def in_period(self) -> bool:
-        return coverage.covers(self.effective_date, self.effective_until, self.period_start, self.period_end)
+    in_period: bool  # coverage.covers(...) of the dates and the period, decided once (100,000 links)
 
     @property
     def effective(self) -> str:
@@ -478,6 +475,7 @@ def _assemble(
                     clinician_npi=link.clinician_npi,
                     period_start=start,
                     period_end=end,
+                    in_period=coverage.covers(link.effective_date, link.effective_until, start, end),
                 )
             )
     check = None

@@ -79,3 +79,33 @@ def test_0003_keeps_ids_and_starts_each_sequence_past_every_known_id(tmp_path: P
     with engine.connect() as connection:
         assert connection.execute(text("SELECT id FROM evidence ORDER BY id")).scalars().all() == [5, 41]
     engine.dispose()
+
+
+def test_0005_adds_effective_until_keeping_rows_ids_and_dates(tmp_path: Path) -> None:
+    """A store at 0004 with evidence: after 0005 each row keeps its id and date, until NULL (one day)."""
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    migrate.upgrade(engine, "0004")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO blobs (id, hash_algorithm, digest, size, media_type, stored_at) "
+                                "VALUES (3, 'sha256', 'ab', 1, 'text/plain', '2026-01-01 00:00:00')"))  # fmt: skip
+        for evidence_id, day in ((5, "2019-12-01"), (9, "2020-03-04")):
+            connection.execute(text("INSERT INTO evidence (id, blob_id, original_name, effective_date, registered_by, "
+                                    "registered_at) VALUES (:id, 3, 'a.txt', :day, 'x', '2026-01-01 00:00:00')"),
+                               {"id": evidence_id, "day": day})  # fmt: skip
+        connection.execute(text("DELETE FROM evidence WHERE id = 9"))  # as a purge would: 9 stays used
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == "0005"
+    with engine.begin() as connection:
+        rows = connection.execute(text("SELECT id, effective_date, effective_until FROM evidence")).all()
+        assert [(r[0], str(r[1]), r[2]) for r in rows] == [(5, "2019-12-01", None)]
+        connection.execute(text("UPDATE evidence SET effective_until = '2020-12-31' WHERE id = 5"))
+    migrate.downgrade(engine, "0004")  # and back: the row, its id and the sequence stay
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT id, effective_date FROM evidence")).all()[0][0] == 5
+        assert "effective_until" not in {c["name"] for c in inspect(connection).get_columns("evidence")}
+        connection.execute(text("INSERT INTO evidence (blob_id, original_name, effective_date, registered_by, "
+                                "registered_at) VALUES (3, 'b.txt', '2020-01-01', 'x', '2026-01-01 00:00:00')"))  # fmt: skip
+        assert connection.execute(text("SELECT MAX(id) FROM evidence")).scalar() == 10
+    engine.dispose()

@@ -80,6 +80,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "unlink",
         "Remove a mistaken evidence link (`evidence show ID` lists link ids); the evidence stays.",
     ),
+    "edit": (
+        "evidence.cli.edit_cmd",
+        "edit",
+        "Correct what a registration says: its effective date or range, or its description.",
+    ),
     "withdraw": (
         "evidence.cli.evidence_cmds",
         "withdraw",

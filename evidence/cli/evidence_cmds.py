@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -35,8 +36,19 @@ def _progress(total: int) -> tqdm[Any]:
 @click.option("--activity", type=ACTIVITY, help="The attested activity, e.g. IA_PM_7.")
 @click.option("--item", "items", type=click.IntRange(min=1), multiple=True, help="Documentation item key (repeatable).")
 @click.option("--npi", type=NPI, help="The clinician (individual attestation, or a group participant).")
-@click.option("--effective-date", type=ISO_DATE, help="When the documented work happened [default: file date].")
+@click.option(
+    "--effective-date",
+    type=ISO_DATE,
+    help="The day the documented work happened [default: the file's modification date].",
+)
+@click.option("--effective-from", type=ISO_DATE, help="A document in force for a time (a policy): its first day.")
+@click.option("--effective-until", type=ISO_DATE, help="... and its last day (with --effective-from).")
 @click.option("--description", type=TEXT, help="What the file shows.")
+@click.option(
+    "--strict-dates",
+    is_flag=True,
+    help="Refuse the run (nothing registered) if a file is dated after its year or wholly outside its period.",
+)
 @click.option("--follow-symlinks", is_flag=True, help="Register the targets of symbolic links.")
 @click.option("--allow-empty", is_flag=True, help="Accept zero-byte files.")
 @click.option("--allow-outside", is_flag=True, help="Let a manifest name files outside its folder.")
@@ -52,7 +64,10 @@ def register(
     items: tuple[int, ...],
     npi: str | None,
     effective_date: date | None,
+    effective_from: date | None,
+    effective_until: date | None,
     description: str | None,
+    strict_dates: bool,
     follow_symlinks: bool,
     allow_empty: bool,
     allow_outside: bool,
@@ -64,11 +79,19 @@ def register(
     nothing ("already present"), so an interrupted run can simply be run again. Failures
     are listed at the end, and the exit code is 1 if there were any.
 
+    Each registered file shows the effective date (or range) it got and where it came from.
+    A file dated after the performance year, or wholly outside the attested period, gets a
+    warning on stderr (--strict-dates: the run is refused). Known content given another date
+    or description than its record is refused for that file, naming both values: correct the
+    record with `evidence edit`.
+
     \b
     Examples:
-        evidence register qcdr-q3.pdf --tin 000123456 --year 2020 --activity IA_PM_7
+        evidence register qcdr-q3.pdf --tin 000123456 --year 2020 --activity IA_PM_7 --effective-date 2020-10-05
+        evidence register policy.pdf --tin 000123456 --year 2020 --activity IA_PSPA_20 \\
+            --effective-from 2019-12-01 --effective-until 2020-12-31
         evidence register minutes/ --tin 000123456 --year 2020 --activity IA_PSPA_20 --item 2
-        evidence register --manifest sample_evidence/manifest.yaml
+        evidence register --manifest sample_evidence/manifest.yaml --strict-dates
     """
     from evidence.records.manifest import read_manifest
     from evidence.store.registration import (
@@ -80,11 +103,12 @@ def register(
         register_files,
     )
 
+    dates = (effective_date, effective_from, effective_until)
     if manifest is not None:
-        if paths or tin or year or activity or items or npi:
+        if paths or tin or year or activity or items or npi or any(dates) or description:
             raise click.UsageError(
-                "--manifest takes the files and their links from the manifest; "
-                "give no PATH or --tin/--year/--activity/--item/--npi"
+                "--manifest takes the files, their links and dates from the manifest; give no PATH or "
+                "--tin/--year/--activity/--item/--npi/--effective-date/--effective-from/--effective-until/--description"
             )
         files, problems = read_manifest(manifest, allow_outside=allow_outside, follow_symlinks=follow_symlinks)
         outcomes = [Outcome(p.path, OutcomeStatus.FAILED, f"{p.source}: {p.message}") for p in problems]
@@ -96,13 +120,14 @@ def register(
                 if not value
             ]
             raise click.UsageError(f"missing {', '.join(missing)} (or use --manifest FILE)")
+        start, until, date_source = _dates_given(effective_date, effective_from, effective_until)
         request = LinkRequest(tin, year, activity, tuple(items), npi)
         from evidence.store.registration import resolve_target
 
         with app.read() as session:
             resolve_target(session, request)  # a wrong target is one error, not one per file
         files = [
-            FileToRegister(path, request, effective_date, description)
+            FileToRegister(path, request, start, description, effective_until=until, date_source=date_source)
             for path in expand_paths(paths, follow_symlinks=follow_symlinks)
         ]
         outcomes = []
@@ -119,15 +144,23 @@ def register(
             actor=app.actor,
             follow_symlinks=follow_symlinks,
             allow_empty=allow_empty,
+            strict_dates=strict_dates,
             on_progress=advance,
         )
-    registered = sum(1 for o in outcomes if o.status is OutcomeStatus.REGISTERED)
+    done = [o for o in outcomes if o.status is OutcomeStatus.REGISTERED]
     present = sum(1 for o in outcomes if o.status is OutcomeStatus.PRESENT)
     failed = [o for o in outcomes if o.status is OutcomeStatus.FAILED]
-    for outcome in outcomes:
-        if outcome.status is OutcomeStatus.REGISTERED and len(outcomes) <= 50:
-            click.echo(f"registered {printable(outcome.path.name)}: {printable(outcome.message)}")
-    click.echo(f"{registered} registered, {present} already present, {len(failed)} failed")
+    for outcome in done:
+        if len(outcomes) <= 50:
+            name, message, source = (printable(t) for t in (outcome.path.name, outcome.message, outcome.date_source))
+            click.echo(f"registered {name}: {message}; effective {outcome.effective} (from {source})")
+    if len(outcomes) > 50 and done:  # no line per file: where the dates came from, counted
+        sources = Counter(o.date_source for o in done)
+        click.echo("effective dates: " + ", ".join(f"{n} from {printable(s)}" for s, n in sources.most_common()))
+    for outcome in done:
+        if outcome.warning:
+            click.echo(f"warning: {printable(outcome.warning)}", err=True)
+    click.echo(f"{len(done)} registered, {present} already present, {len(failed)} failed")
     if failed:  # one error line; with several failures, one indented line per file
         from evidence.errors import InputError
 
@@ -135,6 +168,29 @@ def register(
         if len(messages) == 1:
             raise InputError(messages[0])
         raise InputError(f"{len(messages)} files not registered", details=messages)
+
+
+def _dates_given(
+    effective_date: date | None, effective_from: date | None, effective_until: date | None
+) -> tuple[date | None, date | None, str]:
+    """The options as one start and until (None, None: the file's own date), and their name."""
+    if effective_date is not None and (effective_from or effective_until):
+        raise click.UsageError(
+            "give --effective-date (one day) or --effective-from/--effective-until (a range), not both"
+        )
+    if effective_date is not None:
+        return effective_date, None, "--effective-date"
+    if effective_from is None and effective_until is None:
+        return None, None, ""
+    if effective_from is None or effective_until is None:
+        given, absent = (
+            ("--effective-from", "--effective-until") if effective_from else ("--effective-until", "--effective-from")
+        )
+        raise click.UsageError(f"{given} needs {absent} (a single day is --effective-date)")
+    from evidence.rules.coverage import normalized_range
+
+    start, until = normalized_range(effective_from, effective_until)  # until before from: one error line
+    return start, until, "--effective-from/--effective-until"
 
 
 def _evidence_rows(views: Iterable[EvidenceView]) -> list[dict[str, Any]]:
@@ -153,7 +209,9 @@ def _evidence_rows(views: Iterable[EvidenceView]) -> list[dict[str, Any]]:
             {
                 "id": v.id,
                 "name": v.original_name,
+                "effective": v.effective,
                 "effective_date": v.effective_date,
+                "effective_until": v.effective_until,
                 "size": v.size,
                 "media_type": v.media_type,
                 "sha256": v.digest,
@@ -185,8 +243,10 @@ def list_(app: App, tin: str | None, year: int | None, activity: str | None, fmt
     with app.read() as session:
         views = list_evidence(session, tin=tin, year=year, activity=activity)
     rows = _evidence_rows(views)
-    columns = ["id", "name", "effective_date", "size", "withdrawn", "links"]
-    emit(rows, fmt, columns=columns if fmt == "table" else list(rows[0]) if rows else columns)
+    columns = ["id", "name", "effective", "size", "withdrawn", "links"]
+    if fmt != "table":  # the dates as data: effective_date and effective_until
+        columns = [c for c in rows[0] if c != "effective"] if rows else columns
+    emit(rows, fmt, columns=columns)
 
 
 @click.command()
@@ -211,7 +271,10 @@ def show(app: App, evidence_id: int, fmt: str) -> None:
         emit_json(dataclasses.asdict(v))
         return
     click.echo(f"Evidence {v.id}: {printable(v.original_name)}")
-    click.echo(f"  effective date: {v.effective_date}")
+    if v.effective_until is None:
+        click.echo(f"  effective date: {v.effective_date}")
+    else:
+        click.echo(f"  effective range: {v.effective}")
     click.echo(f"  size: {v.size} bytes, {v.media_type}")
     click.echo(f"  {v.hash_algorithm}: {v.digest}")
     click.echo(f"  registered by {printable(v.registered_by)} at {v.registered_at:%Y-%m-%d %H:%M:%S} UTC")

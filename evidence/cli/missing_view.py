@@ -42,7 +42,7 @@ def render_missing(report: MissingReport, fmt: str) -> None:
                     "label": i.label,
                     "item_status": i.status,
                     "evidence": "; ".join(e.name for e in i.covering),
-                    "outside_period": "; ".join(f"{e.name} ({e.effective_date})" for e in i.outside),
+                    "outside_period": "; ".join(f"{e.name} ({e.effective})" for e in i.outside),
                     "participation_met": None if a.participation is None else a.participation.met,
                 }
                 for a in report.activities
@@ -76,10 +76,10 @@ def table_lines(report: MissingReport) -> list[str]:
             for e in item.evidence:
                 if e.in_period:
                     about = f" [NPI {e.clinician_npi}]" if e.clinician_npi else ""
-                    add(f"          {printable(e.name)} ({e.effective_date}){about}")
+                    add(f"          {printable(e.name)} ({e.effective}){about}")
                 else:
                     period = f"{e.period_start} to {e.period_end}"
-                    add(f"          {printable(e.name)} ({e.effective_date}): outside the attested period {period}")
+                    add(f"          {printable(e.name)} ({e.effective}): outside the attested period {period}")
             if not item.evidence:
                 add("          none (not needed: the 'any' rule is met)" if complete else "          MISSING")
         if a.participation is not None:
@@ -113,6 +113,7 @@ def _as_dict(a: ActivityStatus) -> dict[str, Any]:
                         "id": e.id,
                         "name": e.name,
                         "effective_date": e.effective_date,
+                        "effective_until": e.effective_until,
                         "sha256": e.digest,
                         "in_period": e.in_period,
                         "npi": e.clinician_npi,

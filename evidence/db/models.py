@@ -300,7 +300,9 @@ class Evidence(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"))
     original_name: Mapped[str] = mapped_column(String(1024))
-    effective_date: Mapped[date] = mapped_column(Date)
+    effective_date: Mapped[date] = mapped_column(Date)  # the day, or the first day of a range
+    # The last day a document was in force (a policy); None: a single day (evidence/rules/coverage.py).
+    effective_until: Mapped[date | None] = mapped_column(Date)
     description: Mapped[str | None] = mapped_column(Text)
     registered_by: Mapped[str] = mapped_column(String(200))
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -44,7 +44,7 @@ class ManifestRow:
 
     def as_json(self) -> dict[str, object]:
         e = self.evidence
-        return {
+        row: dict[str, object] = {
             "id": e.id,
             "name": e.name,
             "sha256": e.digest,
@@ -52,6 +52,9 @@ class ManifestRow:
             "effective_date": e.effective_date.isoformat(),
             "links": [{"activity": link.activity_id, "item": link.item, "npi": link.npi} for link in self.links],
         }
+        if e.effective_until is not None:  # only for a range: a packet of single dates keeps its bytes
+            row["effective_until"] = e.effective_until.isoformat()
+        return row
 
 
 def safe_file_name(name: str) -> str:

@@ -19,6 +19,7 @@ from evidence.db.models import (
     Practice,
 )
 from evidence.errors import NotFoundError
+from evidence.rules import coverage
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class EvidenceView:
     id: int
     original_name: str
     effective_date: date
+    effective_until: date | None  # None: a single day
     description: str | None
     size: int
     media_type: str
@@ -50,6 +52,11 @@ class EvidenceView:
     withdrawn_by: str | None
     withdrawal_reason: str | None
     links: tuple[LinkView, ...]
+
+    @property
+    def effective(self) -> str:
+        """ "2020-10-05", or "2019-12-01 to 2020-12-31" for a range."""
+        return coverage.describe(self.effective_date, self.effective_until)
 
 
 def _views(
@@ -104,6 +111,7 @@ def _views(
             e.id,
             e.original_name,
             e.effective_date,
+            e.effective_until,
             e.description,
             e.blob.size,
             e.blob.media_type,

@@ -11,9 +11,13 @@ YAML:
         npi: "1234567893"                    # optional: an individual's attestation or participation
         effective_date: 2020-10-05           # optional: defaults to the file's modification date
         description: QCDR feedback report    # optional
+      - path: files/privacy-policy.pdf       # a document in force for a time: a range instead
+        ...
+        effective_from: 2019-12-01
+        effective_until: 2020-12-31
 
 CSV: the same fields as columns (path, tin, year, activity, items, npi, effective_date,
-description), with several items separated by ";" (e.g. `1;2`).
+effective_from, effective_until, description), with several items separated by ";" (e.g. `1;2`).
 
 A path may name a folder (every file in it). Paths must stay inside the manifest's folder
 unless --allow-outside is given. An entry with a bad field fails on its own, naming its
@@ -30,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence.errors import InputError
+from evidence.rules.coverage import normalized_range
 from evidence.rules.identifiers import (
     parse_activity_id,
     parse_iso_date,
@@ -42,7 +47,18 @@ from evidence.store.registration import FileToRegister, LinkRequest, expand_path
 from evidence.support.csvio import read_csv
 from evidence.support.yamlio import load_yaml
 
-FIELDS = ("path", "tin", "year", "activity", "items", "npi", "effective_date", "description")
+FIELDS = (
+    "path",
+    "tin",
+    "year",
+    "activity",
+    "items",
+    "npi",
+    "effective_date",
+    "effective_from",
+    "effective_until",
+    "description",
+)
 REQUIRED = ("path", "tin", "year", "activity")
 
 
@@ -96,6 +112,24 @@ def _items(value: Any) -> tuple[int, ...]:
         except InputError:
             raise InputError(f"item {part!r} is not a documentation item number (1, 2, ...)") from None
     return tuple(keys)
+
+
+def _dates(entry: dict[str, Any]) -> tuple[date | None, date | None]:
+    """effective_date (one day) or effective_from and effective_until (a range); neither: the file's date."""
+    day, start, until = (
+        parse_iso_date(_text(entry[name]), field=name) if entry.get(name) not in (None, "") else None
+        for name in ("effective_date", "effective_from", "effective_until")
+    )
+    if day is not None and (start or until):
+        raise InputError("give effective_date (one day) or effective_from and effective_until (a range), not both")
+    if day is not None:
+        return day, None
+    if start is None and until is None:
+        return None, None
+    if start is None or until is None:
+        given, absent = ("effective_from", "effective_until") if start else ("effective_until", "effective_from")
+        raise InputError(f"{given} needs {absent} (a single day is effective_date)")
+    return normalized_range(start, until)
 
 
 def _text(value: Any) -> str:
@@ -157,8 +191,7 @@ def read_manifest(
                 item_keys=_items(entry.get("items")),
                 npi=parse_npi(_text(entry["npi"]), field="npi") if entry.get("npi") else None,
             )
-            effective = entry.get("effective_date")
-            effective_date = parse_iso_date(_text(effective), field="effective_date") if effective else None
+            effective_date, effective_until = _dates(entry)
             description = entry.get("description")
             if description is not None and "\x00" in str(description):  # no database can store it (PostgreSQL)
                 raise InputError("description contains a NUL character")
@@ -172,6 +205,14 @@ def read_manifest(
                 problems.append(ManifestProblem(source, f"{message} (use --allow-outside)", file))
                 continue
             files.append(
-                FileToRegister(file, request, effective_date, str(description) if description else None, source)
+                FileToRegister(
+                    file,
+                    request,
+                    effective_date,
+                    str(description) if description else None,
+                    source,
+                    effective_until=effective_until,
+                    date_source="the manifest",
+                )
             )
     return files, problems

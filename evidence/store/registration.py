@@ -5,6 +5,13 @@ its rows are committed. If the transaction fails, a blob this run created is rem
 so a file is either fully registered or leaves no trace; a kill between the two leaves a blob
 with an intent marker, which the next command removes (evidence.store.recovery). Re-running a bulk registration is safe:
 links that already exist are reported as already present.
+
+Dates are honest: each registered file says which effective date (or range) it got and where it
+came from; one dated after its performance year or wholly outside its attested period is
+warned about (or, with strict_dates, refuses the whole run before anything is stored). Known
+content registered again with another date or description than its record is refused for that
+file, naming both values and the `evidence edit` that would correct the record: the record is
+never silently kept nor silently changed.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,13 +33,14 @@ from sqlalchemy.orm import Session
 
 from evidence.catalog.store import requirement_for
 from evidence.db.engine import translated_errors
-from evidence.db.models import Attestation, Blob, Clinician, Evidence, EvidenceLink, Tombstone
+from evidence.db.models import Attestation, Blob, Clinician, Evidence, EvidenceLink, Participation, Tombstone
 from evidence.db.types import utcnow
 from evidence.errors import EvidenceError, InputError, NotFoundError
 from evidence.records.practices import Lookup, find_attestation
 from evidence.retention import audit
 from evidence.retention.policy import held_attestations, retention_years
 from evidence.rules import cms as rules
+from evidence.rules import coverage
 from evidence.rules.identifiers import parse_activity_id, parse_npi, parse_tin
 from evidence.store.blobstore import BlobStore, StoredBlob
 from evidence.store.recovery import recover
@@ -56,15 +65,19 @@ class LinkTarget:
     label: str
     tin: str
     year: int
+    period_start: date  # the period evidence is checked against: the attestation's, or the
+    period_end: date  # participant's own period when it documents one participant
 
 
 @dataclass(frozen=True)
 class FileToRegister:
     path: Path
     request: LinkRequest
-    effective_date: date | None = None
+    effective_date: date | None = None  # the day, or a range's first day; None: the file's date
     description: str | None = None
     source: str = ""  # e.g. "manifest.yaml line 12", for error messages
+    effective_until: date | None = None  # a range's last day (a policy in force until then)
+    date_source: str = ""  # where the date came from, e.g. "--effective-date", "the manifest"
 
 
 class OutcomeStatus(StrEnum):
@@ -79,6 +92,9 @@ class Outcome:
     status: OutcomeStatus
     message: str = ""
     evidence_id: int | None = None
+    effective: str = ""  # registered: "2020-10-05", or "2019-12-01 to 2020-12-31"
+    date_source: str = ""  # ... and where it came from: "--effective-date", "the manifest", ...
+    warning: str | None = None  # registered: its date is after the year or outside the period
 
 
 def resolve_target(session: Session, request: LinkRequest, lookup: Lookup | None = None) -> LinkTarget:
@@ -115,7 +131,15 @@ def resolve_target(session: Session, request: LinkRequest, lookup: Lookup | None
     link_clinician = clinician.id if clinician is not None and attestation.clinician_id is None else None
     label = f"{tin} PY{request.year} {activity_id} item {', '.join(map(str, sorted(set(keys))))}"
     item_ids = tuple(by_key[k].id for k in sorted(set(keys)))
-    return LinkTarget(attestation.id, item_ids, link_clinician, label, tin, request.year)
+    period = (attestation.start_date, attestation.end_date)
+    if link_clinician is not None:  # the missing report checks a participant's evidence against their own period
+        own = session.execute(
+            select(Participation.start_date, Participation.end_date).where(
+                Participation.attestation_id == attestation.id, Participation.clinician_id == link_clinician
+            )
+        ).first()
+        period = (own[0], own[1]) if own is not None else period
+    return LinkTarget(attestation.id, item_ids, link_clinician, label, tin, request.year, *period)
 
 
 def check_source(path: Path, *, follow_symlinks: bool, allow_empty: bool) -> os.stat_result:
@@ -173,14 +197,24 @@ class RowsToRecord:
     original_name: str
     effective_date: date
     description: str | None
+    effective_until: date | None = None
+    dates_given: bool = False  # the dates were given (not the file's own date): a record must match them
 
 
-def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -> list[tuple[Evidence, bool]]:
-    """Rows for many stored files with a handful of queries; (evidence, changed) per entry.
+class Recorded(NamedTuple):
+    evidence: Evidence
+    changed: bool
+    conflict: str | None = None  # known content whose record says otherwise: nothing was changed
 
-    Idempotent: a file whose links all exist already is reported unchanged. The same content
-    is one Blob row; its registrations reuse an Evidence row with the same name and
-    effective date, otherwise get their own.
+
+def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -> list[Recorded]:
+    """Rows for many stored files with a handful of queries; one Recorded per entry.
+
+    Idempotent: a file whose links all exist already is reported unchanged, unless the dates or
+    description it was given differ from that record's: then it is a conflict (nothing changes;
+    `evidence edit` corrects a record, with a reason). The same content is one Blob row; its
+    registrations reuse an Evidence row with the same name, effective range and (where given)
+    description, otherwise get their own.
     """
     if not entries:
         return []
@@ -212,18 +246,19 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
         ):
             linked.setdefault(id(by_id[evidence_id]), set()).add((attestation_id, item_id))
 
-    results: list[tuple[Evidence, bool]] = []
+    results: list[Recorded] = []
     new_links: list[tuple[Evidence, RowsToRecord, int]] = []
     for entry in entries:
         blob_id = blobs[entry.blob.digest].id
         group = candidates.setdefault(blob_id, [])
         wanted = {(entry.target.attestation_id, item_id) for item_id in entry.target.item_ids}
-        holder = next((e for e in group if wanted <= linked.get(id(e), set())), None)
-        if holder is not None:
-            results.append((holder, False))
+        holders = [e for e in group if wanted <= linked.get(id(e), set())]
+        if holders:  # a record that says what this run says, else the first one, in conflict
+            conflicts = [_conflict(e, entry) for e in holders]
+            agreeing = next((e for e, c in zip(holders, conflicts, strict=True) if c is None), None)
+            results.append(Recorded(agreeing or holders[0], False, None if agreeing else conflicts[0]))
             continue
-        wanted_name = (entry.original_name, entry.effective_date)
-        reused = next((e for e in group if (e.original_name, e.effective_date) == wanted_name), None)
+        reused = next((e for e in group if _same_record(e, entry)), None)
         if reused is not None:
             evidence = reused
         else:
@@ -231,6 +266,7 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
                 blob_id=blob_id,
                 original_name=entry.original_name,
                 effective_date=entry.effective_date,
+                effective_until=entry.effective_until,
                 description=entry.description,
                 registered_by=actor,
             )
@@ -240,7 +276,7 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
         for pair in sorted(wanted - have):
             new_links.append((evidence, entry, pair[1]))
         have |= wanted
-        results.append((evidence, True))
+        results.append(Recorded(evidence, True))
     session.flush()  # evidence ids, in one INSERT batch
     link_rows = [
         EvidenceLink(
@@ -274,13 +310,46 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
                     "links": sorted(links_of[evidence.id]),
                     "attestation": entry.target.attestation_id,
                     "retain_until": rules.retain_until(entry.target.year, keep_years).isoformat(),
+                    "effective": coverage.describe(evidence.effective_date, evidence.effective_until),
                 },
             )
-            for (evidence, changed), entry in zip(results, entries, strict=True)
+            for (evidence, changed, _), entry in zip(results, entries, strict=True)
             if changed
         ],
     )
     return results
+
+
+def _same_record(evidence: Evidence, entry: RowsToRecord) -> bool:
+    """A registration of known content for a new link reuses a record that says the same."""
+    same = (evidence.original_name, evidence.effective_date, evidence.effective_until) == (
+        entry.original_name,
+        entry.effective_date,
+        entry.effective_until,
+    )
+    return same and (entry.description is None or entry.description == evidence.description)
+
+
+def _conflict(evidence: Evidence, entry: RowsToRecord) -> str | None:
+    """What a re-registration of recorded content says differently (old vs new), and the way to correct it."""
+    differences, fix = [], []
+    old = coverage.describe(evidence.effective_date, evidence.effective_until)
+    new = coverage.describe(entry.effective_date, entry.effective_until)
+    if entry.dates_given and new != old:
+        differences.append(f"effective {old} (this run: {new})")
+        if entry.effective_until is None:
+            fix.append(f"--effective-date {entry.effective_date}")
+        else:
+            fix.append(f"--effective-from {entry.effective_date} --effective-until {entry.effective_until}")
+    if entry.description is not None and entry.description != evidence.description:
+        differences.append(f"description {evidence.description!r} (this run: {entry.description!r})")
+        fix.append('--description "..."')
+    if not differences:
+        return None
+    return (
+        f"already registered as evidence {evidence.id} with {' and '.join(differences)}; nothing changed. "
+        f'To correct the record: evidence edit {evidence.id} {" ".join(fix)} --reason "..."'
+    )
 
 
 # A batch shares one transaction and one fsync per touched folder: many small files register
@@ -296,6 +365,9 @@ class _Prepared:
     target: LinkTarget
     effective_date: date
     size: int
+    effective_until: date | None = None
+    date_source: str = ""
+    date_problem: str | None = None  # after the year, or wholly outside the period
 
 
 def register_files(
@@ -306,9 +378,15 @@ def register_files(
     actor: str,
     follow_symlinks: bool = False,
     allow_empty: bool = False,
+    strict_dates: bool = False,
     on_progress: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Register every file; bad files are reported in their Outcome, never raised.
+
+    A registered file dated after its performance year or wholly outside its attested period
+    carries a warning in its Outcome. With strict_dates such a file is refused instead: every
+    file is checked before any is stored, and an InputError naming each one is raised with
+    nothing registered.
 
     This function commits, batch by batch: pass a writer session with nothing pending
     (`with app.write() as session:`). Each batch of up to BATCH_FILES files is one
@@ -328,14 +406,20 @@ def register_files(
         if on_progress is not None:
             on_progress(outcome)
 
+    def prepared_files() -> Iterator[_Prepared]:
+        for item in items:
+            try:
+                yield _prepare(session, item, targets, follow_symlinks=follow_symlinks, allow_empty=allow_empty)
+            except EvidenceError as exc:
+                done(_failed(item, exc))
+
+    checked: Iterable[_Prepared] = prepared_files()
+    if strict_dates:  # every file is checked before the first is stored
+        checked = list(checked)
+        _refuse_bad_dates(checked)
     batch: list[_Prepared] = []
     batch_bytes = 0
-    for item in items:
-        try:
-            prepared = _prepare(session, item, targets, follow_symlinks=follow_symlinks, allow_empty=allow_empty)
-        except EvidenceError as exc:
-            done(_failed(item, exc))
-            continue
+    for prepared in checked:
         batch.append(prepared)
         batch_bytes += prepared.size
         if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
@@ -344,6 +428,17 @@ def register_files(
     if batch:
         _register_batch(session, store, batch, follow_symlinks, done, actor=actor)
     return outcomes
+
+
+def _refuse_bad_dates(prepared: list[_Prepared]) -> None:
+    refused = [f"{p.item.path}: {p.date_problem}" for p in prepared if p.date_problem]
+    if len(refused) == 1:
+        raise InputError(f"{refused[0]}; --strict-dates: nothing was registered")
+    if refused:
+        raise InputError(
+            f"--strict-dates: {len(refused)} files dated outside their attested period or year; nothing was registered",
+            details=refused,
+        )
 
 
 def _failed(item: FileToRegister, exc: EvidenceError) -> Outcome:
@@ -367,8 +462,15 @@ def _prepare(
                 target = targets[item.request] = resolve_target(session, item.request)
         finally:
             _end_transaction(session)
-    effective = item.effective_date or file_date(item.path, info)
-    return _Prepared(item, target, effective, info.st_size)
+    if item.effective_date is not None:
+        effective, until = coverage.normalized_range(item.effective_date, item.effective_until)
+        source = item.date_source or "given"
+    elif item.effective_until is not None:
+        raise InputError(f"{item.path}: an effective until needs its start (effective from)")
+    else:
+        effective, until, source = file_date(item.path, info), None, "the file's modification time"
+    problem = coverage.placement_problem(effective, until, target.period_start, target.period_end, target.year)
+    return _Prepared(item, target, effective, info.st_size, until, source, problem)
 
 
 def file_date(path: Path, info: os.stat_result) -> date:
@@ -402,7 +504,9 @@ def _register_batch(
 ) -> None:
     stored: list[tuple[_Prepared, StoredBlob]] = []
     new_blobs: list[str] = []
-    results: list[tuple[_Prepared, int, bool]] = []  # (file, evidence id, changed), read before the next rollback
+    results: list[
+        tuple[_Prepared, int, bool, str | None]
+    ] = []  # (file, evidence id, changed, conflict), read before the next rollback
     committed = False
     try:
         with translated_errors():  # an object store with Object Lock keeps each file until this date
@@ -436,7 +540,9 @@ def _register_batch(
                 with translated_errors():
                     rows = record_batch(session, [_rows(p, blob) for p, blob in stored], actor=actor)
                     session.commit()
-                results = [(p, evidence.id, changed) for (p, _), (evidence, changed) in zip(stored, rows, strict=True)]
+                results = [
+                    (p, row.evidence.id, row.changed, row.conflict) for (p, _), row in zip(stored, rows, strict=True)
+                ]
                 committed = True
             except EvidenceError:
                 session.rollback()
@@ -444,26 +550,32 @@ def _register_batch(
                 for prepared, blob in stored:
                     try:
                         with translated_errors():
-                            evidence, changed = record_batch(session, [_rows(prepared, blob)], actor=actor)[0]
+                            row = record_batch(session, [_rows(prepared, blob)], actor=actor)[0]
                             session.commit()
-                        results.append((prepared, evidence.id, changed))
+                        results.append((prepared, row.evidence.id, row.changed, row.conflict))
                     except EvidenceError as exc:  # the database refused it (full, damaged): name the file
                         session.rollback()
                         done(_failed(prepared.item, InputError(_why_not_recorded(session, prepared, exc))))
             committed = True
-            recorded = {id(p) for p, _, _ in results}
+            recorded = {id(p) for p, *_ in results}
             store.settle(blob.digest for p, blob in stored if id(p) in recorded)  # named by committed rows now
     finally:
         if not committed:  # interrupted or a database error: leave no blob that nothing names
             _rollback_quietly(session)
             for digest in new_blobs:
                 _forget_unreferenced_blob(session, store, digest)
-    for prepared, evidence_id, changed in results:
+    for prepared, evidence_id, changed, conflict in results:
+        if conflict is not None:
+            done(_failed(prepared.item, InputError(f"{prepared.item.path}: {conflict}")))
+            continue
         status = OutcomeStatus.REGISTERED if changed else OutcomeStatus.PRESENT
-        done(Outcome(prepared.item.path, status, f"evidence {evidence_id}: {prepared.target.label}", evidence_id))
+        message = f"evidence {evidence_id}: {prepared.target.label}"
+        effective = coverage.describe(prepared.effective_date, prepared.effective_until)
+        warning = f"{prepared.item.path}: {prepared.date_problem}" if prepared.date_problem and changed else None
+        done(Outcome(prepared.item.path, status, message, evidence_id, effective, prepared.date_source, warning))
     _forget_unused(session, store, new_blobs)
     digest_of = {id(p): blob.digest for p, blob in stored}
-    _hold_if_held(session, store, [(p.target.attestation_id, digest_of[id(p)]) for p, _, _ in results])
+    _hold_if_held(session, store, [(p.target.attestation_id, digest_of[id(p)]) for p, *_ in results])
 
 
 def _why_not_recorded(session: Session, prepared: _Prepared, exc: EvidenceError) -> str:
@@ -497,7 +609,15 @@ def _why_not_recorded(session: Session, prepared: _Prepared, exc: EvidenceError)
 
 def _rows(prepared: _Prepared, blob: StoredBlob) -> RowsToRecord:
     item = prepared.item
-    return RowsToRecord(blob, prepared.target, item.path.name, prepared.effective_date, item.description)
+    return RowsToRecord(
+        blob,
+        prepared.target,
+        item.path.name,
+        prepared.effective_date,
+        item.description,
+        prepared.effective_until,
+        dates_given=item.effective_date is not None,
+    )
 
 
 def _rollback_quietly(session: Session) -> None:

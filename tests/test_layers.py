@@ -53,6 +53,7 @@ LOWER_LAYERS = {
     "errors.py": (),
     "rules/cms.py": ("evidence.errors", "evidence.support", "evidence.rules.identifiers"),
     "rules/identifiers.py": ("evidence.errors", "evidence.support", "evidence.rules.cms"),
+    "rules/credit.py": ("evidence.errors", "evidence.support", "evidence.rules.cms"),
     "db": ("evidence.db", "evidence.rules.cms", "evidence.support", "evidence.errors"),
 }
 

@@ -75,8 +75,16 @@ class ScoreReport:
         return self.points - self.documented_points
 
     @property
+    def score_maximum(self) -> int:
+        return rules.full_credit_points(self.year)
+
+    @property
     def documented_category_score(self) -> Fraction:
         return rules.category_score(self.year, self.documented_raw_points)
+
+    @property
+    def documented_final_score_points(self) -> Fraction:
+        return rules.final_score_points(self.year, self.documented_raw_points, self.apm.kind)
 
 
 def score(session: Session, tin: str, year: int | str, npi: str | None = None) -> ScoreReport:

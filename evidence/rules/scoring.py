@@ -210,7 +210,11 @@ def _notes(entity: ReportingEntity, activities: list[ActivityScore], raw: int, d
     else:
         notes.append(f"{full - raw} more points needed for full credit ({full})")
     at_risk = rules.capped_points(year, raw) - rules.capped_points(year, documented_raw)
+    undocumented = [a.activity_id for a in activities if a.points_at_risk]
+    risky = ", ".join(undocumented)
     if at_risk:
-        risky = ", ".join(a.activity_id for a in activities if a.points_at_risk)
         notes.append(f"{at_risk} of the points claimed are not fully documented ({risky})")
+    elif risky:
+        without = "it" if len(undocumented) == 1 else "them"
+        notes.append(f"not fully documented: {risky}; the documented points reach the cap without {without}")
     return notes

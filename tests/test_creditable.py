@@ -16,7 +16,6 @@ from pypdf import PdfReader
 
 from evidence.db.models import Clinician, Practice
 from tests import factories
-from tests.conftest import sqlite_only
 from tests.factories import TIN
 
 ORDINARY = {"patient_facing_encounters": 500, "hospital_pos_pct": 10.0, "asc_pos_pct": 0.0}
@@ -98,7 +97,6 @@ def test_case1_score_and_export_leave_it_out(run, case1) -> None:
     assert result.stderr.startswith("IA_AHE_3 left out: group requirement not met: 1 of 4")
 
 
-@sqlite_only
 def test_case1_packet_gives_no_green_badge(run, case1, tmp_path: Path) -> None:
     pdf = tmp_path / "case1.pdf"
     run("packet", "--tin", TIN, "--year", "2020", "-o", pdf, "--no-attachments")
@@ -171,7 +169,6 @@ def test_case2_export_warns_and_strict_refuses(run, case2: str, tmp_path: Path) 
     assert not target.exists() and list(tmp_path.glob("ia.json*")) == []
 
 
-@sqlite_only
 def test_case2_packet_headline_is_documented_not_claimed(run, case2: str, tmp_path: Path) -> None:
     pdf = tmp_path / "case2.pdf"
     run("packet", "--tin", TIN, "--year", "2020", "--npi", case2, "-o", pdf, "--no-attachments")

@@ -54,6 +54,7 @@ LOWER_LAYERS = {
     "rules/cms.py": ("evidence.errors", "evidence.support", "evidence.rules.identifiers"),
     "rules/identifiers.py": ("evidence.errors", "evidence.support", "evidence.rules.cms"),
     "rules/coverage.py": ("evidence.errors", "evidence.support", "evidence.rules.cms", "evidence.rules.identifiers"),
+    "rules/credit.py": ("evidence.errors", "evidence.support", "evidence.rules.cms"),
     "db": ("evidence.db", "evidence.rules.cms", "evidence.support", "evidence.errors"),
 }
 

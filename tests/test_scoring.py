@@ -67,6 +67,10 @@ def test_json_shape(run, app) -> None:
         "points",
         "counted",
         "reasons",
+        "creditable",
+        "documented_points",
+        "points_at_risk",
+        "risks",
     }
 
 
@@ -98,7 +102,7 @@ def test_csv_of_nothing_attested_is_a_header(run, app) -> None:
     output = run("score", "--tin", TIN, "--year", 2019, "--format", "csv").output
     assert output.splitlines() == [
         "tin,performance_year,npi,level,activity,title,weight,base_points,doubled,points,counted,reasons,"
-        "total_points,category_score"
+        "total_points,category_score,creditable,documented_points,points_at_risk,risks,total_documented_points"
     ]
 
 
@@ -309,7 +313,9 @@ def test_table_output_explains_each_activity(run, app) -> None:
         "IA_PM_2 (high): 0 points, NOT counted",
         "- group requirement not met: 1 of 4 clinicians (25%)",
         "APM (other): 20 points - participant in another APM: half credit",
-        "Points: 40 of 40 (raw 40)",
-        "Category score: 100% -> 15 of 15 final-score points",
+        "IA_EPA_2 (medium): 20 points, counted, NOT fully documented (20 points at risk)",
+        "- documentation incomplete: missing item 1",
+        "Points documented: 20 of 40; claimed 40 (raw 40); at risk 20",
+        "Category score: 50% documented -> 7.5 of 15 final-score points (claimed: 100% -> 15 of 15",
     ]:
         assert expected in output, expected

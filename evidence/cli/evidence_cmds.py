@@ -400,10 +400,19 @@ def _accept_rollback(app: App) -> None:
 @click.option("--year", type=YEAR, help="Only this performance year.")
 @click.option("--npi", type=NPI, help="Only this clinician's individual attestations.")
 @format_option
-@click.option("--fail-on-missing", is_flag=True, help="Exit 1 when anything is missing (for scripts).")
+@click.option(
+    "--fail-on-missing",
+    is_flag=True,
+    help="Exit 1 when any attested activity is not creditable: documentation, period or group rule (for scripts).",
+)
 @click.pass_obj
 def missing(app: App, tin: str | None, year: int | None, npi: str | None, fmt: str, fail_on_missing: bool) -> None:
     """Attested activities whose documentation is missing or outside the attested period.
+
+    Each activity shows its documentation status and its credit verdict: creditable only when
+    the documentation rule, the attested period and, for a group, each participant's own
+    period and the 50% participation rule (from PY2020) all hold; otherwise the reasons. The
+    summary counts both.
 
     \b
     Example:
@@ -415,5 +424,5 @@ def missing(app: App, tin: str | None, year: int | None, npi: str | None, fmt: s
     with app.read() as session:
         report = missing_report(session, tin=tin, year=year, npi=npi)
     render_missing(report, fmt)
-    if fail_on_missing and report.anything_missing:
+    if fail_on_missing and report.anything_not_creditable:
         sys.exit(1)

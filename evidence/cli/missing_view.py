@@ -16,7 +16,10 @@ MARK = {ItemState.COVERED: "[x]", ItemState.MISSING: "[ ]", ItemState.OUTSIDE: "
 def summary_line(report: MissingReport) -> str:
     total = len(report.activities)
     counts = ", ".join(f"{report.count(status)} {status}" for status in DocumentationStatus)
-    return f"{plural(total, 'attested activity')}: {counts}"
+    creditable = report.creditable_count
+    return (
+        f"{plural(total, 'attested activity')}: {counts}; {creditable} creditable, {total - creditable} not creditable"
+    )
 
 
 def render_missing(report: MissingReport, fmt: str) -> None:
@@ -44,6 +47,8 @@ def render_missing(report: MissingReport, fmt: str) -> None:
                     "evidence": "; ".join(e.name for e in i.covering),
                     "outside_period": "; ".join(f"{e.name} ({e.effective})" for e in i.outside),
                     "participation_met": None if a.participation is None else a.participation.met,
+                    "creditable": a.creditable,
+                    "credit_reasons": "; ".join(a.verdict.reasons),
                 }
                 for a in report.activities
                 for i in a.items
@@ -84,8 +89,13 @@ def table_lines(report: MissingReport) -> list[str]:
                 add("          none (not needed: the 'any' rule is met)" if complete else "          MISSING")
         if a.participation is not None:
             add(f"    participation: {a.participation.describe()}")
+        add(f"    credit: {'CREDITABLE' if a.creditable else 'NOT CREDITABLE'}{_why(a)}")
     add("\n" + summary_line(report))
     return lines
+
+
+def _why(a: ActivityStatus) -> str:
+    return "" if a.creditable else ": " + printable("; ".join(a.verdict.reasons))
 
 
 def _as_dict(a: ActivityStatus) -> dict[str, Any]:
@@ -132,4 +142,7 @@ def _as_dict(a: ActivityStatus) -> dict[str, Any]:
             "met": a.participation.met,
             "participants": [p.npi for p in a.participation.participants],
         },
+        "creditable": a.creditable,
+        "credit_reasons": a.verdict.reasons,
+        "checks": [{"check": c.name, "passed": c.passed, "reasons": list(c.reasons)} for c in a.verdict.checks],
     }

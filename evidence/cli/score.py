@@ -113,9 +113,11 @@ def score(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
     A group score (no --npi) counts the TIN's group attestations with its group-level
     statuses; an individual score counts that NPI's own attestations under the TIN with its
     own statuses. Each activity says what it earned and why: weight, doubling, its period,
-    and for a group the clinician participation rule (50% from PY2020). Medical-home and APM
-    credit are added and the total is capped at 40. CSV has one row per activity, with the
-    entity's total on each row.
+    for a group the clinician participation rule (50% from PY2020), and its documentation.
+    Medical-home and APM credit are added and the total is capped at 40. Points claimed are
+    shown beside points documented (activities whose suggested documentation is covered
+    inside the attested period) and the points at risk. CSV has one row per activity, with
+    the entity's totals on each row.
 
     \b
     Examples:
@@ -145,6 +147,10 @@ def _score_document(report: ScoreReport) -> dict[str, Any]:
         "category_score": float(report.category_score),
         "final_score_weight": report.final_score_weight,
         "final_score_points": float(report.final_score_points),
+        "documented_points": report.documented_points,
+        "documented_raw_points": report.documented_raw_points,
+        "points_at_risk": report.points_at_risk,
+        "documented_category_score": float(report.documented_category_score),
         "special_statuses": [
             {
                 "status": s.status,
@@ -168,6 +174,10 @@ def _score_document(report: ScoreReport) -> dict[str, Any]:
                 "points": a.points,
                 "counted": a.counted,
                 "reasons": list(a.reasons),
+                "creditable": a.creditable,
+                "documented_points": a.documented_points,
+                "points_at_risk": a.points_at_risk,
+                "risks": list(a.risks),
             }
             for a in report.activities
         ],
@@ -190,6 +200,11 @@ SCORE_COLUMNS = [
     "reasons",
     "total_points",
     "category_score",
+    "creditable",
+    "documented_points",
+    "points_at_risk",
+    "risks",
+    "total_documented_points",
 ]
 
 
@@ -209,6 +224,11 @@ def _score_rows(report: ScoreReport) -> list[dict[str, Any]]:
             "counted": a.counted,
             "reasons": "; ".join(a.reasons),
             **totals,
+            "creditable": a.creditable,
+            "documented_points": a.documented_points,
+            "points_at_risk": a.points_at_risk,
+            "risks": "; ".join(a.risks),
+            "total_documented_points": report.documented_points,
         }
         for a in report.activities
     ]
@@ -223,18 +243,36 @@ def _score_text(report: ScoreReport) -> str:
     for a in report.activities:
         weight = weight_label(a.weight)
         verdict = "counted" if a.counted else "NOT counted"
+        if a.points_at_risk:
+            verdict += f", NOT fully documented ({a.points_at_risk} points at risk)"
         lines.append(f"  {a.activity_id} ({weight}): {a.points} points, {verdict} - {a.title}")
         lines += [f"    - {reason}" for reason in a.reasons]
     lines.append("Credits:")
     lines.append(f"  PCMH: {report.pcmh.points} points - {report.pcmh.reason}")
     lines.append(f"  APM ({report.apm.kind}): {report.apm.points} points - {report.apm.reason}")
-    lines.append(f"Points: {report.points} of 40 (raw {report.raw_points})")
-    lines.append(
-        f"Category score: {_number(report.category_score * 100)}% -> "
-        f"{_number(report.final_score_points)} of {report.final_score_weight} final-score points"
-    )
+    lines += _headline(report)
     lines += [f"Note: {note}" for note in report.notes]
     return "\n".join(printable(line) for line in lines)  # titles and reasons may quote imported text
+
+
+def _headline(report: ScoreReport) -> list[str]:
+    """Claimed and documented side by side whenever they differ: never a bare "40 of 40" over a risk."""
+    maximum = report.score_maximum
+    category = f"{_number(report.category_score * 100)}%"
+    final = f"{_number(report.final_score_points)} of {report.final_score_weight} final-score points"
+    if not report.points_at_risk:
+        return [
+            f"Points: {report.points} of {maximum} (raw {report.raw_points}), none at risk",
+            f"Category score: {category} -> {final}",
+        ]
+    documented = report.documented_category_score
+    documented_final = report.documented_final_score_points
+    return [
+        f"Points documented: {report.documented_points} of {maximum}; claimed {report.points} "
+        f"(raw {report.raw_points}); at risk {report.points_at_risk}",
+        f"Category score: {_number(documented * 100)}% documented -> {_number(documented_final)} of "
+        f"{report.final_score_weight} final-score points (claimed: {category} -> {final})",
+    ]
 
 
 # --- export-qpp --------------------------------------------------------------------------------
@@ -249,25 +287,34 @@ def _score_text(report: ScoreReport) -> str:
     help="Write the JSON to this file (owner-only, 0600) instead of standard output (-).",
 )
 @click.option("--force", is_flag=True, help="Replace an existing regular file at -o (never a link or device).")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse (exit 1, nothing written) when a submitted activity is not fully documented.",
+)
 @click.pass_obj
-def export_qpp(app: App, tin: str, year: int, npi: str | None, output: Path | None, force: bool) -> None:
+def export_qpp(app: App, tin: str, year: int, npi: str | None, output: Path | None, force: bool, strict: bool) -> None:
     """The IA measurement set as QPP Submissions API JSON.
 
     Only activities that earn credit are submitted (sorted by activity id); each one left
-    out is listed on standard error with the reason. Exit code 1 if nothing qualifies.
+    out is listed on standard error with the reason. A submitted activity whose documentation
+    does not cover it inside the attested period is named on standard error with the reason;
+    --strict refuses to export it. Exit code 1 if nothing qualifies.
 
     \b
     Examples:
         evidence export-qpp --tin 000123456 --year 2020 -o ia-2020-group.json
         evidence export-qpp --tin 000123456 --year 2020 --npi 1234567893
     """
-    from evidence.rules.qpp_export import build_submission, left_out_line
+    from evidence.rules.qpp_export import build_submission, left_out_line, undocumented_line
 
     target = None if output is None else app.output_guard().target(output, force=force, what="the export")
     with app.read() as session:
-        submission = build_submission(session, tin, year, npi)
+        submission = build_submission(session, tin, year, npi, strict=strict)
     for activity in submission.left_out:
-        click.echo(left_out_line(activity), err=True)
+        click.echo(printable(left_out_line(activity)), err=True)
+    for activity in submission.undocumented:
+        click.echo(printable(undocumented_line(activity)), err=True)
     if target is None or target.is_stdout:
         click.echo(submission.to_json(), nl=False)
         return

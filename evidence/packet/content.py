@@ -1,6 +1,7 @@
 """The audit-ready packet: one PDF per TIN (or NPI under it) and performance year.
 
-Cover, contents, summary (special statuses, score, documentation status), one section per
+Cover, contents, summary (special statuses, score claimed / documented / at risk, each
+activity's credit verdict and documentation status), one section per
 attested activity with the evidence behind each suggested-documentation item, the evidence
 manifest and the retention statement; the evidence files themselves ride along as PDF
 attachments. The same database and the same `generated_at` give the same bytes.
@@ -109,6 +110,11 @@ class PacketContent:
     def count(self, status: DocumentationStatus | str) -> int:
         """Activities with this documentation status (the templates name it by its value)."""
         return sum(1 for a in self.activities if a.status == status)
+
+    @property
+    def creditable_count(self) -> int:
+        """Activities whose credit verdict holds (evidence.rules.credit): the badges read the same verdict."""
+        return sum(1 for a in self.activities if a.creditable)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ the evidence that covers it, and what is still missing under the activity's rule
 Evidence counts only if its effective date (or range) covers the attested period, or, for
 evidence about one participating clinician of a group attestation, that clinician's own
 period, by the one coverage rule (evidence.rules.coverage.covers: the ranges overlap).
+Each activity also carries its credit verdict (evidence.rules.credit): the one answer
+`missing`, `score`, `export-qpp` and the packet give to "is it creditable?".
+
 The report issues a fixed number of queries whatever the size of the store (five, and one
 more to check a --tin filter), so it stays fast for large practices: one loader per query,
 each returning typed rows, then an assembly step that needs no database.
@@ -36,6 +39,7 @@ from evidence.db.models import (
 from evidence.errors import NotFoundError
 from evidence.rules import cms as rules
 from evidence.rules import coverage
+from evidence.rules import credit
 
 
 class DocumentationStatus(StrEnum):
@@ -115,8 +119,9 @@ class Participant:
     name: str
     start: date
     end: date
-    valid: bool
+    valid: bool  # counts toward the group rule (credit.participant_problem)
     evidence_count: int
+    bills_under_tin: bool = True
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,11 @@ class ActivityStatus:
     generic: bool
     items: list[ItemStatus]
     participation: ParticipationCheck | None = None
+    verdict: credit.Verdict = field(default_factory=lambda: credit.Verdict(()))  # _assemble always sets it
+
+    @property
+    def creditable(self) -> bool:
+        return self.verdict.creditable
 
     @property
     def level(self) -> str:
@@ -178,9 +188,7 @@ class ActivityStatus:
 
     @property
     def status(self) -> DocumentationStatus:
-        covered = len(self.covered_keys)
-        satisfied = covered >= 1 if self.rule == "any" else covered == len(self.items)
-        if satisfied:
+        if credit.documentation_met(self.rule, len(self.covered_keys), len(self.items)):
             return DocumentationStatus.COMPLETE
         if not any(i.evidence for i in self.items):
             return DocumentationStatus.MISSING
@@ -189,14 +197,11 @@ class ActivityStatus:
     @property
     def missing_text(self) -> str:
         """What is still needed, in words; empty when complete."""
-        if self.status is DocumentationStatus.COMPLETE:
-            return ""
-        outside = [i.key for i in self.items if i.status is ItemState.OUTSIDE]
-        note = f" (item {', '.join(map(str, outside))}: evidence only outside the attested period)" if outside else ""
-        uncovered = [i.key for i in self.items if not i.covering]
-        if self.rule == "any":
-            return f"needs one of items {', '.join(map(str, uncovered))}{note}"
-        return f"missing item {', '.join(map(str, uncovered))}{note}"
+        return credit.documentation_gap(self.rule, _item_facts(self.items))
+
+
+def _item_facts(items: list[ItemStatus]) -> tuple[credit.ItemFacts, ...]:
+    return tuple(credit.ItemFacts(i.key, bool(i.covering), i.status is ItemState.OUTSIDE) for i in items)
 
 
 @dataclass
@@ -207,8 +212,16 @@ class MissingReport:
         return sum(1 for a in self.activities if a.status == status)
 
     @property
+    def creditable_count(self) -> int:
+        return sum(1 for a in self.activities if a.creditable)
+
+    @property
     def anything_missing(self) -> bool:
         return any(a.status is not DocumentationStatus.COMPLETE for a in self.activities)
+
+    @property
+    def anything_not_creditable(self) -> bool:
+        return any(not a.creditable for a in self.activities)
 
 
 _Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
@@ -286,6 +299,7 @@ class _ParticipationRow(NamedTuple):
     end: date
     npi: str
     name: str
+    membership_id: int | None  # None: the clinician does not bill under the TIN that year
 
 
 class _LinkRow(NamedTuple):
@@ -389,8 +403,16 @@ def _load_participations(session: Session, scope: _Scope) -> dict[int, list[_Par
             Participation.end_date.label("end"),
             Clinician.npi.label("npi"),
             Clinician.name.label("name"),
+            Membership.id.label("membership_id"),
         )
         .join(Clinician, Clinician.id == Participation.clinician_id)
+        .join(Attestation, Attestation.id == Participation.attestation_id)
+        .outerjoin(
+            Membership,
+            (Membership.practice_id == Attestation.practice_id)
+            & (Membership.clinician_id == Participation.clinician_id)
+            & (Membership.performance_year == Attestation.performance_year),
+        )
         .where(Participation.attestation_id.in_(scope.attestation_ids()))
         .order_by(Clinician.npi)
     )
@@ -479,6 +501,8 @@ def _assemble(
                 )
             )
     check = None
+    facts = [credit.ParticipantFacts(p.npi, p.start, p.end, p.membership_id is not None) for p in participations]
+    clinicians = 0
     if attestation.clinician_id is None:
         participants = tuple(
             Participant(
@@ -486,13 +510,28 @@ def _assemble(
                 name=p.name,
                 start=p.start,
                 end=p.end,
-                valid=rules.period_problem(attestation.year, p.start, p.end) is None,
+                valid=credit.participant_problem(attestation.year, fact) is None,
                 evidence_count=evidence_per_clinician.get(p.clinician_id, 0),
+                bills_under_tin=fact.bills_under_tin,
             )
-            for p in participations
+            for p, fact in zip(participations, facts, strict=True)
         )
         clinicians = member_counts.get((attestation.practice_id, attestation.year), 0)
         check = ParticipationCheck(attestation.year, clinicians, participants)
+    items = sorted(item_status.values(), key=lambda i: i.key)
+    verdict = credit.verdict(
+        credit.CreditFacts(
+            year=attestation.year,
+            activity_id=attestation.activity_id,
+            start=attestation.start,
+            end=attestation.end,
+            group=attestation.clinician_id is None,
+            rule=requirement.rule,
+            items=_item_facts(items),
+            participants=tuple(facts),
+            clinicians=clinicians,
+        )
+    )
     return ActivityStatus(
         attestation_id=attestation.id,
         tin=attestation.tin,
@@ -508,8 +547,9 @@ def _assemble(
         end=attestation.end,
         rule=requirement.rule,
         generic=requirement.generic,
-        items=sorted(item_status.values(), key=lambda i: i.key),
+        items=items,
         participation=check,
+        verdict=verdict,
     )
 
 

@@ -1,7 +1,9 @@
 """The IA measurement set in the QPP Submissions API shape (RULES.md "Submission format").
 
-Only activities that earn credit are submitted; the rest are returned with their reasons so
-the user sees what was left out and why.
+Only activities whose claim holds (period, group rule) are submitted; the rest are returned
+with their reasons so the user sees what was left out and why. A submitted activity that is
+not creditable (its documentation does not cover it inside the attested period, see
+evidence.rules.credit) is named with its reasons; `strict=True` refuses such a submission.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from evidence.errors import NotFoundError
+from evidence.errors import ConflictError, NotFoundError
 from evidence.rules import cms as rules
 from evidence.rules.scoring import ActivityScore, score
 
@@ -25,6 +27,11 @@ class QppSubmission:
     submitted: list[ActivityScore]
     left_out: list[ActivityScore]
 
+    @property
+    def undocumented(self) -> list[ActivityScore]:
+        """Submitted, but not creditable: an audit would find their documentation wanting."""
+        return [a for a in self.submitted if not a.creditable]
+
     def to_json(self) -> str:
         return json.dumps(self.document, indent=2) + "\n"
 
@@ -33,7 +40,14 @@ def left_out_line(activity: ActivityScore) -> str:
     return f"{activity.activity_id} left out: {'; '.join(activity.problems)}"
 
 
-def build_submission(session: Session, tin: str, year: int | str, npi: str | None = None) -> QppSubmission:
+def undocumented_line(activity: ActivityScore) -> str:
+    return f"{activity.activity_id} submitted but not fully documented: {'; '.join(activity.risks)}"
+
+
+def build_submission(
+    session: Session, tin: str, year: int | str, npi: str | None = None, *, strict: bool = False
+) -> QppSubmission:
+    """The submission; with `strict`, ConflictError when any submitted activity is not creditable."""
     report = score(session, tin, year, npi)
     submitted = [a for a in report.activities if a.counted]  # already in activity-id order
     left_out = [a for a in report.activities if not a.counted]
@@ -61,4 +75,12 @@ def build_submission(session: Session, tin: str, year: int | str, npi: str | Non
             "measurements": [{"measureId": a.activity_id, "value": True} for a in submitted],
         }
     ]
-    return QppSubmission(document, submitted, left_out)
+    submission = QppSubmission(document, submitted, left_out)
+    undocumented = submission.undocumented
+    if strict and undocumented:
+        raise ConflictError(
+            f"not exported (--strict): {len(undocumented)} of {len(submitted)} submitted activities "
+            "are not fully documented",
+            details=[undocumented_line(a) for a in undocumented],
+        )
+    return submission

@@ -1,7 +1,10 @@
 """The IA score a TIN (group) or one NPI under it (individual) earns in a performance year.
 
 Every point rule lives in evidence.rules.cms; this module applies them to the stored
-attestations and records, activity by activity, what was earned and why.
+attestations and records, activity by activity, what was earned and why. Whether an activity
+counts comes from its credit verdict (evidence.rules.credit, read through the missing report):
+points *claimed* are those of the activities whose claim holds (period, group rule), points
+*documented* those of the creditable ones; the difference is at risk in an audit.
 """
 
 from __future__ import annotations
@@ -9,17 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from evidence.catalog.store import activity_sort_key
-from evidence.db.models import Attestation, Participation
+from evidence.records.missing import ActivityStatus, missing_report
 from evidence.rules import cms as rules
-from evidence.rules.status import ReportingEntity, SpecialStatus, percent, reporting_entity, statuses_of
-from evidence.support.text import plural
-
-# Invalid participations listed one by one; past this many, only counted.
-MAX_LISTED_PARTICIPATION_PROBLEMS = 5
+from evidence.rules.status import ReportingEntity, SpecialStatus, reporting_entity, statuses_of
 
 
 @dataclass(frozen=True)
@@ -29,10 +27,20 @@ class ActivityScore:
     weight: str | None  # None in unweighted years
     base_points: int
     doubled: bool
-    points: int  # 0 when not counted
-    counted: bool
+    points: int  # claimed: 0 when not counted
+    counted: bool  # the claim holds (period, group rule): scored and submitted
     reasons: tuple[str, ...]  # everything that decided the points, in the order applied
     problems: tuple[str, ...]  # the subset that keeps it from counting
+    creditable: bool = True  # every check holds, documentation included
+    risks: tuple[str, ...] = ()  # why counted points are not fully documented
+
+    @property
+    def documented_points(self) -> int:
+        return self.points if self.creditable else 0
+
+    @property
+    def points_at_risk(self) -> int:
+        return self.points - self.documented_points
 
 
 @dataclass(frozen=True)
@@ -52,12 +60,31 @@ class ScoreReport:
     activities: list[ActivityScore]
     pcmh: Credit
     apm: Credit
-    raw_points: int
-    points: int
+    raw_points: int  # claimed, before the cap
+    points: int  # claimed, capped
     category_score: Fraction
     final_score_weight: int
     final_score_points: Fraction
     notes: list[str]
+    documented_raw_points: int = 0
+    documented_points: int = 0  # capped: what the documentation supports
+
+    @property
+    def points_at_risk(self) -> int:
+        """Claimed points the documentation does not support, after the cap (credits can cover them)."""
+        return self.points - self.documented_points
+
+    @property
+    def score_maximum(self) -> int:
+        return rules.full_credit_points(self.year)
+
+    @property
+    def documented_category_score(self) -> Fraction:
+        return rules.category_score(self.year, self.documented_raw_points)
+
+    @property
+    def documented_final_score_points(self) -> Fraction:
+        return rules.final_score_points(self.year, self.documented_raw_points, self.apm.kind)
 
 
 def score(session: Session, tin: str, year: int | str, npi: str | None = None) -> ScoreReport:
@@ -66,13 +93,16 @@ def score(session: Session, tin: str, year: int | str, npi: str | None = None) -
     applying = [s for s in statuses_of(entity).at_level() if s.applies]
     special = rules.has_ia_special_status(year, (s.status for s in applying))
     activities = sorted(
-        (_score_activity(entity, a, applying, special) for a in _attestations(session, entity)),
+        (_score_activity(year, a, applying, special) for a in _attestations(session, entity)),
         key=lambda a: activity_sort_key(a.activity_id),
     )
     practice = entity.practice
     pcmh = _pcmh_credit(year, practice.pcmh)
     apm = Credit(practice.apm, rules.apm_credit(year, practice.apm), _APM_REASONS[practice.apm])
-    raw = sum(a.points for a in activities) + pcmh.points + apm.points
+    # Medical-home and APM credit are facts of the practice, not documented activities: both totals hold them.
+    credits = pcmh.points + apm.points
+    raw = sum(a.points for a in activities) + credits
+    documented_raw = sum(a.documented_points for a in activities) + credits
     return ScoreReport(
         tin=practice.tin,
         year=year,
@@ -87,75 +117,48 @@ def score(session: Session, tin: str, year: int | str, npi: str | None = None) -
         category_score=rules.category_score(year, raw),
         final_score_weight=rules.final_score_weight(year, practice.apm),
         final_score_points=rules.final_score_points(year, raw, practice.apm),
-        notes=_notes(entity, activities, raw),
+        notes=_notes(entity, activities, raw, documented_raw),
+        documented_raw_points=documented_raw,
+        documented_points=rules.capped_points(year, documented_raw),
     )
 
 
-def _attestations(session: Session, entity: ReportingEntity) -> list[Attestation]:
+def _attestations(session: Session, entity: ReportingEntity) -> list[ActivityStatus]:
     """The group's attestations for a group score; the NPI's own for an individual score."""
-    query = (
-        select(Attestation)
-        .options(
-            selectinload(Attestation.activity),
-            selectinload(Attestation.participations).selectinload(Participation.clinician),
-        )
-        .where(
-            Attestation.practice_id == entity.practice.id,
-            Attestation.performance_year == entity.year,
-        )
-    )
-    if entity.member is None:
-        query = query.where(Attestation.clinician_id.is_(None))
-    else:
-        query = query.where(Attestation.clinician_id == entity.member.clinician_id)
-    return list(session.scalars(query))
+    npi = entity.clinician.npi if entity.clinician else None
+    report = missing_report(session, tin=entity.practice.tin, year=entity.year, npi=npi)
+    return [a for a in report.activities if a.npi == npi]
 
 
 def _score_activity(
-    entity: ReportingEntity, attestation: Attestation, applying: list[SpecialStatus], special: bool
+    year: int, attestation: ActivityStatus, applying: list[SpecialStatus], special: bool
 ) -> ActivityScore:
-    year, activity = entity.year, attestation.activity
     reasons: list[str] = []
-    problems: list[str] = []
-    if rules.earns_full_credit(year, activity.activity_id):
+    if rules.earns_full_credit(year, attestation.activity_id):
         base = points = rules.full_credit_points(year)
         doubled = False
         reasons.append(f"medical-home recognition: full credit ({points} points)")
     else:
-        base = rules.activity_base_points(year, activity.weight)
-        points = rules.activity_points(year, activity.weight, special)
+        base = rules.activity_base_points(year, attestation.weight)
+        points = rules.activity_points(year, attestation.weight, special)
         doubled = special
-        reasons.append(_base_reason(year, activity.weight, base))
+        reasons.append(_base_reason(year, attestation.weight, base))
         reasons.append(_doubling_reason(applying, special, points))
-
-    period_problem = rules.period_problem(year, attestation.start_date, attestation.end_date)
-    if period_problem:
-        reasons.append(period_problem)
-        problems.append(period_problem)
-    else:
-        days = rules.period_days(attestation.start_date, attestation.end_date)
-        reasons.append(
-            f"period {attestation.start_date} to {attestation.end_date} ({days} days) "
-            f"is inside PY{year} and at least {rules.minimum_days(year)} days"
-        )
-
-    if entity.member is None:
-        met, group_reasons = _group_requirement(entity, attestation)
-        reasons.extend(group_reasons)
-        if not met:
-            problems.extend(group_reasons)
-
-    counted = not problems
+    verdict = attestation.verdict
+    reasons += [reason for check in verdict.checks for reason in check.reasons]
+    counted = verdict.claimable
     return ActivityScore(
-        activity_id=activity.activity_id,
-        title=activity.title,
-        weight=activity.weight,
+        activity_id=attestation.activity_id,
+        title=attestation.title,
+        weight=attestation.weight,
         base_points=base,
         doubled=doubled,
         points=points if counted else 0,
         counted=counted,
         reasons=tuple(reasons),
-        problems=tuple(problems),
+        problems=tuple(verdict.problems),
+        creditable=verdict.creditable,
+        risks=tuple(verdict.risks),
     )
 
 
@@ -174,47 +177,6 @@ def _doubling_reason(applying: list[SpecialStatus], special: bool, points: int) 
     if ignored:
         reason += f" ({', '.join(ignored)} does not change IA points)"
     return reason
-
-
-def _group_requirement(entity: ReportingEntity, attestation: Attestation) -> tuple[bool, list[str]]:
-    """Can the TIN claim a group attestation? (met, reasons)"""
-    year = entity.year
-    activity_id = attestation.activity.activity_id
-    if rules.earns_full_credit(year, activity_id):
-        # A group's medical-home test is about practice sites (50% recognized), which the
-        # attestation asserts; the clinician participation rule is for ordinary activities.
-        return True, ["group medical-home credit: at least 50% of practice sites recognized (attested)"]
-    if not rules.group_needs_half_of_clinicians(year):
-        return True, [f"PY{year}: one clinician completing it lets the TIN claim it (participation optional)"]
-
-    members = {m.clinician_id for m in entity.members}
-    valid = 0
-    rejected: list[str] = []
-    for participation in attestation.participations:
-        npi = participation.clinician.npi
-        problem = rules.period_problem(year, participation.start_date, participation.end_date)
-        if participation.clinician_id not in members:
-            rejected.append(f"NPI {npi} does not bill under the TIN in PY{year}")
-        elif problem:
-            rejected.append(f"NPI {npi}: {problem}")
-        else:
-            valid += 1
-    total = len(members)
-    met = rules.group_participation_met(year, valid, total)
-    if total == 0:
-        summary = f"no clinicians are recorded as billing under the TIN in PY{year}"
-    else:
-        summary = (
-            f"{valid} of {total} clinicians ({percent(valid, total)}) have their own period of "
-            f"{rules.minimum_days(year)}+ days; at least 50% needed "
-            f"from PY{rules.FIRST_HALF_OF_CLINICIANS_YEAR}"
-        )
-    reasons = [f"group requirement {'met' if met else 'not met'}: {summary}"]
-    listed = rejected[:MAX_LISTED_PARTICIPATION_PROBLEMS]
-    reasons += [f"participation not counted: {r}" for r in listed]
-    if len(rejected) > len(listed):
-        reasons.append(f"{plural(len(rejected) - len(listed), 'more participation')} not counted")
-    return met, reasons
 
 
 def _pcmh_credit(year: int, recognized: bool) -> Credit:
@@ -236,7 +198,7 @@ _APM_REASONS = {
 }
 
 
-def _notes(entity: ReportingEntity, activities: list[ActivityScore], raw: int) -> list[str]:
+def _notes(entity: ReportingEntity, activities: list[ActivityScore], raw: int, documented_raw: int) -> list[str]:
     year, notes = entity.year, []
     if not activities:
         notes.append(f"no {entity.level} attestations for {entity.describe()}")
@@ -247,4 +209,12 @@ def _notes(entity: ReportingEntity, activities: list[ActivityScore], raw: int) -
         notes.append(f"full credit: {full} points")
     else:
         notes.append(f"{full - raw} more points needed for full credit ({full})")
+    at_risk = rules.capped_points(year, raw) - rules.capped_points(year, documented_raw)
+    undocumented = [a.activity_id for a in activities if a.points_at_risk]
+    risky = ", ".join(undocumented)
+    if at_risk:
+        notes.append(f"{at_risk} of the points claimed are not fully documented ({risky})")
+    elif risky:
+        without = "it" if len(undocumented) == 1 else "them"
+        notes.append(f"not fully documented: {risky}; the documented points reach the cap without {without}")
     return notes

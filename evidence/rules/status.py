@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -17,6 +16,7 @@ from evidence.db.models import Clinician, Membership, Practice
 from evidence.records.practices import Lookup
 from evidence.rules import cms as rules
 from evidence.rules.identifiers import parse_npi, parse_tin, parse_year
+from evidence.support.text import percent
 
 LABELS = {
     "small_practice": "small practice",
@@ -115,12 +115,6 @@ def statuses_of(entity: ReportingEntity) -> StatusReport:
         individual=individual,
         group=_group_statuses(entity),
     )
-
-
-def percent(part: int, whole: int) -> str:
-    """75%, 75.1%, 66.67%: for reading only; the threshold tests compare exact fractions."""
-    value = Fraction(part, whole) * 100
-    return f"{float(value):.2f}".rstrip("0").rstrip(".") + "%"
 
 
 def _status(year: int, status: str, level: str, applies: bool, reason: str) -> SpecialStatus:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from urllib.parse import urlsplit
+
+
+def percent(part: int, whole: int) -> str:
+    """75%, 75.1%, 66.67%: for reading only; the threshold tests compare exact fractions."""
+    value = Fraction(part, whole) * 100
+    return f"{float(value):.2f}".rstrip("0").rstrip(".") + "%"
 
 
 def plural_of(word: str) -> str:

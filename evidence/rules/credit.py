@@ -1,0 +1,232 @@
+"""One verdict per attested activity: is it creditable, and if not, why not.
+
+`missing`, `score`, `export-qpp` and the packet all read this verdict (through
+evidence.records.missing), so they can never disagree about an activity. It is pure: the
+caller gathers the facts (from the database) and `verdict` only judges them, check by check.
+
+Each check is one function in CHECKS. A check that fails because of the *claim itself* (the
+attested period, the 50% group rule) keeps the activity out of the score and the submission;
+one that fails for want of *documentation* lets the activity be claimed but puts its points
+at risk in an audit (CMS validates attestations against documentation dated inside the
+attested period, RULES.md "Performance period"). The next checks (the activity's own minimum
+duration, its programs) are added to CHECKS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import evidence.rules.cms as rules  # full path: tests/test_layers.py reads `evidence.rules` as above this layer
+from evidence.support.text import percent, plural
+
+# Participations that do not count, listed one by one; past this many, only counted.
+MAX_LISTED_PARTICIPATION_PROBLEMS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFacts:
+    """One suggested-documentation item: covered by evidence inside its period, or only outside it."""
+
+    key: int
+    covered: bool
+    outside_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantFacts:
+    """A clinician's participation in a group attestation, for their own period."""
+
+    npi: str
+    start: date
+    end: date
+    bills_under_tin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CreditFacts:
+    """What the checks judge; `clinicians` is the number billing under the TIN that year (groups)."""
+
+    year: int
+    activity_id: str
+    start: date
+    end: date
+    group: bool
+    rule: str
+    items: tuple[ItemFacts, ...]
+    participants: tuple[ParticipantFacts, ...] = ()
+    clinicians: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One rule's result. `reasons[0]` says what was found; any further lines are its details."""
+
+    name: str
+    passed: bool
+    reasons: tuple[str, ...]
+    decides_claim: bool  # False: a documentation check, whose failure puts the points at risk
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    checks: tuple[Check, ...]
+
+    @property
+    def creditable(self) -> bool:
+        """Every rule that decides the activity's credit holds, documentation included."""
+        return all(c.passed for c in self.checks)
+
+    @property
+    def claimable(self) -> bool:
+        """The claim itself holds (period, group rule): the activity can be scored and submitted."""
+        return all(c.passed for c in self.checks if c.decides_claim)
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.passed)
+
+    @property
+    def reasons(self) -> list[str]:
+        """Each failed check in words; empty when creditable."""
+        return [reason for check in self.failed for reason in check.reasons]
+
+    @property
+    def problems(self) -> list[str]:
+        """The failed claim checks: why the activity earns nothing."""
+        return [r for c in self.failed if c.decides_claim for r in c.reasons]
+
+    @property
+    def risks(self) -> list[str]:
+        """The failed documentation checks: why points claimed are at risk."""
+        return [r for c in self.failed if not c.decides_claim for r in c.reasons]
+
+    @property
+    def summary(self) -> str:
+        return "creditable" if self.creditable else "not creditable: " + "; ".join(self.reasons)
+
+
+# --- Documentation --------------------------------------------------------------------------------
+
+
+def documentation_met(rule: str, covered: int, items: int) -> bool:
+    """'any': one covered item is enough; 'all' (and 'single'): every item is needed (seed 004)."""
+    if rule == rules.DocumentationRule.ANY:
+        return covered >= 1
+    return covered == items
+
+
+def documentation_gap(rule: str, items: Sequence[ItemFacts]) -> str:
+    """What is still needed, in words; empty when the rule is met."""
+    if documentation_met(rule, sum(1 for i in items if i.covered), len(items)):
+        return ""
+    outside = [str(i.key) for i in items if i.outside_only]
+    note = f" (item {', '.join(outside)}: evidence only outside the attested period)" if outside else ""
+    uncovered = ", ".join(str(i.key) for i in items if not i.covered)
+    if rule == rules.DocumentationRule.ANY:
+        return f"needs one of items {uncovered}{note}"
+    return f"missing item {uncovered}{note}"
+
+
+def check_documentation(facts: CreditFacts) -> Check:
+    gap = documentation_gap(facts.rule, facts.items)
+    if gap:
+        return Check("documentation", False, (f"documentation incomplete: {gap}",), decides_claim=False)
+    covered = ", ".join(str(i.key) for i in facts.items if i.covered)
+    return Check(
+        "documentation",
+        True,
+        (f"documented: item {covered} covered inside the attested period (rule '{facts.rule}')",),
+        decides_claim=False,
+    )
+
+
+# --- The attested period --------------------------------------------------------------------------
+
+
+def check_period(facts: CreditFacts) -> Check:
+    """Inside the performance year and at least the minimum days (rules.cms.period_problem)."""
+    problem = rules.period_problem(facts.year, facts.start, facts.end)
+    if problem:
+        return Check("period", False, (problem,), decides_claim=True)
+    days = rules.period_days(facts.start, facts.end)
+    reason = (
+        f"period {facts.start} to {facts.end} ({days} days) is inside PY{facts.year} "
+        f"and at least {rules.minimum_days(facts.year)} days"
+    )
+    return Check("period", True, (reason,), decides_claim=True)
+
+
+# --- Group attestations ---------------------------------------------------------------------------
+
+
+def participant_problem(year: int, participant: ParticipantFacts) -> str | None:
+    """Why a participation does not count toward the group rule, or None if it does."""
+    if not participant.bills_under_tin:
+        return f"NPI {participant.npi} does not bill under the TIN in PY{year}"
+    problem = rules.period_problem(year, participant.start, participant.end)
+    return f"NPI {participant.npi}: {problem}" if problem else None
+
+
+def _applies_to_participants(facts: CreditFacts) -> bool:
+    # A group's medical-home credit is about practice sites, not clinician participation.
+    return facts.group and not rules.earns_full_credit(facts.year, facts.activity_id)
+
+
+def check_participants(facts: CreditFacts) -> Check | None:
+    """Each listed participant bills under the TIN and has an own period that is valid for the year.
+
+    A participation that does not hold is an attestation record an auditor would reject, even
+    where the others reach 50%: it puts the activity at risk (the 50% check counts only valid ones).
+    """
+    if not _applies_to_participants(facts) or not facts.participants:
+        return None
+    rejected = [p for p in (participant_problem(facts.year, p) for p in facts.participants) if p]
+    if not rejected:
+        reason = f"every participant bills under the TIN with an own period valid for PY{facts.year}"
+        return Check("participants", True, (reason,), decides_claim=False)
+    listed = rejected[:MAX_LISTED_PARTICIPATION_PROBLEMS]
+    reasons = [f"participation not counted: {r}" for r in listed]
+    if len(rejected) > len(listed):
+        reasons.append(f"{plural(len(rejected) - len(listed), 'more participation')} not counted")
+    return Check("participants", False, tuple(reasons), decides_claim=False)
+
+
+def check_group_participation(facts: CreditFacts) -> Check | None:
+    """PY2020 on, at least 50% of the TIN's clinicians, each for their own period (rules.cms)."""
+    if not facts.group:
+        return None
+    year = facts.year
+    if rules.earns_full_credit(year, facts.activity_id):
+        reason = "group medical-home credit: at least 50% of practice sites recognized (attested)"
+        return Check("group participation", True, (reason,), decides_claim=True)
+    if not rules.group_needs_half_of_clinicians(year):
+        reason = f"PY{year}: one clinician completing it lets the TIN claim it (participation optional)"
+        return Check("group participation", True, (reason,), decides_claim=True)
+    valid = sum(1 for p in facts.participants if participant_problem(year, p) is None)
+    total = facts.clinicians
+    met = rules.group_participation_met(year, valid, total)
+    if total == 0:
+        summary = f"no clinicians are recorded as billing under the TIN in PY{year}"
+    else:
+        summary = (
+            f"{valid} of {total} clinicians ({percent(valid, total)}) have their own period of "
+            f"{rules.minimum_days(year)}+ days; at least 50% needed from PY{rules.FIRST_HALF_OF_CLINICIANS_YEAR}"
+        )
+    reason = f"group requirement {'met' if met else 'not met'}: {summary}"
+    return Check("group participation", met, (reason,), decides_claim=True)
+
+
+# The rules that decide an activity's credit, in the order their reasons are shown.
+# Each returns None where it does not apply (an individual attestation has no group rule).
+CHECKS: tuple[Callable[[CreditFacts], Check | None], ...] = (
+    check_period,
+    check_group_participation,
+    check_participants,
+    check_documentation,
+)
+
+
+def verdict(facts: CreditFacts) -> Verdict:
+    return Verdict(tuple(check for check in (run(facts) for run in CHECKS) if check is not None))

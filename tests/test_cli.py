@@ -60,7 +60,7 @@ def test_home_and_store_are_owner_only_whatever_the_umask(tmp_path: Path, run) -
     fresh = tmp_path / "deep" / "new-home"
     old = os.umask(0)
     try:
-        run("--home", fresh, "catalog", "list", "--year", "2020")
+        run("--home", fresh, "init")
     finally:
         os.umask(old)
     for folder in (fresh.parent, fresh, fresh / "store"):
@@ -77,7 +77,7 @@ def test_env_home_is_used(home: Path, run) -> None:
 
 def test_database_url_option_and_env(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "elsewhere.sqlite3"
-    run("--db", f"sqlite:///{db}", "catalog", "list", "--year", "2018")
+    run("--db", f"sqlite:///{db}", "init")
     assert db.exists()
     other = tmp_path / "from-env.sqlite3"
     monkeypatch.setenv("EVIDENCE_DATABASE_URL", f"sqlite:///{other}")

@@ -71,7 +71,7 @@ def _entry(measure_id: str, weight: str | None = "medium", **extra) -> dict:
 
 def test_small_file_replaces_year_and_keeps_documentation(tmp_path: Path, run, app) -> None:
     path = _small(tmp_path, [_entry("IA_PM_15", "high"), _entry("IA_NEW_1")])
-    result = run("catalog", "import-qpp", path, "--year", "2021")
+    result = run("catalog", "import-qpp", path, "--year", "2021", "--yes")
     assert "2 activities" in result.output and "added" in result.output
     with app.read() as session:
         rows = {
@@ -89,7 +89,7 @@ def test_small_file_replaces_year_and_keeps_documentation(tmp_path: Path, run, a
 def test_shipped_sync_does_not_overwrite_an_imported_year(tmp_path: Path, run, app) -> None:
     from evidence.catalog.store import sync_shipped_catalog
 
-    run("catalog", "import-qpp", _small(tmp_path, [_entry("IA_PM_15", "high")]), "--year", "2021")
+    run("catalog", "import-qpp", _small(tmp_path, [_entry("IA_PM_15", "high")]), "--year", "2021", "--yes")
     with app.write() as session:
         assert sync_shipped_catalog(session, force=True)
     with app.read() as session:

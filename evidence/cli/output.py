@@ -105,9 +105,12 @@ def emit(
         click.echo(render_table(rows, columns, max_width=max_width, width=width))
 
 
+# Not "(none)": that reads like the weight `none` (IA_PCMH) in `catalog list --weight none`.
+EMPTY_TABLE = "(no rows)"
 DEFAULT_WIDTH = 80  # piped output, or a terminal that does not say
 GAP = "  "
 _NARROWEST = 6  # a column is squeezed to no less than this (or its header's longest word)
+_WORD = 25  # words up to this long (a timestamp, most file names) are split only when nothing else fits
 
 
 def terminal_width() -> int:
@@ -153,7 +156,7 @@ def render_table(
     """Rows as aligned columns no wider than `width` (default: the terminal's): long cells wrap
     inside their column, never cut off; no column is wider than `max_width`."""
     if not rows:
-        return "(none)"
+        return EMPTY_TABLE
     width = terminal_width() if width is None else width
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     headers = [printable(c) for c in columns]
@@ -162,7 +165,13 @@ def render_table(
         for i, h in enumerate(headers)
     ]
     floors = [min(n, max(_NARROWEST, *map(display_width, h.split()))) for n, h in zip(natural, headers, strict=True)]
-    widths = _column_widths(natural, floors, width - len(GAP) * (len(columns) - 1))
+    # First wrap at spaces only (a column keeps its longest word, up to _WORD), then split words if still needed.
+    words = [
+        min(n, max(f, min(_WORD, max((display_width(w) for r in cells for w in r[i].split()), default=0))))
+        for i, (n, f) in enumerate(zip(natural, floors, strict=True))
+    ]
+    available = width - len(GAP) * (len(columns) - 1)
+    widths = _column_widths(_column_widths(natural, words, available), floors, available)
     lines = _row_lines(headers, widths)
     lines.append(GAP.join("-" * w for w in widths))
     for row in cells:

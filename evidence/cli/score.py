@@ -168,7 +168,7 @@ def _score_document(report: ScoreReport) -> dict[str, Any]:
             {
                 "activity": a.activity_id,
                 "title": a.title,
-                "weight": a.weight,
+                "weight": weight_label(a.weight),  # the word catalog list and the CSV use: never null
                 "base_points": a.base_points,
                 "doubled": a.doubled,
                 "points": a.points,

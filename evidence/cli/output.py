@@ -159,7 +159,7 @@ def render_table(
         return EMPTY_TABLE
     width = terminal_width() if width is None else width
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    headers = [printable(c) for c in columns]
+    headers = [printable(c).replace("_", " ") for c in columns]  # so a long field name wraps like words
     natural = [
         min(max(display_width(h), *(display_width(r[i]) for r in cells)), max(max_width, display_width(h)))
         for i, h in enumerate(headers)

@@ -297,3 +297,18 @@ def test_removing_an_attested_activity_is_refused_even_with_yes(tmp_path: Path, 
         "Error: PY2021: cannot drop IA_PM_7 from the inventory: attestations refer to it; nothing changed"
     )
     assert dump() == before
+
+
+def test_a_file_changed_after_its_preview_is_not_applied(tmp_path: Path, app, dump) -> None:
+    from evidence.catalog.qpp import import_qpp, preview_qpp
+    from evidence.errors import ConflictError
+
+    entries, _ = _revision_of_2021(app)
+    path = _small(tmp_path, entries)
+    with app.read() as session:
+        preview = preview_qpp(session, path, 2021)
+    _small(tmp_path, entries[:2])  # IA_NEW_1 is gone: not what the officer confirmed
+    before = dump()
+    with pytest.raises(ConflictError, match="changed since the preview; nothing changed"), app.write() as session:
+        import_qpp(session, path, 2021, actor="tester", confirm_removal=True, previewed=preview.diff)
+    assert dump() == before

@@ -237,16 +237,28 @@ def _short(error: ValidationError) -> str:
 
 
 def import_qpp(
-    session: Session, path: Path, year: int, *, actor: str = "system", confirm_removal: bool = False
+    session: Session,
+    path: Path,
+    year: int,
+    *,
+    actor: str = "system",
+    confirm_removal: bool = False,
+    previewed: YearDiff | None = None,
 ) -> ImportResult:
     """Replace PY`year`'s inventory with the file's IA entries, in the caller's transaction.
 
     Refused before any write (ConflictError) when it would drop an attested activity, or any
     activity unless `confirm_removal`: a short or wrong-year file must not empty a year silently.
+    With `previewed`, also when the change is no longer the one shown (the file or the inventory
+    changed in between): what was confirmed is what is applied.
     """
     path = Path(path)
     facts, descriptions = read_qpp_file(path, year)
     diff = diff_year_activities(session, year, facts, descriptions=descriptions)
+    if previewed is not None and diff != previewed:
+        raise ConflictError(
+            f"PY{year}: {path.name} or the inventory changed since the preview; nothing changed: run it again"
+        )
     refusal = _refusal(diff, confirm_removal=confirm_removal)
     if refusal is not None:
         raise ConflictError(refusal)

@@ -196,7 +196,7 @@ def import_qpp(app: App, file: Path, year: int, dry_run: bool, yes: bool, fmt: s
         return
     try:
         with app.write() as session:
-            run_import(session, file, year, actor=app.actor, confirm_removal=yes)
+            run_import(session, file, year, actor=app.actor, confirm_removal=yes, previewed=preview.diff)
     except ConflictError:
         _emit_document(preview, fmt, applied=False)
         raise

@@ -110,6 +110,7 @@ EMPTY_TABLE = "(no rows)"
 DEFAULT_WIDTH = 80  # piped output, or a terminal that does not say
 GAP = "  "
 _NARROWEST = 6  # a column is squeezed to no less than this (or its header's longest word)
+_NARROWEST_TEXT = 20  # a report line's text is wrapped to no fewer columns than this
 _WORD = 25  # words up to this long (a timestamp, most file names) are split only when nothing else fits
 
 
@@ -201,7 +202,8 @@ def fit_lines(lines: Iterable[str], width: int | None = None, *, indent: int = 4
             fitted.append(line)
             continue
         lead = " " * (len(line) - len(line.lstrip(" ")) + indent)
-        first, *rest = wrap_to_width(line.lstrip(" "), width - len(lead))
-        fitted.append(line[: len(line) - len(line.lstrip(" "))] + first)
-        fitted += [lead + part for part in rest]
+        # On an absurdly narrow terminal keep words readable: lines then run past it instead.
+        first, *rest = wrap_to_width(line.lstrip(" "), max(width - len(lead), _NARROWEST_TEXT))
+        fitted.append(line[: len(line) - len(line.lstrip(" "))] + first.rstrip(" "))
+        fitted += [lead + part.rstrip(" ") for part in rest]
     return fitted

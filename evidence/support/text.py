@@ -65,15 +65,18 @@ def wrap_to_width(text: str, width: int) -> list[str]:
         if line and used + 1 + size <= width:
             line, used = f"{line} {word}", used + 1 + size
             continue
-        if line or lines:
+        if line:
             lines.append(line)
         line, used = "", 0
+        if not word:
+            continue  # a doubled space where the line breaks: no empty line
         while size > width:  # a word wider than the column: split it by characters
             head, taken = _take(word, width)
             lines.append(head)
             word, size = word[len(head) :], size - taken
         line, used = word, size
-    lines.append(line)
+    if line or not lines:
+        lines.append(line)
     return lines
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from evidence.config import Settings, missing_store_problem, prepare_home
+from evidence.config import Settings, missing_store_problem, prepare_home, refuse_mistaken_database
 from evidence.db.engine import describe_db_error, make_engine, read_session, translated_errors, write_session
 from evidence.errors import NotFoundError, StoreError
 from evidence.support.text import redact_url
@@ -57,6 +57,7 @@ class App:
 
     def require_existing_store(self) -> None:
         """NotFoundError, naming where it looked, if there is no home or no database to read."""
+        refuse_mistaken_database(self.settings)  # the more telling message first: a lost database, a --db typo
         problem = missing_store_problem(self.settings)
         if problem is not None:
             raise NotFoundError(problem)

@@ -70,10 +70,15 @@ def missing_store_problem(settings: Settings) -> str | None:
     return None
 
 
-def prepare_home(settings: Settings) -> None:
-    """Create the home folder and store (0700) and the SQLite file (0600) if missing."""
+def refuse_mistaken_database(settings: Settings) -> None:
+    """StoreError for a database that is lost, or new beside a store that holds files (a --db typo)."""
     _refuse_lost_database(settings)
     _refuse_new_database_beside_files(settings)
+
+
+def prepare_home(settings: Settings) -> None:
+    """Create the home folder and store (0700) and the SQLite file (0600) if missing."""
+    refuse_mistaken_database(settings)
     try:
         make_private_dir(settings.home)
         make_private_dir(settings.store_dir, tighten=True)

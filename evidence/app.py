@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from evidence.config import Settings, prepare_home
+from evidence.config import Settings, missing_store_problem, prepare_home, refuse_mistaken_database
 from evidence.db.engine import describe_db_error, make_engine, read_session, translated_errors, write_session
-from evidence.errors import StoreError
+from evidence.errors import NotFoundError, StoreError
 from evidence.support.text import redact_url
 
 if TYPE_CHECKING:
@@ -42,19 +42,39 @@ class App:
         self.settings = settings
         self.actor = actor or default_actor()
 
+    # Set by commands that only read (open_existing_only): they never create a home, database or store.
+    existing_only = False
+
+    def open_existing_only(self) -> None:
+        """Open only a store that exists: a read command on a missing home or --db file creates nothing."""
+        self.existing_only = True
+
     def reconfigure(self, settings: Settings) -> None:
         """Use other settings; only before first use (options given after the command name)."""
         if "engine" in self.__dict__ or "blob_store" in self.__dict__:
             raise RuntimeError("the store is already open: its settings can no longer change")
         self.settings = settings
 
+    def require_existing_store(self) -> None:
+        """NotFoundError, naming where it looked, if there is no home or no database to read."""
+        refuse_mistaken_database(self.settings)  # the more telling message first: a lost database, a --db typo
+        problem = missing_store_problem(self.settings)
+        if problem is not None:
+            raise NotFoundError(problem)
+
     @cached_property
     def engine(self) -> Engine:
-        """Create the home folder, the schema (Alembic) and the catalog on first use."""
+        """Create the home folder, the schema (Alembic) and the catalog on first use.
+
+        With `existing_only`, nothing is created: a missing home or database is one error.
+        """
         from evidence.catalog.store import sync_shipped_catalog
         from evidence.db.migrate import ensure_schema
 
-        prepare_home(self.settings)
+        if self.existing_only:
+            self.require_existing_store()
+        else:
+            prepare_home(self.settings)
         engine = make_engine(self.settings.database_url)
         try:
             ensure_schema(engine)

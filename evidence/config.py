@@ -58,10 +58,27 @@ def resolve_settings(
     return Settings(home=home_path.absolute(), database_url=url, store_url=store, signing_key=key_path)
 
 
-def prepare_home(settings: Settings) -> None:
-    """Create the home folder and store (0700) and the SQLite file (0600) if missing."""
+def missing_store_problem(settings: Settings) -> str | None:
+    """Why a command that only reads has nothing to read (it never creates a home or database), or None."""
+    hint = "create one with `evidence init` (or any command that records something)"
+    if not settings.home.is_dir():
+        return f"no evidence home at {settings.home}: {hint}, or check --home / ${HOME_ENV}; nothing was created"
+    path = settings.sqlite_path
+    if path is not None and _is_new_sqlite(path):
+        state = "is empty" if path.exists() else "does not exist"
+        return f"the database {path} {state}: {hint}, or check --db / --home; nothing was created"
+    return None
+
+
+def refuse_mistaken_database(settings: Settings) -> None:
+    """StoreError for a database that is lost, or new beside a store that holds files (a --db typo)."""
     _refuse_lost_database(settings)
     _refuse_new_database_beside_files(settings)
+
+
+def prepare_home(settings: Settings) -> None:
+    """Create the home folder and store (0700) and the SQLite file (0600) if missing."""
+    refuse_mistaken_database(settings)
     try:
         make_private_dir(settings.home)
         make_private_dir(settings.store_dir, tighten=True)

@@ -136,6 +136,12 @@ def home(tmp_path: Path, template_home: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.fixture
+def wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A terminal wide enough that every table row and report line stays one line (tables wrap to $COLUMNS)."""
+    monkeypatch.setenv("COLUMNS", "1000")
+
+
+@pytest.fixture
 def app(home: Path) -> Iterator[App]:
     app = App(resolve_settings(home, None), actor="tester")
     yield app

@@ -947,7 +947,8 @@ def write_json(folder: Path, document: Any) -> Path:
 
 
 def test_base_qpp_file_is_valid_on_its_own(tmp_path: Path, run, sample) -> None:
-    assert "PY2027: 2 activities" in run("catalog", "import-qpp", write_json(tmp_path, QPP_FILE), "--year", 2027).output
+    imported = run("catalog", "import-qpp", write_json(tmp_path, QPP_FILE), "--year", 2027, "--yes").output
+    assert "PY2027: 2 activities" in imported
 
 
 QPP_TABLE: dict[str, tuple[Any, str]] = {

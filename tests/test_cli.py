@@ -60,7 +60,7 @@ def test_home_and_store_are_owner_only_whatever_the_umask(tmp_path: Path, run) -
     fresh = tmp_path / "deep" / "new-home"
     old = os.umask(0)
     try:
-        run("--home", fresh, "catalog", "list", "--year", "2020")
+        run("--home", fresh, "init")
     finally:
         os.umask(old)
     for folder in (fresh.parent, fresh, fresh / "store"):
@@ -77,7 +77,7 @@ def test_env_home_is_used(home: Path, run) -> None:
 
 def test_database_url_option_and_env(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "elsewhere.sqlite3"
-    run("--db", f"sqlite:///{db}", "catalog", "list", "--year", "2018")
+    run("--home", tmp_path / "new-home", "--db", f"sqlite:///{db}", "init")
     assert db.exists()
     other = tmp_path / "from-env.sqlite3"
     monkeypatch.setenv("EVIDENCE_DATABASE_URL", f"sqlite:///{other}")
@@ -111,7 +111,7 @@ def test_db_store_and_actor_after_nested_commands(tmp_path: Path, home: Path, ru
         "hold", "add", "--tin", "000888888", "--reason", "audit", "--db", f"sqlite:///{db}", *other
     )  # a group's command
     assert "000888888" in run("hold", "list", "--db", f"sqlite:///{db}", *other).output
-    assert "(none)" in run("hold", "list").output
+    assert "(no rows)" in run("hold", "list").output
     result = run("verify", "--store", "ftp://host/x", expect=1)
     assert "unsupported store URL 'ftp://host/x'" in result.output
     assert "--home DIRECTORY" in run("clinician", "list", "--help").output
@@ -147,6 +147,7 @@ def test_unknown_activity_and_year_errors(run) -> None:
     assert "in no performance year's inventory" in run("catalog", "show", "IA_NOPE_1", expect=1).output
 
 
+@pytest.mark.usefixtures("wide")
 @pytest.mark.parametrize("fmt", ["table", "json", "csv"])
 def test_catalog_list_formats(run, fmt: str) -> None:
     import csv
@@ -159,7 +160,7 @@ def test_catalog_list_formats(run, fmt: str) -> None:
     elif fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(output)))
     else:
-        rows = output.splitlines()[2:]
+        rows = [line for line in output.splitlines()[2:] if line.startswith("2020 ")]  # long titles wrap below
     assert len(rows) == 26
     if fmt == "json":
         assert {r["weight"] for r in rows} == {"high"}

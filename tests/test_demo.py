@@ -9,6 +9,7 @@ import pytest
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset will be required:DeprecationWarning")
 
 
+@pytest.mark.usefixtures("wide")
 def test_demo_loads_sample_and_reports(tmp_path: Path, run) -> None:
     out = run("demo", "--out", tmp_path / "demo").output
     assert "Imported" in out and "1 practice, 10 clinicians, 7 attestations, 6 participations" in out

@@ -308,7 +308,7 @@ def test_catalog_show_escapes_what_an_imported_cms_file_says(run, tmp_path: Path
     }
     qpp = tmp_path / "ia-2027.json"
     qpp.write_text(json.dumps([entry]), encoding="utf-8")
-    run("catalog", "import-qpp", qpp, "--year", "2027")
+    run("catalog", "import-qpp", qpp, "--year", "2027", "--yes")
     out = run("catalog", "show", "IA_PM_15", "--year", "2027").output
     assert_inert(out)
     assert printable(entry["title"]) in out and "First line\\x1b[2J" in out and "Second line\\u202e" in out

@@ -71,7 +71,7 @@ def _entry(measure_id: str, weight: str | None = "medium", **extra) -> dict:
 
 def test_small_file_replaces_year_and_keeps_documentation(tmp_path: Path, run, app) -> None:
     path = _small(tmp_path, [_entry("IA_PM_15", "high"), _entry("IA_NEW_1")])
-    result = run("catalog", "import-qpp", path, "--year", "2021")
+    result = run("catalog", "import-qpp", path, "--year", "2021", "--yes")
     assert "2 activities" in result.output and "added" in result.output
     with app.read() as session:
         rows = {
@@ -89,7 +89,7 @@ def test_small_file_replaces_year_and_keeps_documentation(tmp_path: Path, run, a
 def test_shipped_sync_does_not_overwrite_an_imported_year(tmp_path: Path, run, app) -> None:
     from evidence.catalog.store import sync_shipped_catalog
 
-    run("catalog", "import-qpp", _small(tmp_path, [_entry("IA_PM_15", "high")]), "--year", "2021")
+    run("catalog", "import-qpp", _small(tmp_path, [_entry("IA_PM_15", "high")]), "--year", "2021", "--yes")
     with app.write() as session:
         assert sync_shipped_catalog(session, force=True)
     with app.read() as session:
@@ -186,4 +186,129 @@ def test_dropping_an_attested_activity_is_refused(tmp_path: Path, run, app, dump
     before = dump()
     result = run("catalog", "import-qpp", _small(tmp_path, [_entry("IA_PM_15")]), "--year", "2021", expect=1)
     assert "cannot drop IA_PM_7 from the inventory: attestations refer to it" in result.output
+    assert dump() == before
+
+
+# --- the diff before the write (issue #13, case 7) --------------------------------------------------
+
+
+def _revision_of_2021(app) -> tuple[Path, set[str]]:
+    """Entries for IA_PM_15 (title revised), IA_PM_16 (as stored) and IA_NEW_1; the ids the file would drop."""
+    with app.read() as session:
+        rows = {a.activity_id: a for a in session.scalars(select(Activity).where(Activity.performance_year == 2021))}
+
+    def same_as_stored(activity_id: str, **change: str) -> dict:
+        row = rows[activity_id]
+        facts = {"title": row.title, "description": row.description, "subcategoryId": row.subcategory}
+        return _entry(activity_id, row.weight if row.weight != "none" else None, **{**facts, **change})
+
+    entries = [same_as_stored("IA_PM_15", title="Revised title"), same_as_stored("IA_PM_16"), _entry("IA_NEW_1")]
+    return entries, set(rows) - {"IA_PM_15", "IA_PM_16"}
+
+
+def test_import_shows_the_diff_and_needs_yes_to_remove(tmp_path: Path, run, app, dump) -> None:
+    entries, dropped = _revision_of_2021(app)
+    path = _small(tmp_path, entries)
+    before = dump()
+    result = run("catalog", "import-qpp", path, "--year", "2021", expect=1)
+    lines = result.output.splitlines()
+    rows = [line.split() for line in lines[2:] if line.split()[:1] in (["added"], ["changed"], ["removed"])]
+    assert ["added", "IA_NEW_1"] in rows and ["changed", "IA_PM_15", "title"] in rows
+    assert {row[1] for row in rows if row[0] == "removed"} == dropped
+    assert not any(row[1] == "IA_PM_16" for row in rows)  # unchanged: counted, not listed
+    assert f"1 added, 1 changed, {len(dropped)} removed, 1 unchanged" in result.output
+    assert lines[-1].startswith(f"Error: PY2021: the file would remove {len(dropped)} activities (")
+    assert "confirm the removal with --yes" in lines[-1]
+    assert dump() == before
+
+
+def test_dry_run_writes_nothing_and_says_so(tmp_path: Path, run, app, dump) -> None:
+    entries, dropped = _revision_of_2021(app)
+    before = dump()
+    result = run("catalog", "import-qpp", _small(tmp_path, entries), "--year", "2021", "--dry-run", "--yes")
+    assert f"{len(dropped)} removed" in result.output
+    assert result.output.splitlines()[-1] == "dry run: nothing changed (applying it needs --yes: it removes activities)"
+    assert dump() == before
+
+
+def test_yes_applies_the_previewed_change_and_logs_the_removed_ids(tmp_path: Path, run, app) -> None:
+    entries, dropped = _revision_of_2021(app)
+    result = run("catalog", "import-qpp", _small(tmp_path, entries), "--year", "2021", "--yes")
+    assert result.output.splitlines()[-1] == "PY2021: imported from ia.json"
+    with app.read() as session:
+        rows = {
+            a.activity_id: a.title for a in session.scalars(select(Activity).where(Activity.performance_year == 2021))
+        }
+    assert set(rows) == {"IA_PM_15", "IA_PM_16", "IA_NEW_1"} and rows["IA_PM_15"] == "Revised title"
+    events = json.loads(run("log", "--format", "json").output)
+    imported = [e for e in events if e["action"] == "catalog.import"]
+    details = imported[0]["details"]  # the event details, as the log shows them (JSON text)
+    assert len(imported) == 1 and sorted(json.loads(details)["removed_ids"]) == sorted(dropped)
+
+
+def test_preview_as_json_and_csv(tmp_path: Path, run, app, dump) -> None:
+    import csv
+    import io
+
+    entries, dropped = _revision_of_2021(app)
+    path = _small(tmp_path, entries)
+    before = dump()
+    document = json.loads(run("catalog", "import-qpp", path, "--year", "2021", "--dry-run", "--format", "json").stdout)
+    assert document["added"] == ["IA_NEW_1"] and document["changed"] == [{"activity": "IA_PM_15", "fields": ["title"]}]
+    assert set(document["removed"]) == dropped and document["unchanged"] == 1 and document["applied"] is False
+    refused = run("catalog", "import-qpp", path, "--year", "2021", "--format", "csv", expect=1)
+    table = list(csv.DictReader(io.StringIO(refused.stdout)))
+    assert {(r["change"], r["activity"]) for r in table} >= {("added", "IA_NEW_1"), ("changed", "IA_PM_15")}
+    assert {r["activity"] for r in table if r["change"] == "removed"} == dropped
+    assert dump() == before
+    applied = json.loads(run("catalog", "import-qpp", path, "--year", "2021", "--yes", "--format", "json").stdout)
+    assert applied["applied"] is True and set(applied["removed"]) == dropped
+
+
+def test_an_import_that_removes_nothing_needs_no_yes(tmp_path: Path, run, app) -> None:
+    entries, _ = _revision_of_2021(app)
+    run("catalog", "import-qpp", _small(tmp_path, entries), "--year", "2021", "--yes")
+    again = run(
+        "catalog", "import-qpp", _small(tmp_path, [*entries[:2], _entry("IA_NEW_2"), entries[2]]), "--year", "2021"
+    )
+    assert "1 added, 0 changed, 0 removed, 3 unchanged" in again.output
+
+
+@pytest.mark.parametrize("flags", [["--yes"], ["--dry-run"]], ids=["yes", "dry-run"])
+def test_removing_an_attested_activity_is_refused_even_with_yes(tmp_path: Path, run, app, dump, flags) -> None:
+    run("practice", "add", "000123456", "--name", "Sample")
+    run(
+        "attest",
+        "--tin",
+        "000123456",
+        "--activity",
+        "IA_PM_7",
+        "--year",
+        "2021",
+        "--start",
+        "2021-01-01",
+        "--end",
+        "2021-12-31",
+    )
+    entries, _ = _revision_of_2021(app)
+    before = dump()
+    result = run("catalog", "import-qpp", _small(tmp_path, entries), "--year", "2021", *flags, expect=1)
+    assert result.output.splitlines()[-1] == (
+        "Error: PY2021: cannot drop IA_PM_7 from the inventory: attestations refer to it; nothing changed"
+    )
+    assert dump() == before
+
+
+def test_a_file_changed_after_its_preview_is_not_applied(tmp_path: Path, app, dump) -> None:
+    from evidence.catalog.qpp import import_qpp, preview_qpp
+    from evidence.errors import ConflictError
+
+    entries, _ = _revision_of_2021(app)
+    path = _small(tmp_path, entries)
+    with app.read() as session:
+        preview = preview_qpp(session, path, 2021)
+    _small(tmp_path, entries[:2])  # IA_NEW_1 is gone: not what the officer confirmed
+    before = dump()
+    with pytest.raises(ConflictError, match="changed since the preview; nothing changed"), app.write() as session:
+        import_qpp(session, path, 2021, actor="tester", confirm_removal=True, previewed=preview.diff)
     assert dump() == before

@@ -39,7 +39,7 @@ def test_head_revision_constant_matches_alembic_head(tmp_path: Path) -> None:
 
 def test_store_is_created_and_upgraded_on_first_use(run, home: Path, tmp_path: Path) -> None:
     fresh = tmp_path / "fresh-home"
-    run("--home", fresh, "catalog", "list", "--year", "2020")
+    run("--home", fresh, "init")
     result = run("--home", fresh, "db", "current")
     assert f"revision: {migrate.HEAD_REVISION} (newest)" in result.output
     assert "upgrade" not in result.output.split("(newest)")[0]
@@ -47,7 +47,9 @@ def test_store_is_created_and_upgraded_on_first_use(run, home: Path, tmp_path: P
 
 def test_db_current_on_empty_database_and_upgrade(run, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'other.sqlite3'}"
-    assert "none (empty database)" in run("--db", url, "db", "current").output
+    refused = run("--db", url, "db", "current", expect=1).output  # a read: it creates no database
+    assert "other.sqlite3 does not exist: create one with `evidence init`" in refused
+    assert not (tmp_path / "other.sqlite3").exists()
     assert "newest" in run("--db", url, "db", "upgrade").output
     assert f"revision: {migrate.HEAD_REVISION} (newest)" in run("--db", url, "db", "current").output
 

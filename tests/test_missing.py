@@ -44,6 +44,7 @@ def test_sample_report(run, sample) -> None:
     assert report[(2019, "IA_PM_7", None)]["participation"]["half_required"] is False
 
 
+@pytest.mark.usefixtures("wide")
 def test_table_output_and_fail_on_missing(run, sample) -> None:
     out = run("missing", "--tin", TIN, "--year", "2020").output
     assert "IA_CC_9  group, 2020-04-01 to 2020-09-30, rule 'all'  INCOMPLETE: missing item 2" in out

@@ -535,12 +535,12 @@ def test_typo_db_beside_a_bucket_writes_and_repairs_nothing(
 ) -> None:
     register_sample(run)
     keys, head = plain.object_keys(), (home / "audit-head").read_bytes()
-    store_id = plain.admin.get_object(Bucket=PLAIN, Key=f"{plain.prefix}/STORE-ID")["Body"].read().decode().strip()
     monkeypatch.chdir(tmp_path)
     typo = ("--db", "sqlite:///typo.sqlite3")
-    out = run(*typo, "verify", "--repair", expect=1).output
-    assert f"store: the database at typo.sqlite3 is empty/new, but the store at {plain.store.url}" in out
-    assert f"belongs to store id {store_id}: wrong --db?" in out and "not repaired: nothing was moved" in out
+    out = run(*typo, "verify", "--repair", expect=1).output  # verify only reads: no typo database is created
+    assert out.startswith("Error: the database typo.sqlite3 does not exist: create one with `evidence init`")
+    assert "check --db / --home; nothing was created" in out and out.count("\n") == 1
+    assert not (tmp_path / "typo.sqlite3").exists()
     out = run(*typo, "practice", "add", "000999999", "--name", "Typo", expect=1).output
     assert out.startswith("Error: refusing to write") and out.count("\n") == 1
     assert plain.object_keys() == keys  # every object still there

@@ -274,7 +274,7 @@ def test_2025_unweighted_individual(run, app, inputs: dict[str, Any], points: in
         factories.attestation(session, practice, "IA_BE_4", 2025, clinician=member)
     document = score_json(run, 2025, member.npi)
     row = activity(document, "IA_BE_4")
-    assert row["weight"] is None and row["base_points"] == 20 and row["points"] == points
+    assert row["weight"] == "unweighted" and row["base_points"] == 20 and row["points"] == points
     assert "PY2025 activities are unweighted: 20 points each" in row["reasons"]
     assert (document["points"], document["category_score"]) == (points, category)
 
@@ -297,6 +297,7 @@ def test_no_attestations_is_zero_points_not_an_error(run, app) -> None:
     assert "Activities: none attested" in output and "Points: 0 of 40" in output
 
 
+@pytest.mark.usefixtures("wide")
 def test_table_output_explains_each_activity(run, app) -> None:
     practice_id, ids = group_practice(app, 2020, 4, apm="other")
     attest(app, practice_id, "IA_PM_2", 2020, ids[:1])

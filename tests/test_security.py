@@ -303,6 +303,7 @@ NOT_LISTING_EVIDENCE = [("log",), ("log", "--format", "json"), ("log", "--format
                         ("purge", "--as-of", "2026-01-01", "--yes"), ("log", "--format", "json")]  # fmt: skip
 
 
+@pytest.mark.usefixtures("wide")  # the long file name stays on one line of the listing
 def test_patient_file_names_appear_only_where_evidence_is_listed(run, sample, home: Path, tmp_path: Path) -> None:
     consent = tmp_path / PATIENT_FILE
     consent.write_bytes(b"%PDF-1.4 signed consent")

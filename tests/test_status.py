@@ -126,6 +126,7 @@ def test_a_tin_without_clinicians_has_no_status(app) -> None:
     assert "no clinicians are recorded" in report[("group", "small_practice")].reason
 
 
+@pytest.mark.usefixtures("wide")
 def test_cli_table_shows_reasons_for_both_levels(run, app) -> None:
     build_group(app, 3, 1, {"rural": True})
     output = run("status", "--tin", TIN, "--year", YEAR, "--npi", factories.npi_for(0)).output

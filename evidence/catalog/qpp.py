@@ -17,10 +17,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from evidence.catalog.model import ActivityFacts
-from evidence.catalog.store import YearChange, apply_year_activities, ensure_requirements
+from evidence.catalog.store import (
+    YearChange,
+    YearDiff,
+    apply_year_activities,
+    diff_year_activities,
+    ensure_requirements,
+)
 from evidence.db.models import CatalogYear
 from evidence.db.types import utcnow
-from evidence.errors import CatalogError, InputError
+from evidence.errors import CatalogError, ConflictError, InputError
 from evidence.retention import audit
 from evidence.rules import cms as rules
 from evidence.rules.identifiers import is_activity_id, parse_year
@@ -59,6 +65,49 @@ class ImportResult:
     activities: int
     weighted: bool
     change: YearChange
+
+
+@dataclass(frozen=True)
+class QppPreview:
+    """What importing the file would change, shown before (or instead of) applying it."""
+
+    year: int
+    file_name: str
+    activities: int
+    weighted: bool
+    diff: YearDiff
+
+    def refusal(self, *, confirm_removal: bool) -> str | None:
+        """Why applying it is refused, or None: attested activities never go; others only when confirmed."""
+        return _refusal(self.diff, confirm_removal=confirm_removal)
+
+
+_NAMED = 5  # removed ids named in the refusal line; the preview lists them all
+
+
+def _refusal(diff: YearDiff, *, confirm_removal: bool) -> str | None:
+    if diff.attested_removed:
+        return (
+            f"PY{diff.year}: cannot drop {', '.join(diff.attested_removed)} from the inventory: "
+            "attestations refer to it; nothing changed"
+        )
+    if diff.removed and not confirm_removal:
+        shown = ", ".join(diff.removed[:_NAMED])
+        more = f" and {len(diff.removed) - _NAMED} more" if len(diff.removed) > _NAMED else ""
+        return (
+            f"PY{diff.year}: the file would remove {len(diff.removed)} "
+            f"{'activity' if len(diff.removed) == 1 else 'activities'} ({shown}{more}, all in the preview); "
+            "nothing changed: check the preview, then confirm the removal with --yes"
+        )
+    return None
+
+
+def preview_qpp(session: Session, path: Path, year: int) -> QppPreview:
+    """Check the file and compare it with the stored PY`year` inventory; writes nothing."""
+    path = Path(path)
+    facts, descriptions = read_qpp_file(path, year)
+    diff = diff_year_activities(session, year, facts, descriptions=descriptions)
+    return QppPreview(year, path.name, len(facts), rules.uses_weights(year), diff)
 
 
 def read_qpp_file(path: Path, year: int) -> tuple[list[ActivityFacts], dict[str, str | None]]:
@@ -187,10 +236,32 @@ def _short(error: ValidationError) -> str:
     return error.message
 
 
-def import_qpp(session: Session, path: Path, year: int, *, actor: str = "system") -> ImportResult:
-    """Replace PY`year`'s inventory with the file's IA entries, in the caller's transaction."""
+def import_qpp(
+    session: Session,
+    path: Path,
+    year: int,
+    *,
+    actor: str = "system",
+    confirm_removal: bool = False,
+    previewed: YearDiff | None = None,
+) -> ImportResult:
+    """Replace PY`year`'s inventory with the file's IA entries, in the caller's transaction.
+
+    Refused before any write (ConflictError) when it would drop an attested activity, or any
+    activity unless `confirm_removal`: a short or wrong-year file must not empty a year silently.
+    With `previewed`, also when the change is no longer the one shown (the file or the inventory
+    changed in between): what was confirmed is what is applied.
+    """
     path = Path(path)
     facts, descriptions = read_qpp_file(path, year)
+    diff = diff_year_activities(session, year, facts, descriptions=descriptions)
+    if previewed is not None and diff != previewed:
+        raise ConflictError(
+            f"PY{year}: {path.name} or the inventory changed since the preview; nothing changed: run it again"
+        )
+    refusal = _refusal(diff, confirm_removal=confirm_removal)
+    if refusal is not None:
+        raise ConflictError(refusal)
     weighted = rules.uses_weights(year)
     row = session.get(CatalogYear, year)
     if row is None:
@@ -206,5 +277,6 @@ def import_qpp(session: Session, path: Path, year: int, *, actor: str = "system"
     ensure_requirements(session, [f.activity_id for f in facts])
     summary = f"PY{year} inventory loaded from {path.name}: {len(facts)} activities"
     details = {"file": path.name, "sha256": row.source_sha256, "added": change.added, "updated": change.updated}
-    audit.record(session, actor, "catalog.import", summary, year=year, details={**details, "removed": change.removed})
+    removed = {"removed": change.removed, "removed_ids": list(diff.removed)}  # which activities went, for the record
+    audit.record(session, actor, "catalog.import", summary, year=year, details={**details, **removed})
     return ImportResult(year, len(facts), weighted, change)

@@ -99,6 +99,63 @@ class YearChange:
     unchanged: int
 
 
+@dataclass(frozen=True)
+class YearDiff:
+    """What making a year's inventory equal a new list would change; computed before anything is written."""
+
+    year: int
+    added: tuple[str, ...]
+    changed: tuple[tuple[str, tuple[str, ...]], ...]  # (activity id, the fields that differ)
+    removed: tuple[str, ...]
+    attested_removed: tuple[str, ...]  # removed activities that attestations refer to: never dropped
+    unchanged: int
+
+
+def diff_year_activities(
+    session: Session,
+    year: int,
+    activities: Iterable[ActivityFacts],
+    *,
+    descriptions: dict[str, str | None] | None,
+) -> YearDiff:
+    """Compare `activities` with the stored PY`year` inventory field by field; reads only."""
+    current = {a.activity_id: a for a in session.scalars(select(Activity).where(Activity.performance_year == year))}
+    wanted = {a.activity_id: a for a in activities}
+    added: list[str] = []
+    changed: list[tuple[str, tuple[str, ...]]] = []
+    for activity_id, facts in wanted.items():
+        row = current.get(activity_id)
+        if row is None:
+            added.append(activity_id)
+            continue
+        new_values: dict[str, str | None] = {"title": facts.title, "subcategory": facts.subcategory}
+        new_values["weight"] = facts.weight
+        if descriptions is not None:
+            new_values["description"] = descriptions.get(activity_id)
+        fields = tuple(k for k, v in new_values.items() if getattr(row, k) != v)
+        if fields:
+            changed.append((activity_id, fields))
+    gone = [row for activity_id, row in current.items() if activity_id not in wanted]
+    attested: list[str] = []
+    if gone:
+        attested = list(
+            session.scalars(
+                select(Activity.activity_id)
+                .join(Attestation, Attestation.activity_pk == Activity.id)
+                .where(Activity.id.in_([row.id for row in gone]))
+                .distinct()
+            )
+        )
+    return YearDiff(
+        year,
+        added=tuple(sorted(added, key=activity_sort_key)),
+        changed=tuple(sorted(changed, key=lambda pair: activity_sort_key(pair[0]))),
+        removed=tuple(sorted((row.activity_id for row in gone), key=activity_sort_key)),
+        attested_removed=tuple(sorted(attested, key=activity_sort_key)),
+        unchanged=len(wanted) - len(added) - len(changed),
+    )
+
+
 def apply_year_activities(
     session: Session,
     year: int,

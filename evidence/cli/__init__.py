@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "The IA inventory per performance year and its suggested documentation.",
     ),
     "db": ("evidence.cli.db", "db", "Create, upgrade and inspect the database schema."),
+    "init": (
+        "evidence.cli.init_cmd",
+        "init",
+        "Create the home folder, database and evidence store (nothing happens to an existing one).",
+    ),
     "demo": ("evidence.cli.demo", "demo", "Run the main job on the bundled synthetic sample practice."),
     "practice": ("evidence.cli.practice", "practice", "Add, list, show and correct practices (TINs)."),
     "clinician": (

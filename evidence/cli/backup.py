@@ -8,6 +8,7 @@ import click
 
 from evidence import __version__
 from evidence.app import App
+from evidence.cli.params import read_only
 from evidence.support.text import plural
 
 SHOWN = 10  # digests listed by name before "... and N more"
@@ -15,6 +16,7 @@ SHOWN = 10  # digests listed by name before "... and N more"
 
 @click.command()
 @click.argument("dest", type=click.Path(path_type=Path))
+@read_only
 @click.pass_obj
 def backup(app: App, dest: Path) -> None:
     """Copy the database and every stored file into the new folder DEST, verified, with a manifest.

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from evidence.app import App
-from evidence.cli.output import emit, format_option, printable
-from evidence.cli.params import ACTIVITY, TEXT, YEAR, actor_option
+from evidence.cli.output import emit, emit_json, format_option, printable
+from evidence.cli.params import ACTIVITY, TEXT, YEAR, actor_option, read_only
 from evidence.rules.cms import UNWEIGHTED, Weight, weight_label
 from evidence.support.text import plural
+
+if TYPE_CHECKING:
+    from evidence.catalog.qpp import QppPreview
 
 WEIGHT_CHOICES = (*(weight.value for weight in Weight), UNWEIGHTED)
 
@@ -71,6 +75,7 @@ def _default_year(app: App) -> int:
     help="Only activities of this weight: high, medium or none through PY2024; unweighted from PY2025.",
 )
 @format_option
+@read_only
 @click.pass_obj
 def list_(app: App, year: int | None, subcategory: str | None, weight: str | None, fmt: str) -> None:
     """List a performance year's activities with their documentation rule.
@@ -108,6 +113,7 @@ def list_(app: App, year: int | None, subcategory: str | None, weight: str | Non
 @catalog.command()
 @click.argument("activity_id", type=ACTIVITY)
 @click.option("--year", type=YEAR, help="Only this performance year.")
+@read_only
 @click.pass_obj
 def show(app: App, activity_id: str, year: int | None) -> None:
     """Show an activity: title, weight and subcategory per year, and its suggested documentation.
@@ -149,9 +155,12 @@ def show(app: App, activity_id: str, year: int | None) -> None:
 @catalog.command("import-qpp")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--year", type=YEAR, required=True, help="The performance year the file describes.")
+@click.option("--dry-run", is_flag=True, help="Only show what would change; write nothing.")
+@click.option("--yes", is_flag=True, help="Apply even though activities would be removed from the year.")
+@format_option
 @actor_option
 @click.pass_obj
-def import_qpp(app: App, file: Path, year: int) -> None:
+def import_qpp(app: App, file: Path, year: int, dry_run: bool, yes: bool, fmt: str) -> None:
     """Load a performance year's inventory from CMS's qpp-measures-data file.
 
     Takes a `measures-data.json` (IA entries are picked out of all the measures) or a file of
@@ -159,18 +168,87 @@ def import_qpp(app: App, file: Path, year: int) -> None:
     year's inventory; suggested documentation stays attached by activity id. The whole file
     is checked first: one bad entry refuses it and nothing changes.
 
+    Every run first lists what would change: activities added, changed (with the fields) and
+    removed. Removing any activity needs --yes; removing one that attestations refer to is
+    refused. With --dry-run nothing is written.
+
     \b
-    Example:
-        evidence catalog import-qpp measures/2027/measures-data.json --year 2027
+    Examples:
+        evidence catalog import-qpp measures/2027/measures-data.json --year 2027 --dry-run
+        evidence catalog import-qpp measures/2027/measures-data.json --year 2027 --yes
     """
     from evidence.catalog.qpp import import_qpp as run_import
+    from evidence.catalog.qpp import preview_qpp
+    from evidence.errors import ConflictError
 
-    with app.write() as session:
-        result = run_import(session, file, year, actor=app.actor)
-    change = result.change
-    click.echo(
-        f"PY{year}: {plural(result.activities, 'activity')} from {file.name} "
-        f"({'weighted' if result.weighted else 'unweighted'}): "
-        f"{change.added} added, {change.updated} updated, "
-        f"{change.removed} removed, {change.unchanged} unchanged"
+    if dry_run:
+        app.open_existing_only()  # a preview never creates a store
+    with app.read() as session:
+        preview = preview_qpp(session, file, year)
+    _show_preview(preview, fmt)
+    if dry_run:
+        _emit_document(preview, fmt, applied=False)
+        refusal = preview.refusal(confirm_removal=True)
+        if refusal is not None:
+            raise ConflictError(refusal)
+        needs_yes = " (applying it needs --yes: it removes activities)" if preview.diff.removed else ""
+        _note(fmt, f"dry run: nothing changed{needs_yes}")
+        return
+    try:
+        with app.write() as session:
+            run_import(session, file, year, actor=app.actor, confirm_removal=yes, previewed=preview.diff)
+    except ConflictError:
+        _emit_document(preview, fmt, applied=False)
+        raise
+    _emit_document(preview, fmt, applied=True)
+    _note(fmt, f"PY{year}: imported from {printable(file.name)}")
+
+
+def _show_preview(preview: QppPreview, fmt: str) -> None:
+    """The diff: one row per added, changed or removed activity (unchanged ones are only counted)."""
+    diff = preview.diff
+    summary = (
+        f"PY{preview.year}: {plural(preview.activities, 'activity')} in {printable(preview.file_name)} "
+        f"({'weighted' if preview.weighted else 'unweighted'}): {len(diff.added)} added, "
+        f"{len(diff.changed)} changed, {len(diff.removed)} removed, {diff.unchanged} unchanged"
     )
+    if fmt == "json":  # one document, written once the outcome is known (_emit_document)
+        return
+    rows = [
+        *({"change": "added", "activity": a, "fields": ""} for a in diff.added),
+        *({"change": "changed", "activity": a, "fields": ", ".join(fields)} for a, fields in diff.changed),
+        *({"change": "removed", "activity": a, "fields": ""} for a in diff.removed),
+    ]
+    if fmt == "csv":
+        emit(rows, fmt, columns=PREVIEW_COLUMNS)
+        click.echo(summary, err=True)
+        return
+    if rows:
+        emit(rows, fmt, columns=PREVIEW_COLUMNS)
+    click.echo(summary)
+
+
+PREVIEW_COLUMNS = ["change", "activity", "fields"]
+
+
+def _emit_document(preview: QppPreview, fmt: str, *, applied: bool) -> None:
+    if fmt != "json":
+        return
+    diff = preview.diff
+    document: dict[str, Any] = {
+        "year": preview.year,
+        "file": preview.file_name,
+        "activities": preview.activities,
+        "weighted": preview.weighted,
+        "added": list(diff.added),
+        "changed": [{"activity": a, "fields": list(fields)} for a, fields in diff.changed],
+        "removed": list(diff.removed),
+        "unchanged": diff.unchanged,
+        "applied": applied,
+    }
+    emit_json(document)
+
+
+def _note(fmt: str, line: str) -> None:
+    """The outcome line: on stdout for a table, on stderr beside JSON or CSV (stdout stays parseable)."""
+    click.echo(line, err=fmt != "table")

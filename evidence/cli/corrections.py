@@ -11,7 +11,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import emit, format_option, printable
-from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option
+from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option, read_only
 from evidence.db.models import APM_KINDS
 from evidence.support.text import plural
 
@@ -170,6 +170,7 @@ def participation() -> None:
 @click.option("--year", type=YEAR, help="Only this performance year.")
 @click.option("--activity", type=ACTIVITY, help="Only this activity.")
 @format_option
+@read_only
 @click.pass_obj
 def participation_list(app: App, tin: str, year: int | None, activity: str | None, fmt: str) -> None:
     """List participations with their ids (what `participation edit` and `delete` name).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from evidence.app import App
+from evidence.cli.params import read_only
 
 
 @click.group()
@@ -36,6 +37,7 @@ def upgrade(app: App) -> None:
 
 
 @db.command()
+@read_only
 @click.pass_obj
 def current(app: App) -> None:
     """Show the database URL and its schema revision.
@@ -47,13 +49,12 @@ def current(app: App) -> None:
     from sqlalchemy.exc import DBAPIError
 
     from evidence.app import describe_db_error
-    from evidence.config import prepare_home
     from evidence.db.engine import make_engine
     from evidence.db.migrate import HEAD_REVISION, current_revision
     from evidence.errors import StoreError
     from evidence.support.text import redact_url
 
-    prepare_home(app.settings)
+    app.require_existing_store()  # a read: a missing home or --db file is reported, never created
     engine = make_engine(app.settings.database_url)
     try:
         revision = current_revision(engine)

@@ -13,7 +13,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import document_format_option, emit, emit_json, format_option, printable
-from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option
+from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option, read_only
 from evidence.support.text import plural
 
 if TYPE_CHECKING:  # at run time both are imported where they are used
@@ -230,6 +230,7 @@ def _evidence_rows(views: Iterable[EvidenceView]) -> list[dict[str, Any]]:
 @click.option("--year", type=YEAR, help="Only this performance year.")
 @click.option("--activity", type=ACTIVITY, help="Only this activity.")
 @format_option
+@read_only
 @click.pass_obj
 def list_(app: App, tin: str | None, year: int | None, activity: str | None, fmt: str) -> None:
     """List registered evidence and where it is linked.
@@ -252,6 +253,7 @@ def list_(app: App, tin: str | None, year: int | None, activity: str | None, fmt
 @click.command()
 @click.argument("evidence_id", type=int)
 @document_format_option
+@read_only
 @click.pass_obj
 def show(app: App, evidence_id: int, fmt: str) -> None:
     """Show one piece of evidence: file facts, who registered it, and its links.
@@ -321,6 +323,7 @@ def withdraw(app: App, evidence_id: int, reason: str) -> None:
     help="The database was restored from a backup on purpose: record it in the audit trail, then repair.",
 )
 @actor_option
+@read_only
 @click.pass_obj
 def verify(app: App, repair: bool, accept_rollback: bool) -> None:
     """Re-hash every stored file; report missing, corrupted and orphaned files (exit 1 if any).
@@ -405,6 +408,7 @@ def _accept_rollback(app: App) -> None:
     is_flag=True,
     help="Exit 1 when any attested activity is not creditable: documentation, period or group rule (for scripts).",
 )
+@read_only
 @click.pass_obj
 def missing(app: App, tin: str | None, year: int | None, npi: str | None, fmt: str, fail_on_missing: bool) -> None:
     """Attested activities whose documentation is missing or outside the attested period.

@@ -10,7 +10,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import emit, format_option
-from evidence.cli.params import ISO_DATE, TIN, YEAR
+from evidence.cli.params import ISO_DATE, TIN, YEAR, read_only
 
 
 @click.group(invoke_without_command=True)
@@ -18,6 +18,7 @@ from evidence.cli.params import ISO_DATE, TIN, YEAR
 @click.option("--year", type=YEAR, help="Only events of this performance year.")
 @click.option("--since", type=ISO_DATE, help="Only events on or after this date.")
 @format_option
+@read_only
 @click.pass_context
 def log(ctx: click.Context, tin: str | None, year: int | None, since: date | None, fmt: str) -> None:
     """The audit trail: every change to the store, who made it and when.

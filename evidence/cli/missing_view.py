@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from evidence.cli.output import emit, printable
+from evidence.cli.output import emit, fit_lines, printable
 from evidence.records.missing import ActivityStatus, DocumentationStatus, ItemState, MissingReport
 from evidence.support.text import plural
 
@@ -59,7 +59,7 @@ def render_missing(report: MissingReport, fmt: str) -> None:
     if not report.activities:
         click.echo("No attestations match.")
         return
-    click.echo("\n".join(table_lines(report)))
+    click.echo("\n".join(fit_lines(table_lines(report))))
 
 
 def table_lines(report: MissingReport) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from evidence.app import App
-from evidence.cli.params import NPI, TIN, YEAR, ParamType
+from evidence.cli.params import NPI, TIN, YEAR, ParamType, read_only
 
 
 class IsoTimestampType(ParamType):
@@ -48,6 +48,7 @@ class IsoTimestampType(ParamType):
     type=IsoTimestampType(),
     help="Generation time shown and stamped in the PDF; the same value gives the same bytes [default: now, UTC].",
 )
+@read_only
 @click.pass_obj
 def packet(
     app: App,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from evidence.errors import InputError
 from evidence.rules.identifiers import parse_activity_id, parse_iso_date, parse_npi, parse_tin, parse_year
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Recent click types ParamType as generic; click 8.1 (still allowed) cannot subscript it at run time.
 if TYPE_CHECKING:
@@ -177,3 +181,18 @@ def add_store_options(command: click.Command) -> click.Command:
         for sub in command.commands.values():
             add_store_options(sub)
     return command
+
+
+def read_only(func: F) -> F:
+    """Mark a command that only reads: on a missing home or database it says so and creates nothing.
+
+    Goes right above `@click.pass_obj` / `@click.pass_context`. Write commands (and `evidence init`)
+    still create the home, database and store on first use.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        click.get_current_context().find_root().obj.open_existing_only()
+        return func(*args, **kwargs)
+
+    return cast(F, wrapper)

@@ -12,7 +12,7 @@ import click
 from evidence.app import App
 from evidence.cli.corrections import clinician_update, practice_set
 from evidence.cli.output import emit, format_option, printable
-from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option
+from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option, read_only
 from evidence.db.models import APM_KINDS
 from evidence.support.text import plural
 
@@ -60,6 +60,7 @@ def practice_add(app: App, tin: str, name: str, pcmh: bool, apm: str) -> None:
 
 @practice.command("list")
 @format_option
+@read_only
 @click.pass_obj
 def practice_list(app: App, fmt: str) -> None:
     """List practices with their clinician and attestation counts.
@@ -78,6 +79,7 @@ def practice_list(app: App, fmt: str) -> None:
 @practice.command("show")
 @click.argument("tin", type=TIN)
 @click.option("--year", type=YEAR, help="Only this performance year.")
+@read_only
 @click.pass_obj
 def practice_show(app: App, tin: str, year: int | None) -> None:
     """Show a practice: clinicians and attestations (#id) per performance year.
@@ -161,6 +163,7 @@ def clinician_add(
 @click.option("--tin", type=TIN, required=True, help="The practice.")
 @click.option("--year", type=YEAR, help="Only this performance year.")
 @format_option
+@read_only
 @click.pass_obj
 def clinician_list(app: App, tin: str, year: int | None, fmt: str) -> None:
     """List the clinicians billing under a TIN, per year, with their status inputs.

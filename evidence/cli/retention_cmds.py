@@ -9,7 +9,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import emit, format_option
-from evidence.cli.params import ISO_DATE, TEXT, TIN, YEAR, actor_option
+from evidence.cli.params import ISO_DATE, TEXT, TIN, YEAR, actor_option, read_only
 from evidence.support.text import plural
 
 if TYPE_CHECKING:  # at run time it is imported where it is used
@@ -27,6 +27,7 @@ def retention() -> None:
 
 
 @retention.command("show")
+@read_only
 @click.pass_obj
 def retention_show(app: App) -> None:
     """Show the retention period and what it means for each performance year.
@@ -174,6 +175,7 @@ def _mirror_hold(app: App, hold_id: int, digests: set[str], *, on: bool) -> None
 
 @hold.command("list")
 @format_option
+@read_only
 @click.pass_obj
 def hold_list(app: App, fmt: str) -> None:
     """List legal holds, active and released, each with its id.
@@ -217,6 +219,7 @@ def _size(n: int) -> str:
 @click.option("--as-of", type=ISO_DATE, help="Plan as of this date [default: today]; --yes only up to today.")
 @click.option("--yes", is_flag=True, help="Carry out the purge (without it nothing is deleted).")
 @actor_option
+@read_only
 @click.pass_obj
 def purge(app: App, as_of: date | None, yes: bool) -> None:
     """Show what has passed its retention window, and with --yes delete it.

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from evidence.app import App
-from evidence.cli.output import emit, emit_json, format_option, printable, render_table
-from evidence.cli.params import NPI, TIN, YEAR
+from evidence.cli.output import emit, emit_json, fit_lines, format_option, printable, render_table
+from evidence.cli.params import NPI, TIN, YEAR, read_only
 from evidence.rules.cms import weight_label
 from evidence.support.text import plural
 
@@ -46,6 +46,7 @@ STATUS_COLUMNS = ["level", "status", "label", "applies", "doubles_ia_points", "r
 @click.command()
 @entity_options
 @format_option
+@read_only
 @click.pass_obj
 def status(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
     """Special statuses (small, rural, HPSA, non-patient facing, ...) with reasons.
@@ -89,15 +90,19 @@ def status(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
         emit([{**entity, **row} for row in rows], fmt, columns=[*entity, *STATUS_COLUMNS])
         return
     who = f"NPI {report.npi} under TIN {report.tin}" if report.npi else f"TIN {report.tin}"
-    click.echo(f"{who}, PY{report.year}: {report.clinicians} clinicians billing under the TIN")
+    _echo_fitted(f"{who}, PY{report.year}: {report.clinicians} clinicians billing under the TIN")
     table = [{**row, "status": row["label"], "doubles IA points": row["doubles_ia_points"]} for row in rows]
     click.echo(render_table(table, ["level", "status", "applies", "doubles IA points", "reason"], max_width=200))
     doubling = [s.label for s in report.doubling()]
     level = "individual" if report.npi else "group"
     if doubling:
-        click.echo(f"IA points are doubled ({level}): {', '.join(doubling)}")
+        _echo_fitted(f"IA points are doubled ({level}): {', '.join(doubling)}")
     else:
         click.echo(f"No special status doubles IA points at the {level} level.")
+
+
+def _echo_fitted(line: str) -> None:
+    click.echo("\n".join(fit_lines([printable(line)])))
 
 
 # --- score -------------------------------------------------------------------------------------
@@ -106,6 +111,7 @@ def status(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
 @click.command()
 @entity_options
 @format_option
+@read_only
 @click.pass_obj
 def score(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
     """The IA score the attestations earn, activity by activity.
@@ -168,7 +174,7 @@ def _score_document(report: ScoreReport) -> dict[str, Any]:
             {
                 "activity": a.activity_id,
                 "title": a.title,
-                "weight": a.weight,
+                "weight": weight_label(a.weight),  # the word catalog list and the CSV use: never null
                 "base_points": a.base_points,
                 "doubled": a.doubled,
                 "points": a.points,
@@ -252,7 +258,7 @@ def _score_text(report: ScoreReport) -> str:
     lines.append(f"  APM ({report.apm.kind}): {report.apm.points} points - {report.apm.reason}")
     lines += _headline(report)
     lines += [f"Note: {note}" for note in report.notes]
-    return "\n".join(printable(line) for line in lines)  # titles and reasons may quote imported text
+    return "\n".join(fit_lines(printable(line) for line in lines))  # titles and reasons may quote imported text
 
 
 def _headline(report: ScoreReport) -> list[str]:
@@ -292,6 +298,7 @@ def _headline(report: ScoreReport) -> list[str]:
     is_flag=True,
     help="Refuse (exit 1, nothing written) when a submitted activity is not fully documented.",
 )
+@read_only
 @click.pass_obj
 def export_qpp(app: App, tin: str, year: int, npi: str | None, output: Path | None, force: bool, strict: bool) -> None:
     """The IA measurement set as QPP Submissions API JSON.

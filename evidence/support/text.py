@@ -1,7 +1,8 @@
-"""Words shown to people: counts with the right plural, and URLs without their passwords."""
+"""Words shown to people: counts with the right plural, URLs without their passwords, text fitted to a width."""
 
 from __future__ import annotations
 
+import unicodedata
 from fractions import Fraction
 from urllib.parse import urlsplit
 
@@ -41,3 +42,57 @@ def redact_url(url: str) -> str:
         return url
     user, _, host = parts.netloc.rpartition("@")
     return parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}").geturl()
+
+
+def char_width(ch: str) -> int:
+    """Columns a character takes in a terminal: 2 for wide East Asian characters, 0 for combining marks."""
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    return sum(char_width(ch) for ch in text)
+
+
+def wrap_to_width(text: str, width: int) -> list[str]:
+    """`text` as lines of at most `width` columns, broken at spaces; a longer word is split, never cut off.
+
+    Joining the lines (with a space where a space was broken) gives the text back: nothing is lost.
+    """
+    width = max(width, 1)
+    if display_width(text) <= width:
+        return [text]
+    lines: list[str] = []
+    line, used = "", 0
+    for word in text.split(" "):
+        size = display_width(word)
+        if line and used + 1 + size <= width:
+            line, used = f"{line} {word}", used + 1 + size
+            continue
+        if line:
+            lines.append(line)
+        line, used = "", 0
+        if not word:
+            continue  # a doubled space where the line breaks: no empty line
+        while size > width:  # a word wider than the column: split it by characters
+            head, taken = _take(word, width)
+            lines.append(head)
+            word, size = word[len(head) :], size - taken
+        line, used = word, size
+    if line or not lines:
+        lines.append(line)
+    return lines
+
+
+def _take(word: str, width: int) -> tuple[str, int]:
+    """The longest start of `word` that fits `width` columns (at least one character), and its width."""
+    used = 0
+    for index, ch in enumerate(word):
+        size = char_width(ch)
+        if used + size > width and index > 0:
+            return word[:index], used
+        used += size
+    return word, used

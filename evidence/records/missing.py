@@ -38,8 +38,7 @@ from evidence.db.models import (
 )
 from evidence.errors import NotFoundError
 from evidence.rules import cms as rules
-from evidence.rules import coverage
-from evidence.rules import credit
+from evidence.rules import coverage, credit
 
 
 class DocumentationStatus(StrEnum):

@@ -14,6 +14,9 @@ from sqlalchemy import text
 from evidence.errors import InputError
 from tests.conftest import SAMPLE
 
+# Whole report lines are matched: a terminal wide enough that none wraps (tables fit $COLUMNS).
+pytestmark = pytest.mark.usefixtures("wide")
+
 TIN = "000123456"
 CHEN, OSEI = "1234567893", "1000000004"
 ESC, RLO = "\x1b", "\u202e"

@@ -18,6 +18,9 @@ from evidence.db.models import Clinician, Practice
 from tests import factories
 from tests.factories import TIN
 
+# Whole report lines are matched: a terminal wide enough that none wraps (tables fit $COLUMNS).
+pytestmark = pytest.mark.usefixtures("wide")
+
 ORDINARY = {"patient_facing_encounters": 500, "hospital_pos_pct": 10.0, "asc_pos_pct": 0.0}
 
 

@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import SAMPLE
 
+# Whole report lines are matched: a terminal wide enough that none wraps (tables fit $COLUMNS).
+pytestmark = pytest.mark.usefixtures("wide")
+
 TIN = "000123456"
 PM7 = ("--tin", TIN, "--year", "2020", "--activity", "IA_PM_7")  # group, 2020-01-01 to 2020-12-31
 CC9 = ("--tin", TIN, "--year", "2020", "--activity", "IA_CC_9", "--item", "1")  # 2020-04-01 to 2020-09-30

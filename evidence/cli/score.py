@@ -255,25 +255,29 @@ def export_qpp(app: App, tin: str, year: int, npi: str | None, output: Path | No
 
     Only activities that earn credit are submitted (sorted by activity id); each one left
     out is listed on standard error with the reason. Exit code 1 if nothing qualifies.
+    Each export is recorded in the audit log (`qpp.export`, with the JSON's SHA-256).
 
     \b
     Examples:
         evidence export-qpp --tin 000123456 --year 2020 -o ia-2020-group.json
         evidence export-qpp --tin 000123456 --year 2020 --npi 1234567893
     """
-    from evidence.rules.qpp_export import build_submission, left_out_line
+    from evidence.rules.qpp_export import build_submission, left_out_line, record_export
 
     target = None if output is None else app.output_guard().target(output, force=force, what="the export")
+    app.ensure_writable()  # the export is recorded once written: refuse now what the record would refuse
     with app.read() as session:
         submission = build_submission(session, tin, year, npi)
     for activity in submission.left_out:
         click.echo(left_out_line(activity), err=True)
     if target is None or target.is_stdout:
         click.echo(submission.to_json(), nl=False)
-        return
-    try:
-        target.write_bytes(submission.to_json().encode())
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
-    count = len(submission.submitted)
-    click.echo(f"Wrote {plural(count, 'activity')} to {target}", err=True)
+    else:
+        try:
+            target.write_bytes(submission.to_json().encode())
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
+    with app.write() as session:
+        record_export(session, submission, target="standard output" if target is None else str(target), actor=app.actor)
+    if target is not None and not target.is_stdout:
+        click.echo(f"Wrote {plural(len(submission.submitted), 'activity')} to {target}", err=True)

@@ -137,6 +137,14 @@ class PacketContent:
     def activity_scores(self) -> dict[str, ActivityScore]:
         return {a.activity_id: a for a in self.score.activities}
 
+    @cached_property
+    def _attachment_names(self) -> dict[int, str]:
+        return {row.evidence.id: row.file_name for row in self.manifest} if self.attachments_embedded else {}
+
+    def attachment_name(self, evidence_id: int) -> str | None:
+        """The name the evidence file is embedded under (its rows link to it); None in a light copy."""
+        return self._attachment_names.get(evidence_id)
+
     def count(self, status: DocumentationStatus | str) -> int:
         """Activities with this documentation status (the templates name it by its value)."""
         return sum(1 for a in self.activities if a.status == status)

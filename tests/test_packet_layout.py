@@ -181,6 +181,27 @@ def test_every_evidence_row_opens_its_embedded_file(sample: Path, sample_home: P
     assert attachment_links(PdfReader(light)) == {}
 
 
+def test_links_to_hostile_file_names_still_open_the_file_and_reproduce(
+    sample_home: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "own-home"
+    shutil.copytree(sample_home, home)
+    hostile = tmp_path / "a\u202etxt.exe #1?.pdf"
+    hostile.write_bytes(b"%PDF-1.4 minutes")
+    link = ("--tin", TIN, "--year", 2020, "--activity", "IA_PM_7", "--effective-date", "2020-05-01")
+    invoke(home, "register", hostile, *link)
+    outputs = [tmp_path / "1.pdf", tmp_path / "2.pdf"]
+    for output in outputs:
+        run_packet(home, output, "--generated-at", GENERATED_AT)
+    assert outputs[0].read_bytes() == outputs[1].read_bytes()
+    reader = PdfReader(outputs[0])
+    (name,) = [name for name in attachment_links(reader) if "\u202e" in name]
+    assert {spec.get_object()["/EF"]["/F"].get_object().get_data() for _, spec in attachment_links(reader)[name]} == {
+        b"%PDF-1.4 minutes"
+    }
+
+
 def test_the_pdf_is_pdfa_3b_and_tagged(sample: Path) -> None:
     reader = PdfReader(sample)
     root = reader.trailer["/Root"]

@@ -271,8 +271,8 @@ def _link_rows_to_attachments(document: Any, pdf: Any) -> None:
         placeholder = _number(annotation["FS"])
         filespec = pdf.objects[placeholder]
         target = embedded.get(filespec["UF"].string) if "UF" in filespec else None
-        if target is None:
-            continue
+        if target is None:  # never ship a clock-dated placeholder: the packet would no longer reproduce
+            raise RuntimeError(f"a packet link names no embedded file: {filespec.get('UF')}")
         annotation["FS"] = target
         annotation["Contents"] = pydyf.String(f"Attached file {filespec['UF'].string}")  # what a reader announces
         placeholders.add(placeholder)

@@ -7,13 +7,18 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import Result
+from hypothesis import example, given
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
+from evidence.errors import InputError
+from evidence.packet.content import AuditAnchor, check_generated_at
 from tests.conftest import GENERATED_AT, SAMPLE
 
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset will be required:DeprecationWarning")
@@ -138,3 +143,23 @@ def test_refused_outputs_record_nothing(run: Run, sample: None, tmp_path: Path) 
     (tmp_path / "taken.json").write_text("{}")
     run("export-qpp", "--tin", TIN, "--year", "2020", "-o", tmp_path / "taken.json", expect=1)
     assert events(run) == before
+
+
+@example(event=datetime(2026, 12, 1, 13, 26, 1, 999000, tzinfo=UTC), offset_ms=-999)  # same second: accepted
+@example(event=datetime(2026, 12, 1, 13, 26, 1, 0, tzinfo=UTC), offset_ms=0)  # the very moment: accepted
+@example(event=datetime(2026, 12, 1, 13, 26, 1, 0, tzinfo=UTC), offset_ms=-1000)  # a second early: refused
+@example(event=datetime(2026, 12, 31, 23, 59, 59, 500000, tzinfo=UTC), offset_ms=-1500)  # across midnight: refused
+@given(
+    event=st.datetimes(min_value=datetime(2017, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    offset_ms=st.integers(min_value=-(10**9), max_value=10**9),
+)
+def test_generated_at_may_not_predate_the_second_of_the_reported_event(event: datetime, offset_ms: int) -> None:
+    event = event.replace(microsecond=event.microsecond // 1000 * 1000)  # events are kept to the millisecond
+    generated = (event + timedelta(milliseconds=offset_ms)).replace(microsecond=0)  # whole seconds, as given
+    anchor = AuditAnchor(7, "0" * 64, at=event)
+    if generated < event.replace(microsecond=0):
+        with pytest.raises(InputError, match=r"^--generated-at .* is before .*, the time of audit event #7,"):
+            check_generated_at(generated, anchor)
+    else:
+        check_generated_at(generated, anchor)
+    check_generated_at(generated.replace(tzinfo=None), AuditAnchor(0, "0" * 64))  # no event yet: anything goes

@@ -159,6 +159,12 @@ class App:
             if info.pop("audit_appended", False):
                 self._mirror_audit_head()
 
+    def ensure_writable(self) -> None:
+        """Refuse now (StoreError) what `write()` would refuse: for a command that records an event
+        only after it has handed its output out (a packet, an export), so nothing goes out unrecorded."""
+        with self.write():
+            pass
+
     @cached_property
     def signing_key(self) -> Ed25519PrivateKey | None:
         """The configured audit signing key (EVIDENCE_SIGNING_KEY / --signing-key), loaded once."""

@@ -38,7 +38,7 @@ def run_demo(
 
     The caller shows the report (the CLI prints its table), so the library never formats for a terminal.
     """
-    from evidence.packet.content import build_packet, write_packet
+    from evidence.packet.content import WrittenOutput, build_packet, record_packet, write_packet
     from evidence.records.importer import import_csv
     from evidence.records.manifest import read_manifest
     from evidence.records.missing import missing_report
@@ -75,5 +75,8 @@ def run_demo(
         with app.read() as session:
             packet = build_packet(session, store, tin, year, npi)
         write_packet(packet, path)
+        with app.write() as session:
+            record_packet(session, packet, [WrittenOutput("pdf", str(path), packet.sha256, len(packet.pdf))],
+                          actor=app.actor)  # fmt: skip
         echo(f"   {path}  ({plural(packet.pages, 'page')}, {plural(packet.attachments, 'attachment')})")
     return app

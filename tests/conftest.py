@@ -15,6 +15,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
         terminalreporter.write_sep("=", "CMS reference data missing", yellow=True, bold=True)
         terminalreporter.write_line(f"WARNING: {MISSING_REFERENCE}", yellow=True, bold=True)
 
+
+# A packet may not be dated before the newest change it reports, and the tests record theirs just
+# now: noon UTC tomorrow is after all of them, and one fixed value per run (same value, same bytes).
+PACKET_TIME = (datetime.now(UTC) + timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+GENERATED_AT = PACKET_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 POSTGRES_URL = os.environ.get("EVIDENCE_TEST_DATABASE_URL") or None
 ON_POSTGRES = POSTGRES_URL is not None

@@ -29,12 +29,11 @@ import pytest
 from sqlalchemy import event
 
 from evidence.support.text import plural
-from tests.conftest import ON_POSTGRES, REPO, SAMPLE, sqlite_only
+from tests.conftest import GENERATED_AT, ON_POSTGRES, REPO, SAMPLE, sqlite_only
 
 TIN = "000123456"
 SEED = 20261123
 KILLS = 12  # per command; with the backup loop (test_backup) more than 50 kills in the slow step
-GENERATED_AT = "2021-03-01T12:00:00Z"
 # Where libharfbuzz-subset is missing WeasyPrint falls back to fontTools (and says so at import).
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset will be required:DeprecationWarning")
 

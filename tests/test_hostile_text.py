@@ -19,7 +19,7 @@ from pypdf import PdfReader
 
 from evidence.cli.output import printable
 from evidence.packet.render import inert
-from tests.conftest import REPO
+from tests.conftest import GENERATED_AT, REPO
 
 TIN = "000123456"
 LINK = ("--tin", TIN, "--year", "2020", "--activity", "IA_PM_7")
@@ -185,7 +185,7 @@ def test_inert_filter_shows_markers() -> None:
 
 def _packet(run, tmp_path: Path) -> PdfReader:
     output = tmp_path / "packet.pdf"
-    run("packet", "--tin", TIN, "--year", "2020", "-o", output, "--generated-at", "2021-03-01T12:00:00Z")
+    run("packet", "--tin", TIN, "--year", "2020", "-o", output, "--generated-at", GENERATED_AT)
     return PdfReader(output)
 
 

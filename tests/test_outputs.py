@@ -18,12 +18,11 @@ from pypdf import PdfReader
 
 from evidence.cli import cli
 from evidence.support.outputs import OutputGuard, OutputRefused
-from tests.conftest import SAMPLE, sqlite_only
+from tests.conftest import GENERATED_AT, SAMPLE, sqlite_only
 
 pytestmark = [pytest.mark.filterwarnings("ignore:HarfBuzz-Subset will be required:DeprecationWarning"), sqlite_only]
 
 TIN = "000123456"
-GENERATED_AT = "2021-03-01T12:00:00Z"
 
 
 def invoke(home: Path, *args: object, expect: int = 0) -> Result:

@@ -19,7 +19,7 @@ from sqlalchemy import inspect
 from evidence.db import migrate
 from evidence.db.engine import make_engine
 from evidence.db.models import Base
-from tests.conftest import ON_POSTGRES, SAMPLE
+from tests.conftest import GENERATED_AT, ON_POSTGRES, SAMPLE
 
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="needs EVIDENCE_TEST_DATABASE_URL (PostgreSQL)")
 
@@ -73,7 +73,7 @@ def test_packet_renders_from_postgres(tmp_path: Path, run) -> None:
     run("import", SAMPLE / "practice.csv")
     run("register", "--manifest", SAMPLE / "manifest.yaml")
     out = tmp_path / "py2020.pdf"
-    run("packet", "--tin", "000123456", "--year", "2020", "-o", out, "--generated-at", "2021-03-01T12:00:00Z")
+    run("packet", "--tin", "000123456", "--year", "2020", "-o", out, "--generated-at", GENERATED_AT)
     reader = PdfReader(out)
     text = "".join(page.extract_text() for page in reader.pages)
     assert all(activity in text for activity in ("IA_PM_7", "IA_CC_9", "IA_BE_6"))

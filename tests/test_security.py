@@ -20,11 +20,10 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from tests.conftest import ON_POSTGRES, REPO, SAMPLE
+from tests.conftest import GENERATED_AT, ON_POSTGRES, REPO, SAMPLE
 from tests.listener import Listener
 
 TIN = "000123456"
-GENERATED_AT = "2021-03-01T12:00:00Z"
 PATIENT_FILE = "jane-doe-1961-03-14-colonoscopy-consent.pdf"
 PASSWORD = "s3cret-Pa55"
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset will be required:DeprecationWarning")

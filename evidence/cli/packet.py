@@ -46,7 +46,8 @@ class IsoTimestampType(ParamType):
 @click.option(
     "--generated-at",
     type=IsoTimestampType(),
-    help="Generation time shown and stamped in the PDF; the same value gives the same bytes [default: now, UTC].",
+    help="Generation time shown and stamped in the PDF, not before the newest change it reports; the same value "
+    "gives the same bytes [default: now, UTC].",
 )
 @read_only
 @click.pass_obj
@@ -68,14 +69,18 @@ def packet(
     evidence manifest and the retention statement. The evidence files are embedded as PDF
     attachments unless --no-attachments is given. Times without a zone are UTC.
 
+    Each packet is recorded in the audit log (`packet.generate`, with the SHA-256 of the
+    PDF, the ZIP and the manifest); --generated-at may not be earlier than the newest change
+    the packet reports.
+
     \b
     Examples:
         evidence packet --tin 000123456 --year 2020 -o riverbend-py2020.pdf
         evidence packet --tin 000123456 --year 2024 --npi 1234567893 -o chen-py2024.pdf --no-attachments
-        evidence packet --tin 000123456 --year 2020 -o py2020.pdf --zip py2020.zip --generated-at 2021-03-01T12:00:00Z
+        evidence packet --tin 000123456 --year 2020 -o py2020.pdf --zip py2020.zip --generated-at 2026-12-01T12:00:00Z
         evidence packet --tin 000123456 --year 2020 -o - --no-attachments > py2020.pdf
     """
-    from evidence.packet.content import build_packet, write_packet, write_packet_zip
+    from evidence.packet.content import WrittenOutput, build_packet, record_packet, write_packet, write_packet_zip
 
     guard = app.output_guard()
     pdf_target = guard.target(output, force=force, what="the PDF")
@@ -83,18 +88,29 @@ def packet(
     if zip_target is not None and zip_target.same_as(pdf_target):
         raise click.UsageError("--zip and -o name the same file (or both standard output)")
     report = click.echo if not (pdf_target.is_stdout or (zip_target and zip_target.is_stdout)) else _to_stderr
+    app.ensure_writable()  # the packet is recorded once written: refuse now what the record would refuse
     store = app.blob_store
     with app.read() as session:
         result = build_packet(session, store, tin, year, npi, generated_at=generated_at, attachments=not no_attachments)
+    written: list[WrittenOutput] = []
     try:
         write_packet(result, pdf_target)
+        written.append(WrittenOutput("pdf", str(pdf_target), result.sha256, len(result.pdf)))
         report(f"wrote {pdf_target} ({result.pages} pages, {result.attachments} attachments, SHA-256 {result.sha256})")
         if zip_target is not None:
             pdf_name = "packet.pdf" if pdf_target.is_stdout else output.name
-            entries = write_packet_zip(result, store, zip_target, pdf_name=pdf_name)
-            report(f"wrote {zip_target} ({entries} entries: the PDF, manifest.json and the evidence files)")
+            archive = write_packet_zip(result, store, zip_target, pdf_name=pdf_name)
+            written.append(WrittenOutput("zip", str(zip_target), archive.sha256, archive.size))
+            report(
+                f"wrote {zip_target} ({archive.entries} entries: the PDF, manifest.json and the evidence files, "
+                f"SHA-256 {archive.sha256})"
+            )
     except OSError as exc:
         raise click.ClickException(f"cannot write {exc.filename or output}: {exc.strerror or exc}") from exc
+    finally:
+        if written:  # what did go out is recorded, even when a later output failed
+            with app.write() as session:
+                record_packet(session, result, written, actor=app.actor)
 
 
 def _to_stderr(message: str) -> None:

@@ -307,15 +307,17 @@ def export_qpp(app: App, tin: str, year: int, npi: str | None, output: Path | No
     out is listed on standard error with the reason. A submitted activity whose documentation
     does not cover it inside the attested period is named on standard error with the reason;
     --strict refuses to export it. Exit code 1 if nothing qualifies.
+    Each export is recorded in the audit log (`qpp.export`, with the JSON's SHA-256).
 
     \b
     Examples:
         evidence export-qpp --tin 000123456 --year 2020 -o ia-2020-group.json
         evidence export-qpp --tin 000123456 --year 2020 --npi 1234567893
     """
-    from evidence.rules.qpp_export import build_submission, left_out_line, undocumented_line
+    from evidence.rules.qpp_export import build_submission, left_out_line, record_export, undocumented_line
 
     target = None if output is None else app.output_guard().target(output, force=force, what="the export")
+    app.ensure_writable()  # the export is recorded once written: refuse now what the record would refuse
     with app.read() as session:
         submission = build_submission(session, tin, year, npi, strict=strict)
     for activity in submission.left_out:
@@ -324,10 +326,12 @@ def export_qpp(app: App, tin: str, year: int, npi: str | None, output: Path | No
         click.echo(printable(undocumented_line(activity)), err=True)
     if target is None or target.is_stdout:
         click.echo(submission.to_json(), nl=False)
-        return
-    try:
-        target.write_bytes(submission.to_json().encode())
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
-    count = len(submission.submitted)
-    click.echo(f"Wrote {plural(count, 'activity')} to {target}", err=True)
+    else:
+        try:
+            target.write_bytes(submission.to_json().encode())
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
+    with app.write() as session:
+        record_export(session, submission, target="standard output" if target is None else str(target), actor=app.actor)
+    if target is not None and not target.is_stdout:
+        click.echo(f"Wrote {plural(len(submission.submitted), 'activity')} to {target}", err=True)

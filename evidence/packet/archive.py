@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
 
 from evidence.errors import StoreError
 from evidence.records.missing import ActivityStatus, EvidenceRef
@@ -106,10 +109,11 @@ def write_zip(
     rows: list[ManifestRow],
     store: BlobStore,
     timestamp: datetime,
-) -> int:
-    """The PDF, manifest.json and every evidence file, with fixed dates and modes; returns the entry count.
+) -> WrittenZip:
+    """The PDF, manifest.json and every evidence file, with fixed dates and modes; the entry count and SHA-256.
 
-    Written through the guarded `target`: complete under its name, or not there at all.
+    Written through the guarded `target`: complete under its name, or not there at all. The SHA-256
+    is of the bytes written: a file is read back once in place; standard output is hashed as it streams.
     """
     stamp = timestamp.timetuple()[:6]
 
@@ -119,16 +123,60 @@ def write_zip(
         info.external_attr = (0o100000 | PRIVATE_FILE_MODE) << 16  # a regular file, owner-only once extracted
         return info
 
-    with target.open() as handle, zipfile.ZipFile(handle, "w") as archive:
-        archive.writestr(entry(pdf_name), pdf)
-        archive.writestr(entry(MANIFEST_NAME), manifest)
-        for row in rows:
-            hasher = hashlib.sha256()
-            target_name = f"{EVIDENCE_FOLDER}/{row.file_name}"
-            with store.open(row.evidence.digest) as source, archive.open(entry(target_name), "w") as member:
-                while chunk := source.read(CHUNK_SIZE):
-                    hasher.update(chunk)
-                    member.write(chunk)
-            if hasher.hexdigest() != row.evidence.digest:
-                raise _corrupted(row)
-    return 2 + len(rows)
+    streamed = None
+    with target.open() as handle:
+        if target.is_stdout:
+            streamed = _HashingStream(handle)
+        with zipfile.ZipFile(handle if streamed is None else streamed, "w") as archive:
+            archive.writestr(entry(pdf_name), pdf)
+            archive.writestr(entry(MANIFEST_NAME), manifest)
+            for row in rows:
+                hasher = hashlib.sha256()
+                target_name = f"{EVIDENCE_FOLDER}/{row.file_name}"
+                with store.open(row.evidence.digest) as source, archive.open(entry(target_name), "w") as member:
+                    while chunk := source.read(CHUNK_SIZE):
+                        hasher.update(chunk)
+                        member.write(chunk)
+                if hasher.hexdigest() != row.evidence.digest:
+                    raise _corrupted(row)
+    if streamed is not None:
+        return WrittenZip(2 + len(rows), streamed.hasher.hexdigest(), streamed.size)
+    assert target.path is not None
+    digest, size = sha256_of_file(target.path)
+    return WrittenZip(2 + len(rows), digest, size)
+
+
+@dataclass(frozen=True)
+class WrittenZip:
+    entries: int
+    sha256: str
+    size: int
+
+
+class _HashingStream(io.RawIOBase):
+    """A write-only, unseekable stream that hashes what passes through (zipfile then streams its entries)."""
+
+    def __init__(self, target: IO[bytes]):
+        self.target, self.hasher, self.size = target, hashlib.sha256(), 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self.hasher.update(chunk)
+        self.size += len(chunk)
+        self.target.write(chunk)
+        return len(chunk)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+def sha256_of_file(path: Path) -> tuple[str, int]:
+    hasher, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            hasher.update(chunk)
+            size += len(chunk)
+    return hasher.hexdigest(), size

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 from evidence import __version__
 from evidence.db.models import Practice
 from evidence.errors import InputError, NotFoundError
-from evidence.packet.archive import ManifestRow, canonical_manifest, manifest_rows, read_verified, write_zip
+from evidence.packet.archive import (
+    ManifestRow,
+    WrittenZip,
+    canonical_manifest,
+    manifest_rows,
+    read_verified,
+    write_zip,
+)
 from evidence.records.missing import ActivityStatus, DocumentationStatus, missing_report
 from evidence.retention.policy import active_holds, retention_years
 from evidence.rules import cms as rules
@@ -43,24 +50,48 @@ class HoldView:
 
 @dataclass(frozen=True)
 class AuditAnchor:
-    """The audit chain the packet was made under; key_id None: the chain was not signed at that event."""
+    """The audit chain the packet was made under: up to its newest event that changed a record.
+
+    Events that only record an output (a packet's own, a QPP export) are left out, so the same
+    records and `generated_at` give the same packet however often it is made. key_id None: the
+    chain was not signed at that event.
+    """
 
     events: int
     head_hash: str
     key_id: str | None = None
     signed_at: datetime | None = None
+    at: datetime | None = None  # when that event happened (None: no event yet)
 
 
 def read_audit_anchor(session: Session) -> AuditAnchor:
-    from evidence.db.models import AuditHead
-    from evidence.retention.audit import GENESIS, latest_checkpoint
+    from evidence.retention.audit import GENESIS, checkpoint_at, newest_record_event
 
-    head = session.get(AuditHead, 1)
-    events, head_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
-    checkpoint = latest_checkpoint(session)
-    if checkpoint is None or (checkpoint.count, checkpoint.head_hash) != (events, head_hash):
-        return AuditAnchor(events, head_hash)
-    return AuditAnchor(events, head_hash, checkpoint.key_id, checkpoint.signed_at)
+    event = newest_record_event(session)
+    if event is None:
+        return AuditAnchor(0, GENESIS)
+    at = as_utc(event.occurred_at)
+    checkpoint = checkpoint_at(session, event.seq, event.hash)
+    if checkpoint is None:
+        return AuditAnchor(event.seq, event.hash, at=at)
+    return AuditAnchor(event.seq, event.hash, checkpoint.key_id, checkpoint.signed_at, at)
+
+
+def check_generated_at(generated_at: datetime, audit: AuditAnchor) -> None:
+    """A packet may not be dated before the newest change it reports: it would claim records not yet made."""
+    if audit.at is None:
+        return
+    newest = audit.at.replace(microsecond=0)  # generation times are whole seconds
+    if as_utc(generated_at) < newest:
+        raise InputError(
+            f"--generated-at {_moment(generated_at)} is before {_moment(newest)}, the time of audit event "
+            f"#{audit.events}, the newest change this packet reports: a packet cannot be dated before the "
+            "records it shows (give a later time, or leave --generated-at out for now)"
+        )
+
+
+def _moment(value: datetime) -> str:
+    return f"{as_utc(value):%Y-%m-%d %H:%M:%S} UTC"
 
 
 @dataclass(frozen=True)
@@ -106,6 +137,14 @@ class PacketContent:
     @cached_property
     def activity_scores(self) -> dict[str, ActivityScore]:
         return {a.activity_id: a for a in self.score.activities}
+
+    @cached_property
+    def _attachment_names(self) -> dict[int, str]:
+        return {row.evidence.id: row.file_name for row in self.manifest} if self.attachments_embedded else {}
+
+    def attachment_name(self, evidence_id: int) -> str | None:
+        """The name the evidence file is embedded under (its rows link to it); None in a light copy."""
+        return self._attachment_names.get(evidence_id)
 
     def count(self, status: DocumentationStatus | str) -> int:
         """Activities with this documentation status (the templates name it by its value)."""
@@ -157,6 +196,8 @@ def read_packet_content(
     practice_id = session.scalar(select(Practice.id).where(Practice.tin == tin))
     if practice_id is None:  # score() has checked the TIN; only a concurrent purge gets here
         raise NotFoundError(f"no practice with TIN {tin}")
+    audit = read_audit_anchor(session)
+    check_generated_at(generated_at, audit)
     holds = [
         HoldView(h.id, f"PY{h.performance_year}" if h.performance_year else "all years", h.reason, h.created_by,
                  h.created_at.date())
@@ -176,7 +217,7 @@ def read_packet_content(
         attachments_embedded=attachments,
         retention_years=retention_years(session),
         holds=holds,
-        audit=read_audit_anchor(session),
+        audit=audit,
     )
 
 
@@ -234,6 +275,50 @@ def render_packet(content: PacketContent, store: BlobStore) -> Packet:
     return Packet(content, rendered.data, rendered.pages, len(embedded))
 
 
+@dataclass(frozen=True)
+class WrittenOutput:
+    """One file handed out: what it is, where it went (as the user named it), its SHA-256 and size."""
+
+    kind: str  # "pdf" or "zip"
+    target: str
+    sha256: str
+    size: int
+
+
+def record_packet(session: Session, packet: Packet, outputs: list[WrittenOutput], *, actor: str) -> None:
+    """The `packet.generate` event, once the outputs are written: what was handed out, to whom, under which chain.
+
+    Not one of the events the packet reports (evidence.retention.audit.OUTPUT_ACTIONS), so the next
+    identical request still gives the same bytes.
+    """
+    from evidence.retention.audit import PACKET_ACTION, record
+
+    content = packet.content
+    who = f"NPI {content.npi} under TIN {content.tin}" if content.npi else f"TIN {content.tin} (group)"
+    where = ", ".join(f"{o.kind.upper()} to {o.target}" for o in outputs)
+    record(
+        session,
+        actor,
+        PACKET_ACTION,
+        f"packet of {who}, PY{content.year}, generated at {content.generated_at.isoformat()}: {where}",
+        tin=content.tin,
+        year=content.year,
+        details={
+            "npi": content.npi,
+            "generated_at": content.generated_at.isoformat(),
+            "pdf_sha256": packet.sha256,
+            "manifest_sha256": content.manifest_sha256,
+            "pages": packet.pages,
+            "attachments": packet.attachments,
+            "evidence_files": len(content.manifest),
+            "audit_event": content.audit.events,
+            "audit_head": content.audit.head_hash,
+            "audit_key_id": content.audit.key_id,
+            "outputs": [{"kind": o.kind, "target": o.target, "sha256": o.sha256, "size": o.size} for o in outputs],
+        },
+    )
+
+
 def _as_target(path: Path | OutputTarget, what: str) -> OutputTarget:
     """A bare path (the demo, the benchmarks) replaces a regular file but never a link, device or FIFO."""
     if isinstance(path, OutputTarget):
@@ -250,8 +335,8 @@ def write_packet(packet: Packet, path: Path | OutputTarget) -> None:
     _as_target(path, "the PDF").write_bytes(packet.pdf)
 
 
-def write_packet_zip(packet: Packet, store: BlobStore, path: Path | OutputTarget, *, pdf_name: str) -> int:
-    """The PDF, manifest.json and every evidence file as `evidence/<id>-<name>`; returns the entry count."""
+def write_packet_zip(packet: Packet, store: BlobStore, path: Path | OutputTarget, *, pdf_name: str) -> WrittenZip:
+    """The PDF, manifest.json and every evidence file as `evidence/<id>-<name>`; its entry count and SHA-256."""
     return write_zip(
         _as_target(path, "the ZIP"),
         pdf_name=pdf_name,

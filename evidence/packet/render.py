@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 from urllib.request import url2pathname
 
 import jinja2
@@ -53,21 +53,39 @@ def packaged_asset(url: str) -> tuple[bytes, str]:
     return path.read_bytes(), media_type
 
 
-def make_url_fetcher() -> Any:
-    """A WeasyPrint URL fetcher that serves only `packaged_asset`."""
+# An evidence row's link to its embedded file: `<a rel="attachment" href="evidence-attachment:NAME">`.
+ATTACHMENT_SCHEME = "evidence-attachment:"
+
+
+def attachment_url(name: str) -> str:
+    return ATTACHMENT_SCHEME + quote(name, safe="")
+
+
+def fetch_packet_url(url: str, attachment_names: frozenset[str]) -> tuple[bytes, str]:
+    """A packaged asset, or the empty placeholder of a linked attachment (the finisher points its
+    annotation at the embedded file itself); anything else is refused."""
+    if url.startswith(ATTACHMENT_SCHEME):
+        if unquote(url[len(ATTACHMENT_SCHEME) :]) not in attachment_names:
+            raise AssetRefused(f"refused {url}: not one of the packet's attachments")
+        return b"", "application/octet-stream"
+    return packaged_asset(url)
+
+
+def make_url_fetcher(attachment_names: frozenset[str] = frozenset()) -> Any:
+    """A WeasyPrint URL fetcher that serves only `fetch_packet_url`."""
     from weasyprint import urls
 
     if hasattr(urls, "URLFetcherResponse"):  # newer WeasyPrint: fetchers are URLFetcher objects
         # WeasyPrint has no type hints, so URLFetcher is Any to mypy: subclassing it is [misc].
         class PackagedAssetFetcher(urls.URLFetcher):  # type: ignore[misc]
             def fetch(self, url: str, headers: Any = None) -> Any:
-                body, media_type = packaged_asset(url)
+                body, media_type = fetch_packet_url(url, attachment_names)
                 return urls.URLFetcherResponse(url, body, {"Content-Type": media_type})
 
         return PackagedAssetFetcher()
 
     def fetch(url: str) -> dict[str, Any]:  # older WeasyPrint: a function returning a dict
-        body, media_type = packaged_asset(url)
+        body, media_type = fetch_packet_url(url, attachment_names)
         return {"string": body, "mime_type": media_type, "redirected_url": url}
 
     return fetch
@@ -77,13 +95,23 @@ def make_url_fetcher() -> Any:
 
 
 def file_size(size: int) -> str:
-    """2.4 KB, 1.3 MB: binary multiples, one decimal."""
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+    """25 B, 2.4 KB, 1.3 MB: the one size style of the packet (binary multiples, one decimal)."""
+    if size < 1024:
+        return f"{size} B"
+    value = size / 1024
+    for unit in ("KB", "MB", "GB"):
+        if round(value, 1) < 1024:
+            return f"{value:.1f} {unit}"
         value /= 1024
-    raise AssertionError("unreachable")
+    return f"{value:.1f} TB"
+
+
+DIGEST_GROUP = 8
+
+
+def digest_groups(digest: str) -> str:
+    """A SHA-256 in groups of 8 hex digits, so it wraps between groups and is read group by group."""
+    return " ".join(digest[i : i + DIGEST_GROUP] for i in range(0, len(digest), DIGEST_GROUP))
 
 
 def utc_time(moment: datetime) -> str:
@@ -141,6 +169,8 @@ FILTERS = {
     "subcategory": subcategory,
     "rule_text": rule_text,
     "file_size": file_size,
+    "digest_groups": digest_groups,
+    "attachment_url": attachment_url,
     "thousands": lambda n: f"{n:,}",
     "utc_time": utc_time,
     "period": period,
@@ -185,11 +215,15 @@ class RenderedPdf:
     pages: int
 
 
+# Archival (PDF/A-3b allows embedded files) and tagged (a structure tree for screen readers).
+PDF_VARIANT = "pdf/a-3b"
+
+
 def render_pdf(html: str, *, generated_at: datetime, attachments: list[EmbeddedFile], identifier: bytes) -> RenderedPdf:
     """Lay out `html` and write the PDF; same inputs, same bytes."""
     from weasyprint import HTML, Attachment
 
-    fetcher = make_url_fetcher()
+    fetcher = make_url_fetcher(frozenset(file.name for file in attachments))
     with _environment("FONTCONFIG_FILE", str(ASSETS_DIR / "fonts" / "fonts.conf")):
         document = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render()
     # Without explicit dates the PDF would carry none (or the clock's, in PDF/A variants).
@@ -208,8 +242,56 @@ def render_pdf(html: str, *, generated_at: datetime, attachments: list[EmbeddedF
     ]
     # fontTools stamps the fonts it rewrites with the clock unless SOURCE_DATE_EPOCH is set.
     with _environment("SOURCE_DATE_EPOCH", str(int(generated_at.timestamp()))):
-        data = document.write_pdf(attachments=embedded, pdf_identifier=identifier)
+        data = document.write_pdf(
+            attachments=embedded,
+            pdf_identifier=identifier,
+            pdf_variant=PDF_VARIANT,
+            pdf_tags=True,
+            finisher=_link_rows_to_attachments,
+        )
     return RenderedPdf(data, len(document.pages))
+
+
+def _link_rows_to_attachments(document: Any, pdf: Any) -> None:
+    """Point each evidence row's file-attachment annotation at the embedded file of the same name.
+
+    WeasyPrint gives every `<a rel="attachment">` a file of its own (here the empty placeholder,
+    dated by the clock); the annotations then open the one embedded copy, described with its
+    SHA-256, and the placeholders are emptied so they carry neither bytes nor dates.
+    """
+    import pydyf
+
+    catalog = pdf.catalog
+    if "Names" not in catalog or "EmbeddedFiles" not in catalog["Names"]:
+        return
+    names = pdf.objects[_number(catalog["Names"]["EmbeddedFiles"])]["Names"]
+    embedded = {pdf.objects[_number(ref)]["UF"].string: ref for ref in names[1::2]}
+    placeholders: set[int] = set()
+    for annotation in [o for o in pdf.objects if isinstance(o, dict) and o.get("Subtype") == "/FileAttachment"]:
+        placeholder = _number(annotation["FS"])
+        filespec = pdf.objects[placeholder]
+        target = embedded.get(filespec["UF"].string) if "UF" in filespec else None
+        if target is None:  # never ship a clock-dated placeholder: the packet would no longer reproduce
+            raise RuntimeError(f"a packet link names no embedded file: {filespec.get('UF')}")
+        annotation["FS"] = target
+        annotation["Contents"] = pydyf.String(f"Attached file {filespec['UF'].string}")  # what a reader announces
+        placeholders.add(placeholder)
+    for number in placeholders:
+        filespec = pdf.objects[number]
+        if "EF" in filespec:
+            stream = pdf.objects[_number(filespec["EF"]["F"])]
+            stream.stream, stream.extra = [], {}
+        filespec.clear()
+    if "AF" in catalog:  # WeasyPrint lists each embedded file twice (names tree and filespec scan): once each
+        kept = list(dict.fromkeys(ref for ref in catalog["AF"] if _number(ref) not in placeholders))
+        catalog["AF"].clear()
+        catalog["AF"].extend(kept)
+
+
+def _number(reference: Any) -> int:
+    """The object number of a pydyf reference (b"12 0 R")."""
+    text = reference.decode() if isinstance(reference, bytes) else str(reference)
+    return int(text.split()[0])
 
 
 @contextlib.contextmanager

@@ -119,7 +119,7 @@ class Participant:
     start: date
     end: date
     valid: bool  # counts toward the group rule (credit.participant_problem)
-    evidence_count: int
+    evidence_count: int  # distinct evidence files linked with this clinician's NPI for the activity
     bills_under_tin: bool = True
 
 
@@ -473,11 +473,11 @@ def _assemble(
     item_status = {item.id: ItemStatus(item.key, item.label, item.description) for item in requirement.items}
     own_periods: dict[int | None, tuple[date, date]] = {p.clinician_id: (p.start, p.end) for p in participations}
     group_period = (attestation.start, attestation.end)
-    evidence_per_clinician: dict[int, int] = defaultdict(int)
+    evidence_per_clinician: dict[int, set[int]] = defaultdict(set)  # distinct files linked with the NPI
     for link in links:
         start, end = own_periods.get(link.clinician_id, group_period)  # a participant's own period
         if link.clinician_id is not None:
-            evidence_per_clinician[link.clinician_id] += 1
+            evidence_per_clinician[link.clinician_id].add(link.evidence_id)
         status = item_status.get(link.item_id)
         if status is not None:
             status.evidence.append(
@@ -510,7 +510,7 @@ def _assemble(
                 start=p.start,
                 end=p.end,
                 valid=credit.participant_problem(attestation.year, fact) is None,
-                evidence_count=evidence_per_clinician.get(p.clinician_id, 0),
+                evidence_count=len(evidence_per_clinician.get(p.clinician_id, ())),
                 bills_under_tin=fact.bills_under_tin,
             )
             for p, fact in zip(participations, facts, strict=True)

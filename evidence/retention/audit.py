@@ -45,6 +45,11 @@ KEY_ID_SETTING = "audit_key_id"  # the fingerprint of the key that signed the fi
 # Set by the caller that owns the unit of work (App.write) in Session.info:
 SIGNER_INFO = "audit_signer"  # an Ed25519PrivateKey, or absent: no checkpoints
 HOME_INFO = "audit_home"  # the home folder whose audit-head mirror is compared before the first append
+# Events that record an output handed out (a packet, a QPP export) and change no record: a packet
+# reports the chain up to the newest other event, so recording one packet never changes the next.
+PACKET_ACTION = "packet.generate"
+QPP_EXPORT_ACTION = "qpp.export"
+OUTPUT_ACTIONS = (PACKET_ACTION, QPP_EXPORT_ACTION)
 
 
 def canonical(data: Any) -> str:
@@ -200,6 +205,19 @@ def sign_current_head(session: Session, signer: Ed25519PrivateKey, at: datetime)
     head = session.get(AuditHead, 1)
     seq, head_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
     return sign(signer, seq, head_hash, at, store_id(session))
+
+
+def newest_record_event(session: Session) -> Event | None:
+    """The newest event that is not an output's (OUTPUT_ACTIONS): the state of the records."""
+    query = select(Event).where(Event.action.not_in(OUTPUT_ACTIONS)).order_by(Event.seq.desc()).limit(1)
+    return session.scalars(query).first()
+
+
+def checkpoint_at(session: Session, seq: int, head_hash: str) -> Checkpoint | None:
+    """The signed checkpoint recorded at event #seq with that hash, if the chain was signed then."""
+    query = select(AuditCheckpoint).where(AuditCheckpoint.seq == seq, AuditCheckpoint.head_hash == head_hash)
+    row = session.scalars(query.order_by(AuditCheckpoint.id.desc())).first()
+    return _from_row(row) if row is not None else None
 
 
 def latest_checkpoint(session: Session) -> Checkpoint | None:

@@ -8,6 +8,7 @@ evidence.rules.credit) is named with its reasons; `strict=True` refuses such a s
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from evidence.errors import ConflictError, NotFoundError
 from evidence.rules import cms as rules
 from evidence.rules.scoring import ActivityScore, score
+from evidence.support.text import plural
 
 SUBMISSION_METHOD = "registry"
 
@@ -34,6 +36,46 @@ class QppSubmission:
 
     def to_json(self) -> str:
         return json.dumps(self.document, indent=2) + "\n"
+
+    @property
+    def tin(self) -> str:
+        return str(self.document["taxpayerIdentificationNumber"])
+
+    @property
+    def year(self) -> int:
+        return int(self.document["performanceYear"])
+
+    @property
+    def npi(self) -> str | None:
+        return self.document.get("nationalProviderIdentifier")
+
+
+def record_export(session: Session, submission: QppSubmission, *, target: str, actor: str) -> None:
+    """The `qpp.export` event, once the JSON is written: its SHA-256, what it submits, where it went.
+
+    An output event (evidence.retention.audit.OUTPUT_ACTIONS): packets do not report it.
+    """
+    from evidence.retention.audit import QPP_EXPORT_ACTION, record
+
+    data = submission.to_json().encode()
+    digest = hashlib.sha256(data).hexdigest()
+    who = f"NPI {submission.npi} under TIN {submission.tin}" if submission.npi else f"TIN {submission.tin} (group)"
+    record(
+        session,
+        actor,
+        QPP_EXPORT_ACTION,
+        f"QPP export of {who}, PY{submission.year}: {plural(len(submission.submitted), 'activity')} to {target}",
+        tin=submission.tin,
+        year=submission.year,
+        details={
+            "npi": submission.npi,
+            "sha256": digest,
+            "size": len(data),
+            "target": target,
+            "submitted": [a.activity_id for a in submission.submitted],
+            "left_out": [a.activity_id for a in submission.left_out],
+        },
+    )
 
 
 def left_out_line(activity: ActivityScore) -> str:

@@ -74,7 +74,7 @@ def sample(sample_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_score_total_appears_once_after_the_last_row(many: PdfReader) -> None:
-    total = re.compile(r"^Total \d+ of 40 \(raw \d+\)$")
+    total = re.compile(r"^Total \d+ claimed \(maximum 40, raw \d+\); \d+ documented, \d+ at risk$")
     pages = [n for n in range(len(many.pages)) if any(total.match(line) for line in lines(many, n))]
     breakdown = next(n for n in range(len(many.pages)) if "Score breakdown" in lines(many, n))
     assert len(pages) == 1, f"the total row is on pages {[n + 1 for n in pages]}"

@@ -180,3 +180,64 @@ def test_restore_never_deletes_the_current_database(run, filled: Path, tmp_path:
     assert not list(filled.glob("evidence.sqlite3.before-restore-*-wal"))  # one self-contained file
     run("restore", dest, "--replace-newer")  # the restore event made the current one newer
     assert len(sorted(filled.glob("evidence.sqlite3.before-restore-*[0-9]Z"))) == 2
+
+
+def test_other_commands_wait_for_a_running_restore(run, filled: Path, tmp_path: Path) -> None:
+    run("backup", tmp_path / "b")
+    journal = {"pid": 1, "source": "/mnt/b", "stamp": "x", "head": None,  # process 1 is always alive
+               "temporary": str(filled / ".evidence.sqlite3.restore-1.part"),
+               "aside": str(filled / "evidence.sqlite3.before-restore-x")}  # fmt: skip
+    (filled / "restore-in-progress").write_text(json.dumps(journal))
+    for command in (("list",), ("verify",), ("restore", tmp_path / "b")):
+        out = run(*command, expect=1).output
+        assert out == f"Error: a restore of /mnt/b is running in {filled} (process 1): wait for it to finish\n"
+
+
+def test_a_killed_restore_is_undone_by_the_next_command(run, filled: Path, tmp_path: Path) -> None:
+    """What a restore killed before its switch leaves (a temporary database, files copied in with
+    their markers, the journal) is removed by the next command; the database is as it was."""
+    dest = tmp_path / "backup"
+    run("backup", dest)
+    fresh = tmp_path / "fresh"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)  # a process that has exited
+    digests = sorted(stored(filled))
+    for digest in digests[:5]:  # as the restore's put_file left them: blob, then its intent marker
+        blob = fresh / "store" / "sha256" / digest[:2] / digest
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes((filled / "store" / "sha256" / digest[:2] / digest).read_bytes())
+        (fresh / "store" / "pending").mkdir(exist_ok=True)
+        (fresh / "store" / "pending" / f"{pid}-{digest}").touch()
+    temporary = fresh / f".evidence.sqlite3.restore-{pid}.part"
+    temporary.write_bytes((dest / "evidence.sqlite3").read_bytes()[:5000])
+    (fresh / "restore-in-progress").write_text(json.dumps({
+        "pid": pid, "source": str(dest), "stamp": "x", "head": None, "temporary": str(temporary),
+        "aside": str(fresh / "evidence.sqlite3.before-restore-x")}))  # fmt: skip
+    out = run("--home", fresh, "verify").output
+    assert out == (
+        f"recovered: undid an interrupted restore of {dest}: the database is as it was; removed its temporary "
+        "database and 5 files it had copied into the store (the backup still holds them)\n"
+        "0 stored files checked: 0 problems\n"
+    )
+    assert not temporary.exists() and not (fresh / "restore-in-progress").exists()
+    assert stored(fresh) == set() and not list((fresh / "store" / "pending").iterdir())
+    assert "12 files copied" in run("--home", fresh, "restore", dest, "--replace-newer").output
+
+
+def test_restore_refuses_a_database_another_command_holds_open(run, filled: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "backup"
+    run("backup", dest)
+    before = rows(filled / "evidence.sqlite3")
+    other = sqlite3.connect(filled / "evidence.sqlite3")  # another process's connection, in WAL mode
+    try:
+        other.execute("SELECT COUNT(*) FROM events").fetchone()
+        out = run("restore", dest, expect=1).output
+    finally:
+        other.close()
+    assert (
+        out
+        == f"Error: {filled / 'evidence.sqlite3'} is in use by another command: let it finish, then run restore again\n"
+    )
+    assert rows(filled / "evidence.sqlite3") == before and not (filled / "restore-in-progress").exists()
+    assert not list(filled.glob("*before-restore*")) and not list(filled.glob(".evidence.sqlite3.restore-*"))
+    run("restore", dest)  # once nothing else holds it

@@ -40,7 +40,16 @@ from sqlalchemy.orm import Session
 from evidence.db.engine import make_engine, read_session, write_session
 from evidence.db.migrate import ensure_schema
 from evidence.errors import InputError, StoreError
-from evidence.retention.audit import GENESIS, HOME_INFO, SIGNER_INFO, STORE_ID_SETTING, record, write_head_file
+from evidence.retention.audit import (
+    GENESIS,
+    HOME_INFO,
+    SIGNER_INFO,
+    STORE_ID_SETTING,
+    DamagedHeadFile,
+    read_head_file,
+    record,
+    write_head_file,
+)
 from evidence.store.backup import (
     ALGORITHM,
     PGDUMP_FILE,
@@ -159,6 +168,7 @@ def restore_home(
                 "replaced_head": None if current is None else current[1],
                 "moved_aside": [str(p) for p in moved],
                 "kept_newer_files": kept,
+                "replaced_mirror": _mirror(home),
             }
             summary = f"restored the backup of {manifest.created_at} ({plural(manifest.events, 'event')})"
             if current is not None:
@@ -271,7 +281,7 @@ def _finish(journal: _Journal, home: Path, database: Path, store: LocalBlobStore
     engine = make_engine(f"sqlite:///{database}")
     try:
         with read_session(engine) as session:
-            write_head_file(home, session)
+            write_head_file(home, session, replace_foreign=True)  # the restore event records the old head
     finally:
         engine.dispose()
     restored_id = _setting(database, STORE_ID_SETTING)
@@ -352,6 +362,15 @@ def _refuse_newer(database: Path, manifest: BackupManifest, current: tuple[int, 
             f"{database} holds a different audit chain from the backup (event #{events} differs): "
             "add --replace-newer to restore anyway (the current database is kept beside it)"
         )
+
+
+def _mirror(home: Path) -> dict[str, Any] | None:
+    """The audit-head mirror the restore replaces (it may be another store's: a --replace-newer restore)."""
+    try:
+        mirror = read_head_file(home)
+    except (DamagedHeadFile, OSError):
+        return {"damaged": True}
+    return None if mirror is None else {"seq": mirror.seq, "hash": mirror.hash, "store": mirror.store_id}
 
 
 def _query(path: Path, sql: str, *args: Any) -> Any:

@@ -241,3 +241,21 @@ def test_restore_refuses_a_database_another_command_holds_open(run, filled: Path
     assert rows(filled / "evidence.sqlite3") == before and not (filled / "restore-in-progress").exists()
     assert not list(filled.glob("*before-restore*")) and not list(filled.glob(".evidence.sqlite3.restore-*"))
     run("restore", dest)  # once nothing else holds it
+
+
+def test_without_hard_links_the_replaced_database_is_copied_aside(
+    run, filled: Path, tmp_path: Path, monkeypatch
+) -> None:
+    dest = tmp_path / "backup"
+    run("backup", dest)
+    run("practice", "list")
+    before = rows(filled / "evidence.sqlite3")
+
+    def no_links(*args: object) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)  # a file system without hard links
+    run("restore", dest)
+    (aside,) = filled.glob("evidence.sqlite3.before-restore-*[0-9]Z")
+    assert rows(aside) == before and aside.stat().st_ino != (filled / "evidence.sqlite3").stat().st_ino
+    assert aside.stat().st_mode & 0o777 == 0o600 and not list(filled.glob(".*.part"))

@@ -180,7 +180,7 @@ def restore_home(
             if live is not None:
                 if aside.exists():
                     raise StoreError(f"{aside} already exists: wait a second and run restore again")
-                os.link(database, aside)  # the replaced database keeps this name: never removed
+                _second_name(database, aside)
                 fsync_dir(database.parent)
             os.replace(temporary, database)
             fsync_dir(database.parent)
@@ -258,6 +258,7 @@ def _undo(journal: _Journal, home: Path, database: Path, store: LocalBlobStore) 
     for suffix in ("", *_SIDE_FILES):
         Path(f"{temporary}{suffix}").unlink(missing_ok=True)  # a copy of the backup's database, never live
     aside = Path(journal.aside)
+    aside.with_name(f".{aside.name}.part").unlink(missing_ok=True)  # a copy of the live database, half made
     with contextlib.suppress(OSError):
         if os.path.samefile(aside, database):
             aside.unlink()  # a second name of the live database, which stays: nothing is lost
@@ -319,6 +320,18 @@ def _exclusive(database: Path) -> Iterator[sqlite3.Connection | None]:
         yield connection
     finally:
         connection.close()
+
+
+def _second_name(database: Path, aside: Path) -> None:
+    """The replaced database keeps this name, never removed: a hard link, or a copy where links fail."""
+    try:
+        os.link(database, aside)
+    except OSError:  # a file system without hard links: the locked, WAL-free file copies consistently
+        partial = aside.with_name(f".{aside.name}.part")
+        shutil.copyfile(database, partial)
+        os.chmod(partial, PRIVATE_FILE_MODE)
+        fsync_file(partial)
+        os.rename(partial, aside)
 
 
 def _holds_database(database: Path) -> bool:

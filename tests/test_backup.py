@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -13,7 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from evidence.cli import cli
 from tests.conftest import REPO, SAMPLE, sqlite_only
 
 pytestmark = sqlite_only  # backup of PostgreSQL runs pg_dump; restore writes the SQLite file
@@ -259,3 +262,43 @@ def test_without_hard_links_the_replaced_database_is_copied_aside(
     (aside,) = filled.glob("evidence.sqlite3.before-restore-*[0-9]Z")
     assert rows(aside) == before and aside.stat().st_ino != (filled / "evidence.sqlite3").stat().st_ino
     assert aside.stat().st_mode & 0o777 == 0o600 and not list(filled.glob(".*.part"))
+
+
+class Killed(BaseException):
+    """Stands for a SIGKILL at one exact moment (the slow suite sends real ones at random moments)."""
+
+
+def test_a_restore_killed_after_its_switch_is_finished_by_the_next_command(
+    run, home: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import evidence.store.restore as restore_module
+
+    run("import", SAMPLE / "practice.csv")
+    target = tmp_path / "target"
+    shutil.copytree(home, target)  # the store before its files: the backup continues its chain
+    older = rows(target / "evidence.sqlite3")
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+    dest = tmp_path / "backup"
+    run("backup", dest)
+    mirror = (target / "audit-head").read_text()
+
+    def killed(*args: object) -> None:
+        raise Killed
+
+    finish = restore_module._finish
+    monkeypatch.setattr(restore_module, "_finish", killed)  # the switch is done, nothing after it
+    with pytest.raises(Killed):
+        CliRunner().invoke(cli, ["--home", str(target), "restore", str(dest)], catch_exceptions=False)
+    monkeypatch.setattr(restore_module, "_finish", finish)  # (not undo(): that would unset EVIDENCE_HOME too)
+    assert (target / "restore-in-progress").exists() and (target / "audit-head").read_text() == mirror
+    assert list((target / "store" / "pending").iterdir())  # its markers are still there
+    out = run("--home", target, "verify").output
+    assert out == (
+        f"recovered: finished an interrupted restore of {dest}: the restored database is in place\n"
+        "12 stored files checked: 0 problems\n"
+    )
+    assert not (target / "restore-in-progress").exists() and not list((target / "store" / "pending").iterdir())
+    assert (target / "audit-head").read_text() != mirror and "intact" in run("--home", target, "log", "verify").output
+    assert run("--home", target, "list").output == run("list").output
+    (aside,) = target.glob("evidence.sqlite3.before-restore-*[0-9]Z")
+    assert rows(aside) == older  # the target's own database, kept row for row

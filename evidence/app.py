@@ -71,6 +71,7 @@ class App:
         from evidence.catalog.store import sync_shipped_catalog
         from evidence.db.migrate import ensure_schema
 
+        self._recover_restore()  # a killed restore is undone or finished before anything opens the database
         if self.existing_only:
             self.require_existing_store()
         else:
@@ -95,6 +96,17 @@ class App:
             engine.dispose()
             raise
         return engine
+
+    recovered: tuple[str, ...] = ()  # what the opening finished or undid of a killed restore (verify shows it)
+
+    def _recover_restore(self) -> None:
+        """A restore killed midway is finished or undone before anything opens the database."""
+        settings = self.settings
+        if settings.sqlite_path is None or settings.store_url is not None:
+            return
+        from evidence.store.restore import recover_restore
+
+        self.recovered = tuple(recover_restore(settings.home, settings.sqlite_path, settings.store_dir))
 
     def _behind_head_mirror(self, session: Session) -> bool:
         from evidence.db.models import AuditHead

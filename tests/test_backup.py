@@ -5,19 +5,32 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from evidence.cli import cli
 from tests.conftest import REPO, SAMPLE, sqlite_only
 
 pytestmark = sqlite_only  # backup of PostgreSQL runs pg_dump; restore writes the SQLite file
 
 LINK = ("--tin", "000123456", "--year", 2020, "--activity", "IA_CC_9", "--item", 2, "--effective-date", "2020-05-01")
+
+
+def rows(database: Path) -> list[str]:
+    """Every row of a SQLite file, read-only (the file is not changed by looking)."""
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        return list(connection.iterdump())
+    finally:
+        connection.close()
 
 
 def stored(home: Path) -> set[str]:
@@ -121,9 +134,11 @@ def test_restore_refuses_an_unrelated_chain_and_keeps_the_database(run, filled: 
     dest = tmp_path / "backup"
     run("--home", other, "backup", dest)
     before = (filled / "evidence.sqlite3").read_bytes()
-    out = run("restore", dest, expect=1).output
-    assert out.startswith("Error: ") and ("different audit chain" in out or "newer" in out)
-    assert (filled / "evidence.sqlite3").read_bytes() == before
+    for extra in ((), ("--replace-newer",)):  # another store's backup: even --replace-newer would pair it wrongly
+        out = run("restore", dest, *extra, expect=1).output
+        assert out.startswith(f"Error: {dest} is a backup of store ") and "restore it into a new home" in out
+        assert (filled / "evidence.sqlite3").read_bytes() == before
+        assert not (filled / "restore-in-progress").exists()
 
 
 BACKUP_KILLS = 10
@@ -161,9 +176,129 @@ def test_an_interrupted_backup_is_not_taken_for_a_complete_one(run, filled: Path
 def test_restore_never_deletes_the_current_database(run, filled: Path, tmp_path: Path) -> None:
     dest = tmp_path / "backup"
     run("backup", dest)
-    before = (filled / "evidence.sqlite3").read_bytes()
-    run("restore", dest)  # same chain, nothing newer: accepted, the current file moved aside
+    before = rows(filled / "evidence.sqlite3")
+    run("restore", dest)  # same chain, nothing newer: accepted, the current database kept under a second name
     (aside,) = sorted(filled.glob("evidence.sqlite3.before-restore-*[0-9]Z"))
-    assert aside.read_bytes() == before
+    assert rows(aside) == before  # every row (its WAL was checkpointed into it first)
+    assert not list(filled.glob("evidence.sqlite3.before-restore-*-wal"))  # one self-contained file
     run("restore", dest, "--replace-newer")  # the restore event made the current one newer
     assert len(sorted(filled.glob("evidence.sqlite3.before-restore-*[0-9]Z"))) == 2
+
+
+def test_other_commands_wait_for_a_running_restore(run, filled: Path, tmp_path: Path) -> None:
+    run("backup", tmp_path / "b")
+    journal = {"pid": 1, "source": "/mnt/b", "stamp": "x", "head": None,  # process 1 is always alive
+               "temporary": str(filled / ".evidence.sqlite3.restore-1.part"),
+               "aside": str(filled / "evidence.sqlite3.before-restore-x")}  # fmt: skip
+    (filled / "restore-in-progress").write_text(json.dumps(journal))
+    for command in (("list",), ("verify",), ("restore", tmp_path / "b")):
+        out = run(*command, expect=1).output
+        assert out == f"Error: a restore of /mnt/b is running in {filled} (process 1): wait for it to finish\n"
+
+
+def test_a_killed_restore_is_undone_by_the_next_command(run, filled: Path, tmp_path: Path) -> None:
+    """What a restore killed before its switch leaves (a temporary database, files copied in with
+    their markers, the journal) is removed by the next command; the database is as it was."""
+    dest = tmp_path / "backup"
+    run("backup", dest)
+    fresh = tmp_path / "fresh"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)  # a process that has exited
+    digests = sorted(stored(filled))
+    for digest in digests[:5]:  # as the restore's put_file left them: blob, then its intent marker
+        blob = fresh / "store" / "sha256" / digest[:2] / digest
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes((filled / "store" / "sha256" / digest[:2] / digest).read_bytes())
+        (fresh / "store" / "pending").mkdir(exist_ok=True)
+        (fresh / "store" / "pending" / f"{pid}-{digest}").touch()
+    temporary = fresh / f".evidence.sqlite3.restore-{pid}.part"
+    temporary.write_bytes((dest / "evidence.sqlite3").read_bytes()[:5000])
+    (fresh / "restore-in-progress").write_text(json.dumps({
+        "pid": pid, "source": str(dest), "stamp": "x", "head": None, "temporary": str(temporary),
+        "aside": str(fresh / "evidence.sqlite3.before-restore-x")}))  # fmt: skip
+    out = run("--home", fresh, "verify").output
+    assert out == (
+        f"recovered: undid an interrupted restore of {dest}: the database is as it was; removed its temporary "
+        "database and 5 files it had copied into the store (the backup still holds them)\n"
+        "0 stored files checked: 0 problems\n"
+    )
+    assert not temporary.exists() and not (fresh / "restore-in-progress").exists()
+    assert stored(fresh) == set() and not list((fresh / "store" / "pending").iterdir())
+    assert "12 files copied" in run("--home", fresh, "restore", dest, "--replace-newer").output
+
+
+def test_restore_refuses_a_database_another_command_holds_open(run, filled: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "backup"
+    run("backup", dest)
+    before = rows(filled / "evidence.sqlite3")
+    other = sqlite3.connect(filled / "evidence.sqlite3")  # another process's connection, in WAL mode
+    try:
+        other.execute("SELECT COUNT(*) FROM events").fetchone()
+        out = run("restore", dest, expect=1).output
+    finally:
+        other.close()
+    assert (
+        out
+        == f"Error: {filled / 'evidence.sqlite3'} is in use by another command: let it finish, then run restore again\n"
+    )
+    assert rows(filled / "evidence.sqlite3") == before and not (filled / "restore-in-progress").exists()
+    assert not list(filled.glob("*before-restore*")) and not list(filled.glob(".evidence.sqlite3.restore-*"))
+    run("restore", dest)  # once nothing else holds it
+
+
+def test_without_hard_links_the_replaced_database_is_copied_aside(
+    run, filled: Path, tmp_path: Path, monkeypatch
+) -> None:
+    dest = tmp_path / "backup"
+    run("backup", dest)
+    run("practice", "list")
+    before = rows(filled / "evidence.sqlite3")
+
+    def no_links(*args: object) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)  # a file system without hard links
+    run("restore", dest)
+    (aside,) = filled.glob("evidence.sqlite3.before-restore-*[0-9]Z")
+    assert rows(aside) == before and aside.stat().st_ino != (filled / "evidence.sqlite3").stat().st_ino
+    assert aside.stat().st_mode & 0o777 == 0o600 and not list(filled.glob(".*.part"))
+
+
+class Killed(BaseException):
+    """Stands for a SIGKILL at one exact moment (the slow suite sends real ones at random moments)."""
+
+
+def test_a_restore_killed_after_its_switch_is_finished_by_the_next_command(
+    run, home: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import evidence.store.restore as restore_module
+
+    run("import", SAMPLE / "practice.csv")
+    target = tmp_path / "target"
+    shutil.copytree(home, target)  # the store before its files: the backup continues its chain
+    older = rows(target / "evidence.sqlite3")
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+    dest = tmp_path / "backup"
+    run("backup", dest)
+    mirror = (target / "audit-head").read_text()
+
+    def killed(*args: object) -> None:
+        raise Killed
+
+    finish = restore_module._finish
+    monkeypatch.setattr(restore_module, "_finish", killed)  # the switch is done, nothing after it
+    with pytest.raises(Killed):
+        CliRunner().invoke(cli, ["--home", str(target), "restore", str(dest)], catch_exceptions=False)
+    monkeypatch.setattr(restore_module, "_finish", finish)  # (not undo(): that would unset EVIDENCE_HOME too)
+    assert (target / "restore-in-progress").exists() and (target / "audit-head").read_text() == mirror
+    assert list((target / "store" / "pending").iterdir())  # its markers are still there
+    out = run("--home", target, "verify").output
+    assert out == (
+        f"recovered: finished an interrupted restore of {dest}: the restored database is in place\n"
+        "12 stored files checked: 0 problems\n"
+    )
+    assert not (target / "restore-in-progress").exists() and not list((target / "store" / "pending").iterdir())
+    assert (target / "audit-head").read_text() != mirror and "intact" in run("--home", target, "log", "verify").output
+    assert run("--home", target, "list").output == run("list").output
+    (aside,) = target.glob("evidence.sqlite3.before-restore-*[0-9]Z")
+    assert rows(aside) == older  # the target's own database, kept row for row

@@ -155,6 +155,8 @@ def assert_consistent(run: Callable[..., object], home: Path) -> Counter[str]:
 
 
 def _recovered_kind(line: str) -> str:
+    if "interrupted restore" in line:
+        return "restore undone" if line.startswith("recovered: undid") else "restore finished"
     for kind in ("temporary", "never committed", "purged"):
         if kind in line:
             return kind
@@ -620,3 +622,105 @@ def test_foreign_temporary_file_is_reported_not_fatal(run, home: Path) -> None:
     (incoming / "²-x.part").write_bytes(b"not ours")
     assert "leftover: ²-x.part" in run("verify", expect=1).output
     assert "removed leftover temporary file" in run("verify", "--repair").output
+
+
+# --- SIGKILL: restore ----------------------------------------------------------------------------
+
+RESTORE_FILES = 120  # besides the sample's 12: the copying takes a good part of the restore
+
+
+def rows_of(database: Path) -> list[str]:
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        return list(connection.iterdump())
+    finally:
+        connection.close()
+
+
+def restore_and_kill(home: Path, args: tuple[object, ...], delay: float | None, log: Path) -> tuple[bool, float]:
+    """Run a restore; SIGKILL it `delay` seconds after its journal appears (None: let it finish).
+
+    Returns whether it was killed and how long it ran from the journal's appearance.
+    """
+    journal = home / "restore-in-progress"
+    with open(log, "wb") as output:
+        process = subprocess.Popen(evidence_command(*args), env=child_env(home), cwd=REPO, stdout=output, stderr=output)
+        deadline = time.monotonic() + 300
+        while process.poll() is None and not journal.exists() and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        started = time.monotonic()
+        try:
+            process.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return True, time.monotonic() - started
+    assert process.returncode == 0, log.read_text(errors="replace")
+    return False, time.monotonic() - started
+
+
+@pytest.mark.slow
+@sqlite_only  # the database switch is the SQLite file's
+def test_restore_survives_sigkill_at_random_moments(run, home: Path, tmp_path: Path, request) -> None:
+    """Each kill hits a restore over an older copy of the store (every third one into a new home).
+
+    After each: `verify` exits 0, and either the old database is live with the store it had, or the
+    restored one with every file it names and the old one kept beside it; then the restore is resumed.
+    """
+    rng = random.Random(SEED + 12)
+    run("import", SAMPLE / "practice.csv")
+    older = tmp_path / "older"
+    shutil.copytree(home, older)  # its chain is where the backup's begins: restored without --replace-newer
+    older_rows = rows_of(older / "evidence.sqlite3")
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+    run("register", bulk_folder(tmp_path / "bulk", RESTORE_FILES, rng), "--tin", TIN, "--year", 2020,
+        "--activity", "IA_PM_7", "--effective-date", "2020-06-01")  # fmt: skip
+    backup = tmp_path / "backup"
+    run("backup", backup)
+    files = store_files(home)
+    assert len(files) == RESTORE_FILES + 12
+    args = ("restore", backup)
+
+    timing = tmp_path / "timing"
+    shutil.copytree(older, timing)
+    _, duration = restore_and_kill(timing, args, None, tmp_path / "restore.log")
+    states, kills, attempts, recovered = Counter(), 0, 0, Counter()
+    delays = kill_delays(rng, duration)
+    while kills < KILLS:
+        attempts += 1
+        assert attempts <= 3 * KILLS, "the restore kept finishing before the kill"
+        work, fresh = tmp_path / "work", attempts % 3 == 0
+        if fresh:
+            work.mkdir()
+        else:
+            shutil.copytree(older, work)
+        killed, _ = restore_and_kill(work, args, next(delays), tmp_path / "restore.log")
+        kills += killed
+        found = assert_consistent(run, work)
+        recovered += found
+        assert not (work / "restore-in-progress").exists() and not list(work.glob(".evidence.sqlite3.restore-*"))
+        asides = sorted(work.glob("evidence.sqlite3.before-restore-*"))
+        if query(work, "SELECT COUNT(*) FROM evidence"):  # the restored database is live, whole
+            assert store_files(work) == files
+            assert [rows_of(a) == older_rows for a in asides] == ([] if fresh else [True])  # the old one kept
+            state = "restored"
+        else:  # the old database is live, with the store it had
+            assert store_files(work) == set() and asides == []
+            if not fresh:
+                assert rows_of(work / "evidence.sqlite3") == older_rows
+            state = "as before"
+        if not killed:
+            states["finished before the kill"] += 1
+            shutil.rmtree(work)
+            continue
+        how = "undone" if found["restore undone"] else "finished" if found["restore finished"] else "clean"
+        states[f"{state} ({how}){', into a new home' if fresh else ''}"] += 1
+        if state == "as before":  # resumed; a new home has a database of its own now (verify made it)
+            run("--home", work, *args, *(("--replace-newer",) if fresh else ()))
+        assert run("--home", work, "verify").output == f"{len(files)} stored files checked: 0 problems\n"
+        assert store_files(work) == files and query(work, "SELECT COUNT(*) FROM evidence") == len(files)
+        shutil.rmtree(work)
+    report(request, "restore_kills", {
+        "files": len(files), "kills": kills, "run_seconds": round(duration, 2), "states": dict(states),
+        "undone": recovered["restore undone"], "finished": recovered["restore finished"],
+    })  # fmt: skip

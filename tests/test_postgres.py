@@ -78,3 +78,54 @@ def test_packet_renders_from_postgres(tmp_path: Path, run) -> None:
     text = "".join(page.extract_text() for page in reader.pages)
     assert all(activity in text for activity in ("IA_PM_7", "IA_CC_9", "IA_BE_6"))
     assert len(reader.attachments) == 5
+
+
+def _rows(url: str) -> dict[str, list[tuple[object, ...]]]:
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {
+                table: [tuple(r) for r in connection.execute(text(f'SELECT * FROM "{table}" ORDER BY 1'))]
+                for table in sorted(inspect(connection).get_table_names())
+            }
+    finally:
+        engine.dispose()
+
+
+def test_backup_of_postgres_is_a_dump_that_restores_every_row(tmp_path: Path, run, home: Path) -> None:
+    """pg_dump on the real server: `pg_restore --list` reads it, and restored into a new database every row is back."""
+    from evidence.store.backup import _pg_environment
+    from tests.conftest import _postgres_admin, _postgres_url
+
+    run("import", SAMPLE / "practice.csv")
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+    dest = tmp_path / "backup"
+    assert "backed up 12 stored files" in run("backup", dest).output
+    manifest = json.loads((dest / "manifest.json").read_text())
+    dump = dest / "evidence.pgdump"
+    assert manifest["database"]["file"] == "evidence.pgdump" and dump.stat().st_mode & 0o777 == 0o600
+    listing = subprocess.run(["pg_restore", "--list", str(dump)], capture_output=True, text=True, check=True).stdout
+    for table in ("events", "audit_head", "blobs", "evidence", "evidence_links", "settings"):
+        assert f"TABLE DATA public {table} " in listing, table
+
+    source_url = os.environ["EVIDENCE_DATABASE_URL"]
+    target = f"restored_{os.getpid()}"
+    _postgres_admin(f"DROP DATABASE IF EXISTS {target}")
+    _postgres_admin(f"CREATE DATABASE {target}")
+    try:
+        _, env = _pg_environment(_postgres_url(target))
+        done = subprocess.run(["pg_restore", "--no-owner", "--single-transaction", "--exit-on-error",
+                               f"--dbname={target}", str(dump)], env=env, capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        restored = _rows(_postgres_url(target))
+        assert restored == _rows(source_url)  # every row of every table, the audit chain among them
+        assert len(restored["events"]) == manifest["audit"]["events"] and len(restored["blobs"]) == 12
+        assert restored["audit_head"][0][2] == manifest["audit"]["head"]
+    finally:
+        _postgres_admin(f"DROP DATABASE IF EXISTS {target} WITH (FORCE)")
+
+    out = run("--home", tmp_path / "other", "restore", dest, expect=1).output  # one line naming the procedure
+    assert out.startswith("Error: restore writes the embedded SQLite database; a PostgreSQL database is restored")
+    assert "docs/OPERATIONS.md" in out and len(out.splitlines()) == 1

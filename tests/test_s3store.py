@@ -546,3 +546,50 @@ def test_typo_db_beside_a_bucket_writes_and_repairs_nothing(
     assert plain.object_keys() == keys  # every object still there
     assert (home / "audit-head").read_bytes() == head  # the typo database never wrote the home's mirror
     assert "audit trail intact" in run("log", "verify").output
+
+
+# --- Signed checkpoints kept in the bucket ---------------------------------------------------------
+
+
+@pytest.fixture
+def signing(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    key = tmp_path / "keys" / "audit.key"
+    key.parent.mkdir()
+    run("log", "keygen", key)
+    monkeypatch.setenv("EVIDENCE_SIGNING_KEY", str(key))
+    return key
+
+
+def test_log_checkpoint_to_the_store_is_kept_under_object_lock(run, locked: Bucket, signing: Path, tmp_path) -> None:
+    register_sample(run)
+    out = run("log", "checkpoint", "--to-store", "-o", tmp_path / "also.json").output
+    url = re.match(r"checkpoint of event #(\d+) kept under Object Lock: (s3://\S+)\n", out)
+    assert url is not None, out
+    key = url[2].removeprefix(f"s3://{LOCKED}/")
+    assert key.startswith(f"{locked.prefix}/checkpoints/{int(url[1]):08d}-") and key.endswith(".json")
+    head = locked.admin.head_object(Bucket=LOCKED, Key=key)
+    assert head["ObjectLockMode"] == "GOVERNANCE"
+    assert head["ObjectLockRetainUntilDate"] == end_of(date(datetime.now(UTC).year + 6, 12, 31))
+    body = locked.admin.get_object(Bucket=LOCKED, Key=key)["Body"].read()
+    kept = tmp_path / "kept.json"
+    kept.write_bytes(body)
+    assert body == (tmp_path / "also.json").read_bytes()  # -o wrote the same checkpoint
+    assert "audit trail intact" in run("log", "verify", "--checkpoint", kept).output  # a real, valid checkpoint
+    with pytest.raises(ClientError):  # the lock holds against the bucket's owner too
+        locked.admin.delete_object(Bucket=LOCKED, Key=key, VersionId=head["VersionId"])
+
+
+def test_log_checkpoint_to_a_store_without_object_lock_is_refused(run, plain: Bucket, signing: Path) -> None:
+    register_sample(run)
+    out = run("log", "checkpoint", "--to-store", expect=1).output
+    assert out == (
+        f"Error: the bucket of {plain.url} has no Object Lock: whoever can write it could remove the checkpoint; "
+        "keep it with -o on other media\n"
+    )
+    assert plain.admin.list_objects_v2(Bucket=PLAIN, Prefix=f"{plain.prefix}/checkpoints/").get("KeyCount") == 0
+
+
+def test_log_checkpoint_to_a_local_store_is_refused(run, home: Path, signing: Path) -> None:
+    out = run("log", "checkpoint", "--to-store", expect=1).output
+    assert out.startswith(f"Error: the local store at {home / 'store'} cannot lock a file against its owner")
+    assert len(out.splitlines()) == 1 and not (home / "store" / "checkpoints").exists()

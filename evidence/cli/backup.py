@@ -81,9 +81,11 @@ def restore(app: App, src: Path, replace_newer: bool) -> None:
 
     The backup is verified first (every SHA-256 in its manifest). A current database with more
     audit events than the backup, or a different chain, is refused unless --replace-newer.
-    Nothing is deleted: the current database is renamed to
+    Nothing is deleted: the current database keeps a second name,
     evidence.sqlite3.before-restore-<time>, and store files the backup lacks (registered after
     it) are kept and listed. The restore is recorded in the restored database's audit trail.
+    A SIGKILL at any moment leaves the old database or the restored one, whole: the next
+    command finishes or undoes an interrupted restore. SQLite and the local store only.
 
     \b
     Examples:
@@ -91,44 +93,21 @@ def restore(app: App, src: Path, replace_newer: bool) -> None:
         evidence restore /mnt/offsite/evidence-2026-12-01 --replace-newer
     """
     from evidence.db.types import utcnow
-    from evidence.errors import InputError
-    from evidence.retention.audit import record
-    from evidence.store.backup import restore_backup
+    from evidence.store.restore import restore_home
 
     settings = app.settings
-    if settings.sqlite_path is None:
-        raise InputError(
-            "restore writes the embedded SQLite database; for PostgreSQL use pg_restore (docs/OPERATIONS.md)"
-        )
-    if settings.store_url is not None:
-        raise InputError("restore fills the local store folder; for an S3 store restore the bucket's versions")
-    now = utcnow()
-    stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
-    result = restore_backup(
+    result = restore_home(
         src,
         home=settings.home,
         database=settings.sqlite_path,
         store_dir=settings.store_dir,
+        store_url=settings.store_url,
         replace_newer=replace_newer,
-        stamp=stamp,
+        actor=app.actor,
+        signer=app.signing_key,
+        now=utcnow(),
     )
     manifest = result.manifest
-    details = {
-        "backup": str(src),
-        "backup_created_at": manifest.created_at,
-        "backup_events": manifest.events,
-        "backup_head": manifest.head,
-        "replaced_events": result.replaced_events,
-        "replaced_head": result.replaced_head,
-        "moved_aside": [str(p) for p in result.moved_aside],
-        "kept_newer_files": result.kept_newer,
-    }
-    summary = f"restored the backup of {manifest.created_at} ({plural(manifest.events, 'event')})"
-    if result.replaced_events is not None:
-        summary += f" over a database of {plural(result.replaced_events, 'event')}, kept aside"
-    # The restore is the intended rollback: its event records it, so the older database may be written.
-    with app.write(accept_rollback=True) as session:
-        record(session, app.actor, "restore", summary, details=details)
     click.echo(
         f"restored {src}: the database ({plural(manifest.events, 'audit event')}), "
         f"{plural(result.restored_files, 'file')} copied into the store, {result.present_files} already there"

@@ -363,7 +363,7 @@ def verify(app: App, repair: bool, accept_rollback: bool) -> None:
         click.echo(f"leftover: {path.name} (temporary file of an interrupted registration; --repair removes it)")
     for line in report.unreadable:
         click.echo(f"unreadable: {line}")
-    for line in report.recovered:
+    for line in (*app.recovered, *report.recovered):
         click.echo(f"recovered: {line}")
     if repair and report.repair_refused is not None:
         click.echo("not repaired: nothing was moved or removed while the database is damaged, foreign or older")

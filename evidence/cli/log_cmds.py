@@ -118,16 +118,24 @@ def log_keygen(path: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write it to this new file (never over an existing one) [default: print it].",
 )
+@click.option(
+    "--to-store",
+    is_flag=True,
+    help="Also keep it in the S3 store under Object Lock, to Dec 31 of this year + the retention period.",
+)
 @click.pass_obj
-def log_checkpoint(app: App, output: Path | None) -> None:
+def log_checkpoint(app: App, output: Path | None, to_store: bool) -> None:
     """Sign the current head of the audit chain; keep the file somewhere the store cannot reach.
 
     `log verify --checkpoint FILE` later proves that none of the events it covers was changed,
-    removed or rewritten. The chain is verified first: a broken chain is never signed.
+    removed or rewritten. The chain is verified first: a broken chain is never signed. With
+    --to-store it is also kept as a new object `checkpoints/<count>-<head>-<time>.json` of an S3
+    store with Object Lock (refused for a local store or a bucket without Object Lock).
 
     \b
-    Example:
+    Examples:
         evidence log checkpoint -o /media/officer/checkpoint-2026-11.json
+        evidence --store s3://evidence-bucket/main log checkpoint --to-store
     """
     from evidence.errors import ConflictError, StoreError
     from evidence.retention.audit import check_signing_key, sign_current_head, verify_chain
@@ -143,7 +151,15 @@ def log_checkpoint(app: App, output: Path | None) -> None:
         if not check.ok:
             raise ConflictError(f"the audit trail is broken, so it is not signed: {check.problem}")
         checkpoint = sign_current_head(session, app.signing_key, datetime.now(UTC).replace(microsecond=0))
+        if to_store:
+            from evidence.retention.checkpoint import keep_in_store
+            from evidence.retention.policy import retention_years
+
+            kept = keep_in_store(app.blob_store, checkpoint, retention_years(session))
+            click.echo(f"checkpoint of event #{checkpoint.count} kept under Object Lock: {kept}")
     text = checkpoint.to_text() + "\n"
+    if to_store and output is None:
+        return
     if output is None:
         click.echo(text, nl=False)
         return

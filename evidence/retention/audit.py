@@ -271,11 +271,12 @@ def read_head_file(home: Path) -> HeadFile | None:
     return HeadFile(int(seq_text), hash_text.strip(), store, checkpoint)
 
 
-def write_head_file(home: Path, session: Session) -> None:
+def write_head_file(home: Path, session: Session, *, replace_foreign: bool = False) -> None:
     """Mirror the chain head outside the database (after commit; best effort).
 
     Another store's mirror (a mistyped --db) is never written over: that store's `log verify`
-    then says so, and this one's says its own mirror is foreign.
+    then says so, and this one's says its own mirror is foreign. A restore, whose chain records
+    the mirror it replaces, passes `replace_foreign`.
     """
     from evidence.support.fsutil import atomic_write_bytes
 
@@ -287,7 +288,7 @@ def write_head_file(home: Path, session: Session) -> None:
         existing = read_head_file(home)
     except DamagedHeadFile:
         existing = None
-    if existing is not None and existing.store_id is not None and existing.store_id != ours:
+    if existing is not None and existing.store_id is not None and existing.store_id != ours and not replace_foreign:
         return
     lines = [f"{head.seq} {head.hash}"]
     if ours is not None:

@@ -18,9 +18,9 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -28,6 +28,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from evidence.errors import ConflictError, InputError, StoreError
 from evidence.support.fsutil import PRIVATE_FILE_MODE, fsync_dir
+
+if TYPE_CHECKING:
+    from evidence.store.blobstore import BlobStore
 
 FORMAT = "evidence-audit-checkpoint/1"
 MAX_CHECKPOINT_BYTES = 4096
@@ -171,6 +174,17 @@ def write_new_file(path: Path, data: bytes, what: str) -> None:
     except OSError as exc:
         path.unlink(missing_ok=True)  # our own half-written file, created above
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def keep_in_store(store: BlobStore, checkpoint: Checkpoint, years: int) -> str:
+    """Keep the checkpoint in the store under Object Lock to Dec 31 of its year + `years`; its URL.
+
+    `years` is the store's retention period: the checkpoint outlives every record it vouches for.
+    Each checkpoint is a new object (`checkpoints/<count>-<head>-<time>.json`), never written over.
+    """
+    signed = checkpoint.signed_at
+    name = f"checkpoints/{checkpoint.count:08d}-{checkpoint.head_hash[:16]}-{signed:%Y%m%dT%H%M%SZ}.json"
+    return store.keep_locked(name, (checkpoint.to_text() + "\n").encode("ascii"), date(signed.year + years, 12, 31))
 
 
 def generate_key(path: Path) -> str:

@@ -6,14 +6,12 @@ and size, the database's SHA-256, the tool version, the audit chain head and the
 manifest is written last and atomically, after every file has been re-read and re-hashed: a
 folder without it is an interrupted backup, and restore refuses it.
 
-`create_backup` follows the service convention (a read `Session` and the `BlobStore`). Restore
-cannot: it replaces the database itself, so `restore_backup` takes the paths, and the caller
-records the restore in the audit trail of the restored database afterwards.
+`create_backup` follows the service convention (a read `Session` and the `BlobStore`);
+`read_backup` checks a backup folder. Restore replaces the database itself: evidence.store.restore.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -31,8 +29,8 @@ from sqlalchemy.orm import Session
 
 from evidence.db.models import AuditHead, Blob
 from evidence.errors import InputError, StoreError
-from evidence.retention.audit import GENESIS, STORE_ID_SETTING, verify_chain
-from evidence.store.blobstore import CHUNK_SIZE, BlobStore, LocalBlobStore
+from evidence.retention.audit import GENESIS, verify_chain
+from evidence.store.blobstore import CHUNK_SIZE, BlobStore
 from evidence.support.fsutil import PRIVATE_FILE_MODE, atomic_write_bytes, fsync_dir, make_private_dir
 from evidence.support.outputs import OutputGuard
 
@@ -61,7 +59,7 @@ def blob_path(digest: str) -> str:
     return f"{STORE_FOLDER}/{ALGORITHM}/{digest[:2]}/{digest}"
 
 
-def _sha256_of(path: Path) -> tuple[str, int]:
+def sha256_of(path: Path) -> tuple[str, int]:
     hasher, size = hashlib.sha256(), 0
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK_SIZE):
@@ -70,7 +68,7 @@ def _sha256_of(path: Path) -> tuple[str, int]:
     return hasher.hexdigest(), size
 
 
-def _fsync_file(path: Path) -> None:
+def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -113,7 +111,7 @@ def _copy_sqlite(session: Session, target: Path) -> None:
         copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
     finally:
         copy.close()
-    _fsync_file(target)
+    fsync_file(target)
 
 
 def _pg_environment(url: str) -> tuple[list[str], dict[str, str]]:
@@ -152,7 +150,7 @@ def _dump_postgres(session: Session, database_url: str, target: Path) -> tuple[i
             last = (done.stderr.strip().splitlines() or ["no message"])[-1]
             raise StoreError(f"pg_dump failed: {last}")
     os.chmod(target, PRIVATE_FILE_MODE)
-    _fsync_file(target)
+    fsync_file(target)
     return chain
 
 
@@ -179,7 +177,7 @@ def create_backup(
             events, head, chain_problem, known = _dump_postgres(session, database_url, folder / database_name)
         files, missing, corrupted = _copy_files(store, folder, known)
     entries = _verify_copy(folder, files)
-    database_sha, database_size = _sha256_of(folder / database_name)
+    database_sha, database_size = sha256_of(folder / database_name)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -234,7 +232,7 @@ def _verify_copy(folder: Path, files: dict[str, int]) -> list[dict[str, object]]
     """Re-read every copied file from the backup folder: the manifest vouches only for what is there."""
     entries: list[dict[str, object]] = []
     for digest, size in sorted(files.items()):
-        actual, actual_size = _sha256_of(folder / blob_path(digest))
+        actual, actual_size = sha256_of(folder / blob_path(digest))
         if (actual, actual_size) != (digest, size):
             raise StoreError(
                 f"the copy of {digest} in {folder} does not read back as written: the backup is not usable"
@@ -292,7 +290,7 @@ def read_backup(src: Path) -> BackupManifest:
         (blob_path(d), (d, s)) for d, s in sorted(files.items()) if _is_digest(d)
     ]:
         try:
-            actual = _sha256_of(src / name)
+            actual = sha256_of(src / name)
         except OSError as exc:
             problems.append(f"{name}: cannot be read ({exc.strerror or exc})")
             continue
@@ -306,156 +304,3 @@ def read_backup(src: Path) -> BackupManifest:
 
 def _is_digest(text: str) -> bool:
     return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
-
-
-# --- Restore ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RestoreResult:
-    manifest: BackupManifest
-    restored_files: int  # copied into the store
-    present_files: int  # already there, intact
-    kept_newer: list[str]  # in the store but not in the restored database: kept, never deleted
-    moved_aside: list[Path]  # the database files (and damaged store files) that were in the way
-    replaced_events: int | None  # events of the database that was moved aside, if any
-    replaced_head: str | None
-
-
-def restore_backup(
-    src: Path, *, home: Path, database: Path, store_dir: Path, replace_newer: bool, stamp: str
-) -> RestoreResult:
-    """Put the backup's database and files in place; nothing that was there is deleted.
-
-    The current database (with its -wal/-shm) is renamed to `<name>.before-restore-<stamp>`;
-    it is refused when it has more events than the backup or a different chain, unless
-    `replace_newer`. Store files the backup lacks are kept and listed.
-    """
-    manifest = read_backup(src)
-    if manifest.database_file != SQLITE_FILE:
-        raise InputError(
-            f"{src}: a PostgreSQL backup ({PGDUMP_FILE}) is restored with pg_restore (see docs/OPERATIONS.md)"
-        )
-    backup_db = Path(src) / SQLITE_FILE
-    current = _current_chain(database)
-    if current is not None and not replace_newer:
-        events, head = current
-        if events > manifest.events:
-            raise InputError(
-                f"{database} holds {events} audit events, the backup {manifest.events}: it is newer than the "
-                "backup; add --replace-newer to restore anyway (the current database is kept beside it)"
-            )
-        if not _backup_continues(backup_db, events, head):
-            raise InputError(
-                f"{database} holds a different audit chain from the backup (event #{events} differs): "
-                "add --replace-newer to restore anyway (the current database is kept beside it)"
-            )
-    make_private_dir(home)
-    make_private_dir(database.parent)
-    make_private_dir(store_dir, tighten=True)
-    moved = _move_aside(database, stamp)
-    temporary = database.with_name(f".{database.name}.restore.part")
-    shutil.copyfile(backup_db, temporary)
-    os.chmod(temporary, PRIVATE_FILE_MODE)
-    _fsync_file(temporary)
-    os.replace(temporary, database)
-    fsync_dir(database.parent)
-    restored, present, aside = _restore_files(manifest, store_dir, home / f"before-restore-{stamp}")
-    _adopt_store_id(database, LocalBlobStore(store_dir))
-    _, _, _, known = read_sqlite_chain(database)
-    blobs = store_dir / ALGORITHM
-    on_disk = {p.name for p in blobs.glob("*/*") if p.is_file()} if blobs.is_dir() else set()
-    kept = sorted(on_disk - known)
-    return RestoreResult(
-        manifest,
-        restored,
-        present,
-        kept,
-        moved + aside,
-        None if current is None else current[0],
-        None if current is None else current[1],
-    )
-
-
-def _adopt_store_id(database: Path, store: LocalBlobStore) -> None:
-    """A store filled from the backup gets the restored database's id when it has none yet.
-
-    The backup holds the files, not the store's STORE-ID; without the id, the first write
-    would take the pair for a database beside a stranger's store (evidence.store.identity).
-    """
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    try:
-        row = connection.execute("SELECT value FROM settings WHERE key = ?", (STORE_ID_SETTING,)).fetchone()
-    except sqlite3.Error:
-        row = None  # a database from before store ids: the first write gives both sides one
-    finally:
-        connection.close()
-    if row is not None and store.read_store_id() is None:
-        store.write_store_id(str(row[0]))
-
-
-def _current_chain(database: Path) -> tuple[int, str] | None:
-    if not database.is_file() or database.stat().st_size == 0:
-        return None
-    try:
-        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-        try:
-            row = connection.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-        finally:
-            connection.close()
-    except sqlite3.Error as exc:
-        raise StoreError(f"{database} cannot be read ({exc}): move it away yourself before restoring over it") from exc
-    return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
-
-
-def _backup_continues(backup_db: Path, events: int, head: str) -> bool:
-    """Whether the backup's chain passes through the current database's head (same history, or more)."""
-    if events == 0:
-        return True
-    connection = sqlite3.connect(f"file:{backup_db}?mode=ro", uri=True)
-    try:
-        row = connection.execute("SELECT hash FROM events WHERE seq = ?", (events,)).fetchone()
-    finally:
-        connection.close()
-    return row is not None and row[0] == head
-
-
-def _move_aside(database: Path, stamp: str) -> list[Path]:
-    moved = []
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        source = database.with_name(database.name + suffix)
-        if source.exists():
-            target = database.with_name(f"{database.name}.before-restore-{stamp}{suffix}")
-            if target.exists():
-                raise StoreError(f"{target} already exists: wait a second and run restore again")
-            os.rename(source, target)
-            moved.append(target)
-    if moved:
-        fsync_dir(database.parent)
-    return moved
-
-
-def _restore_files(manifest: BackupManifest, store_dir: Path, aside_dir: Path) -> tuple[int, int, list[Path]]:
-    restored = present = 0
-    aside: list[Path] = []
-    for digest in sorted(manifest.files):
-        relative = blob_path(digest)
-        target = store_dir / relative.removeprefix(f"{STORE_FOLDER}/")
-        if target.is_file():
-            with contextlib.suppress(OSError):
-                if _sha256_of(target)[0] == digest:
-                    present += 1
-                    continue
-            damaged = aside_dir / relative
-            make_private_dir(damaged.parent)
-            os.rename(target, damaged)  # a damaged copy is kept, outside the store, never deleted
-            aside.append(damaged)
-        make_private_dir(target.parent)
-        temporary = target.with_name(f".{digest}.restore.part")
-        shutil.copyfile(manifest.folder / relative, temporary)
-        os.chmod(temporary, PRIVATE_FILE_MODE)
-        _fsync_file(temporary)
-        os.replace(temporary, target)
-        fsync_dir(target.parent)
-        restored += 1
-    return restored, present, aside

@@ -80,6 +80,7 @@ class BlobStore(Protocol):
     def read_store_id(self) -> str | None: ...
     def write_store_id(self, store_id: str) -> None: ...
     def quarantine(self, digest: str, day: date) -> str: ...
+    def keep_locked(self, name: str, data: bytes, until: date) -> str: ...
     def quarantined(self) -> list[str]: ...
     def holds_files(self) -> bool: ...
 
@@ -166,6 +167,13 @@ class LocalBlobStore:
         except OSError as exc:
             raise StoreError(f"cannot read {self.root / STORE_ID_FILE}: {exc.strerror or exc}") from None
         return text.decode("ascii", errors="replace").strip() or None
+
+    def keep_locked(self, name: str, data: bytes, until: date) -> str:
+        """A local folder has no lock that its owner cannot undo."""
+        raise StoreError(
+            f"the local store at {self.root} cannot lock a file against its owner: keep the checkpoint with -o "
+            "on other media, or use an S3 store with Object Lock"
+        )
 
     def write_store_id(self, store_id: str) -> None:
         make_private_dir(self.root, tighten=True)

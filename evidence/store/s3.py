@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
-from evidence.errors import StoreError
+from evidence.errors import ConflictError, StoreError
 from evidence.store.blobstore import (
     ALGORITHM,
     CHUNK_SIZE,
@@ -190,6 +190,33 @@ class S3BlobStore:
                 ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=_b64(hashlib.sha256(data).digest()),
             )
+
+    def keep_locked(self, name: str, data: bytes, until: date) -> str:
+        """A new object `<prefix>/<name>` that Object Lock keeps to the end of `until`; its URL.
+
+        Refused without Object Lock (the object could be removed by whoever can write the bucket)
+        and over an existing object.
+        """
+        if not self.locking:
+            raise StoreError(
+                f"the bucket of {self.url} has no Object Lock: whoever can write it could remove the "
+                "checkpoint; keep it with -o on other media"
+            )
+        key = f"{self.base}{name}"
+        lock = self._retention(until)
+        with self._errors(f"keeping {name}"):
+            if self._head(key) is not None:
+                raise ConflictError(f"s3://{self.bucket}/{key} already exists: it is never written over")
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType="application/json",
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=_b64(hashlib.sha256(data).digest()),
+                **lock,
+            )
+        return f"s3://{self.bucket}/{key}"
 
     def quarantine(self, digest: str, day: date) -> str:
         """Copy the object under <prefix>/quarantine/<day>/sha256/, then remove the original.

@@ -60,7 +60,8 @@ class App:
         refuse_mistaken_database(self.settings)  # the more telling message first: a lost database, a --db typo
         problem = missing_store_problem(self.settings)
         if problem is not None:
-            raise NotFoundError(problem)
+            # A killed restore just undone in a new home leaves no database: say both, in that order.
+            raise NotFoundError("; ".join([*self.recovered, problem]))
 
     @cached_property
     def engine(self) -> Engine:

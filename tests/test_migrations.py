@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -12,6 +13,7 @@ from sqlalchemy import inspect
 from evidence.db import migrate
 from evidence.db.engine import make_engine
 from evidence.db.models import Base
+from tests.conftest import sqlite_only
 
 
 def test_upgrade_check_downgrade_round_trip(tmp_path: Path) -> None:
@@ -111,3 +113,16 @@ def test_0005_adds_effective_until_keeping_rows_ids_and_dates(tmp_path: Path) ->
                                 "registered_at) VALUES (3, 'b.txt', '2020-01-01', 'x', '2026-01-01 00:00:00')"))  # fmt: skip
         assert connection.execute(text("SELECT MAX(id) FROM evidence")).scalar() == 10
     engine.dispose()
+
+
+@sqlite_only
+def test_a_database_from_a_newer_evidence_is_one_line_and_left_as_it_was(run, home: Path) -> None:
+    database = home / "evidence.sqlite3"
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0099'")
+    before = database.read_bytes()
+    for command in (["missing"], ["log", "verify"]):
+        message = run(*command, expect=1).output.strip()
+        assert message.count("\n") == 0, message
+        assert "schema revision 0099" in message and "newer evidence" in message
+    assert database.read_bytes() == before

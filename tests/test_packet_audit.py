@@ -163,3 +163,14 @@ def test_generated_at_may_not_predate_the_second_of_the_reported_event(event: da
     else:
         check_generated_at(generated, anchor)
     check_generated_at(generated.replace(tzinfo=None), AuditAnchor(0, "0" * 64))  # no event yet: anything goes
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+01:00"])
+def test_a_generation_time_past_the_calendar_in_utc_is_a_usage_error(
+    run: Run, sample: None, tmp_path: Path, moment: str
+) -> None:
+    before = len(events(run))
+    result = run(*PACKET, "-o", tmp_path / "p.pdf", "--no-attachments", "--generated-at", moment, expect=2)
+    assert "outside the years 1 to 9999 once converted to UTC" in result.output
+    assert "database" not in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "p.pdf").exists() and len(events(run)) == before

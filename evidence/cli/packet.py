@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,15 @@ class IsoTimestampType(ParamType):
         if isinstance(value, datetime):
             return value
         try:
-            return datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value)
         except ValueError:
             self.fail(f"{value!r} is not an ISO 8601 timestamp such as 2021-03-01T12:00:00Z", param, ctx)
+        if moment.tzinfo is not None:
+            try:
+                moment.astimezone(UTC)  # the packet is stamped in UTC: that time must exist too
+            except OverflowError:
+                self.fail(f"{value!r} is outside the years 1 to 9999 once converted to UTC", param, ctx)
+        return moment
 
 
 @click.command()

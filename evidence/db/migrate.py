@@ -70,8 +70,37 @@ def _run(engine: Engine, direction: str, revision: str) -> None:
 
 
 def ensure_schema(engine: Engine) -> bool:
-    """Upgrade to head if needed; True when something was migrated."""
-    if current_revision(engine) == HEAD_REVISION:
+    """Upgrade to head if needed; True when something was migrated.
+
+    A revision this version does not know (the database was upgraded by a newer evidence, or a
+    backup of one was restored) is one StoreError, and nothing is changed.
+    """
+    from alembic.util import CommandError
+
+    from evidence.errors import StoreError
+
+    current = current_revision(engine)
+    if current == HEAD_REVISION:
         return False
-    upgrade(engine)
+    try:
+        upgrade(engine)
+    except CommandError as exc:
+        if current is None or _known_revision(engine, current):
+            raise
+        raise StoreError(
+            f"the database is at schema revision {current}, which this version of evidence (schema "
+            f"{HEAD_REVISION}) does not know: it was upgraded by a newer evidence; use that version "
+            "(nothing was changed)"
+        ) from exc
+    return True
+
+
+def _known_revision(engine: Engine, revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        ScriptDirectory.from_config(alembic_config(engine)).get_revision(revision)
+    except CommandError:
+        return False
     return True

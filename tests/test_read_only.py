@@ -128,3 +128,38 @@ def test_write_commands_still_create_the_home(tmp_path: Path, run) -> None:
     run("--home", fresh, "practice", "add", TIN, "--name", "Riverbend")
     assert (fresh / "evidence.sqlite3").exists()
     assert f"{TIN},Riverbend" in run("--home", fresh, "practice", "list", "--format", "csv").output
+
+
+# Commands that change records which must already exist: a typo'd --home is not a new store.
+CORRECTION_COMMANDS: dict[str, list[str]] = {
+    "link": ["link", "1", "--tin", TIN, "--year", "2020", "--activity", "IA_PM_7", "--item", "1", "--reason", "r"],
+    "unlink": ["unlink", "1", "--reason", "r"],
+    "attestation edit": ["attestation", "edit", "1", "--start", "2020-01-01", "--reason", "r"],
+    "attestation delete": ["attestation", "delete", "1", "--reason", "r"],
+    "participation edit": ["participation", "edit", "1", "--end", "2020-12-31", "--reason", "r"],
+    "participation delete": ["participation", "delete", "1", "--reason", "r"],
+    "clinician update": [
+        "clinician",
+        "update",
+        "1234567893",
+        "--tin",
+        TIN,
+        "--year",
+        "2020",
+        "--rural",
+        "--reason",
+        "r",
+    ],
+    "practice set": ["practice", "set", TIN, "--pcmh", "--reason", "r"],
+    "edit": ["edit", "1", "--description", "d", "--reason", "r"],
+    "withdraw": ["withdraw", "1", "--reason", "r"],
+    "hold release": ["hold", "release", "1", "--reason", "r"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORRECTION_COMMANDS))
+def test_a_correction_on_a_missing_home_creates_nothing(tmp_path: Path, run, name: str) -> None:
+    missing = tmp_path / "typo-home"
+    result = run("--home", missing, *CORRECTION_COMMANDS[name], expect=1)
+    _assert_refused(result, f"no evidence home at {missing}")
+    assert not missing.exists()

@@ -11,7 +11,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import emit, format_option, printable
-from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option, read_only
+from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option, changes_existing, read_only
 from evidence.db.models import APM_KINDS
 from evidence.support.text import plural
 
@@ -42,6 +42,7 @@ def _period_edit_options(func: _Command) -> _Command:
 @click.option("--npi", type=NPI, help="The clinician (individual attestation, or a group participant).")
 @_reason_option
 @actor_option
+@changes_existing
 @click.pass_obj
 def link(
     app: App, evidence_id: int, tin: str, year: int, activity: str, items: tuple[int, ...], npi: str | None, reason: str
@@ -71,6 +72,7 @@ def link(
 @click.argument("link_id", type=int)
 @_reason_option
 @actor_option
+@changes_existing
 @click.pass_obj
 def unlink(app: App, link_id: int, reason: str) -> None:
     """Remove a mistaken evidence link (`evidence show ID` lists link ids); the evidence stays.
@@ -108,6 +110,7 @@ def attestation() -> None:
 @_period_edit_options
 @_reason_option
 @actor_option
+@changes_existing
 @click.pass_obj
 def attestation_edit(app: App, attestation_id: int, start: date | None, end: date | None, reason: str) -> None:
     """Correct an attestation's period (year, activity and TIN: delete it and attest again).
@@ -129,6 +132,7 @@ def attestation_edit(app: App, attestation_id: int, start: date | None, end: dat
 @click.option("--unlink", "unlink_evidence", is_flag=True, help="Also remove the evidence links to it.")
 @_reason_option
 @actor_option
+@changes_existing
 @click.pass_obj
 def attestation_delete(app: App, attestation_id: int, unlink_evidence: bool, reason: str) -> None:
     """Delete a mistaken attestation and its participations (refused while evidence links to it).
@@ -193,6 +197,7 @@ def participation_list(app: App, tin: str, year: int | None, activity: str | Non
 @_period_edit_options
 @_reason_option
 @actor_option
+@changes_existing
 @click.pass_obj
 def participation_edit(app: App, participation_id: int, start: date | None, end: date | None, reason: str) -> None:
     """Correct one clinician's own period for a group-attested activity.
@@ -213,6 +218,7 @@ def participation_edit(app: App, participation_id: int, start: date | None, end:
 @click.argument("participation_id", type=int)
 @_reason_option
 @actor_option
+@changes_existing
 @click.pass_obj
 def participation_delete(app: App, participation_id: int, reason: str) -> None:
     """Delete a mistaken participation (refused while a legal hold covers its year).
@@ -244,6 +250,7 @@ def participation_delete(app: App, participation_id: int, reason: str) -> None:
 @click.option("--asc-pos-pct", type=click.FloatRange(0, 100), help="% of services in POS 24.")
 @_reason_option
 @actor_option
+@changes_existing
 @click.pass_obj
 def clinician_update(
     app: App,
@@ -279,6 +286,7 @@ def clinician_update(
 @click.option("--apm", type=click.Choice(APM_KINDS), help="APM participation: mips, app, other or none.")
 @_reason_option
 @actor_option
+@changes_existing
 @click.pass_obj
 def practice_set(app: App, tin: str, name: str | None, pcmh: bool | None, apm: str | None, reason: str) -> None:
     """Correct a practice's name, PCMH recognition or APM participation; what is not given stays.

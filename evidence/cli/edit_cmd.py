@@ -8,7 +8,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import printable
-from evidence.cli.params import ISO_DATE, TEXT, actor_option
+from evidence.cli.params import ISO_DATE, TEXT, actor_option, changes_existing
 
 
 @click.command()
@@ -19,6 +19,7 @@ from evidence.cli.params import ISO_DATE, TEXT, actor_option
 @click.option("--description", type=TEXT, help="What the file shows.")
 @click.option("--reason", type=TEXT, required=True, help="Why the record was wrong (kept in the audit trail).")
 @actor_option
+@changes_existing
 @click.pass_obj
 def edit(
     app: App,

@@ -13,7 +13,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import document_format_option, emit, emit_json, format_option, printable
-from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option, read_only
+from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option, changes_existing, read_only
 from evidence.support.text import plural
 
 if TYPE_CHECKING:  # at run time both are imported where they are used
@@ -300,6 +300,7 @@ def show(app: App, evidence_id: int, fmt: str) -> None:
 @click.argument("evidence_id", type=int)
 @click.option("--reason", type=TEXT, required=True, help="Why it was a mistake.")
 @actor_option
+@changes_existing
 @click.pass_obj
 def withdraw(app: App, evidence_id: int, reason: str) -> None:
     """Take a mistaken registration out of reports and packets (record and file are kept).

@@ -183,16 +183,25 @@ def add_store_options(command: click.Command) -> click.Command:
     return command
 
 
-def read_only(func: F) -> F:
-    """Mark a command that only reads: on a missing home or database it says so and creates nothing.
-
-    Goes right above `@click.pass_obj` / `@click.pass_context`. Write commands (and `evidence init`)
-    still create the home, database and store on first use.
-    """
-
+def _existing_store_only(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         click.get_current_context().find_root().obj.open_existing_only()
         return func(*args, **kwargs)
 
     return cast(F, wrapper)
+
+
+def read_only(func: F) -> F:
+    """Mark a command that only reads: on a missing home or database it says so and creates nothing.
+
+    Goes right above `@click.pass_obj` / `@click.pass_context`. Write commands (and `evidence init`)
+    still create the home, database and store on first use.
+    """
+    return _existing_store_only(func)
+
+
+def changes_existing(func: F) -> F:
+    """Mark a command that changes records that must already exist (a correction, a withdrawal):
+    a typo'd --home or --db is refused in one line instead of becoming a new, empty store."""
+    return _existing_store_only(func)

@@ -9,7 +9,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import emit, format_option
-from evidence.cli.params import ISO_DATE, TEXT, TIN, YEAR, actor_option, read_only
+from evidence.cli.params import ISO_DATE, TEXT, TIN, YEAR, actor_option, changes_existing, read_only
 from evidence.support.text import plural
 
 if TYPE_CHECKING:  # at run time it is imported where it is used
@@ -135,6 +135,7 @@ def hold_add(app: App, tin: str, year: int | None, reason: str) -> None:
 @click.argument("hold_id", type=int)
 @click.option("--reason", type=TEXT, required=True, help="Why the hold can end.")
 @actor_option
+@changes_existing
 @click.pass_obj
 def hold_release(app: App, hold_id: int, reason: str) -> None:
     """Release a legal hold; its records become purgeable again once their window ends.

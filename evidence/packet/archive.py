@@ -9,12 +9,11 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import IO, Any
 
 from evidence.errors import StoreError
 from evidence.records.missing import ActivityStatus, EvidenceRef
-from evidence.store.blobstore import CHUNK_SIZE, BlobStore
+from evidence.store.blobstore import CHUNK_SIZE, BlobStore, sha256_of_file
 from evidence.support.fsutil import PRIVATE_FILE_MODE
 from evidence.support.outputs import OutputTarget
 
@@ -171,12 +170,3 @@ class _HashingStream(io.RawIOBase):
 
     def flush(self) -> None:
         self.target.flush()
-
-
-def sha256_of_file(path: Path) -> tuple[str, int]:
-    hasher, size = hashlib.sha256(), 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_SIZE):
-            hasher.update(chunk)
-            size += len(chunk)
-    return hasher.hexdigest(), size

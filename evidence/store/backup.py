@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from evidence.db.models import AuditHead, Blob
 from evidence.errors import InputError, StoreError
 from evidence.retention.audit import GENESIS, verify_chain
-from evidence.store.blobstore import CHUNK_SIZE, BlobStore
+from evidence.store.blobstore import CHUNK_SIZE, BlobStore, sha256_of_file
 from evidence.support.fsutil import PRIVATE_FILE_MODE, atomic_write_bytes, fsync_dir, make_private_dir
 from evidence.support.outputs import OutputGuard
 
@@ -57,15 +57,6 @@ class BackupResult:
 
 def blob_path(digest: str) -> str:
     return f"{STORE_FOLDER}/{ALGORITHM}/{digest[:2]}/{digest}"
-
-
-def sha256_of(path: Path) -> tuple[str, int]:
-    hasher, size = hashlib.sha256(), 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_SIZE):
-            hasher.update(chunk)
-            size += len(chunk)
-    return hasher.hexdigest(), size
 
 
 def fsync_file(path: Path) -> None:
@@ -177,7 +168,7 @@ def create_backup(
             events, head, chain_problem, known = _dump_postgres(session, database_url, folder / database_name)
         files, missing, corrupted = _copy_files(store, folder, known)
     entries = _verify_copy(folder, files)
-    database_sha, database_size = sha256_of(folder / database_name)
+    database_sha, database_size = sha256_of_file(folder / database_name)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -232,7 +223,7 @@ def _verify_copy(folder: Path, files: dict[str, int]) -> list[dict[str, object]]
     """Re-read every copied file from the backup folder: the manifest vouches only for what is there."""
     entries: list[dict[str, object]] = []
     for digest, size in sorted(files.items()):
-        actual, actual_size = sha256_of(folder / blob_path(digest))
+        actual, actual_size = sha256_of_file(folder / blob_path(digest))
         if (actual, actual_size) != (digest, size):
             raise StoreError(
                 f"the copy of {digest} in {folder} does not read back as written: the backup is not usable"
@@ -290,7 +281,7 @@ def read_backup(src: Path) -> BackupManifest:
         (blob_path(d), (d, s)) for d, s in sorted(files.items()) if _is_digest(d)
     ]:
         try:
-            actual = sha256_of(src / name)
+            actual = sha256_of_file(src / name)
         except OSError as exc:
             problems.append(f"{name}: cannot be read ({exc.strerror or exc})")
             continue

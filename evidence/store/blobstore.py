@@ -32,6 +32,18 @@ from evidence.support.fsutil import PRIVATE_FILE_MODE, atomic_write_bytes, fsync
 
 ALGORITHM = "sha256"
 CHUNK_SIZE = 1024 * 1024
+
+
+def sha256_of_file(path: Path) -> tuple[str, int]:
+    """SHA-256 and size of a file, read in chunks (a 1 GiB file never sits in memory)."""
+    hasher, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            hasher.update(chunk)
+            size += len(chunk)
+    return hasher.hexdigest(), size
+
+
 STORE_ID_FILE = "STORE-ID"  # the store's random id, also in the database's settings (evidence.store.identity)
 QUARANTINE_DIR = "quarantine"  # <home>/quarantine/<date>/sha256/<digest>: files no database names
 # The names this module gives its own temporary files and intent markers.

@@ -58,9 +58,8 @@ from evidence.store.backup import (
     blob_path,
     fsync_file,
     read_backup,
-    sha256_of,
 )
-from evidence.store.blobstore import LocalBlobStore
+from evidence.store.blobstore import LocalBlobStore, sha256_of_file
 from evidence.support.fsutil import PRIVATE_FILE_MODE, atomic_write_bytes, fsync_dir, make_private_dir
 from evidence.support.text import plural
 
@@ -476,7 +475,7 @@ def _restore_files(manifest: BackupManifest, store: LocalBlobStore, aside_dir: P
             restored += 1
             continue
         with contextlib.suppress(OSError):
-            if sha256_of(target)[0] == digest:
+            if sha256_of_file(target)[0] == digest:
                 present += 1
                 continue
         damaged = aside_dir / blob_path(digest)

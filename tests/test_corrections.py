@@ -302,6 +302,27 @@ def test_participation_edit_and_delete_move_the_50_percent_rule(run, sample) -> 
     _intact(run)
 
 
+def test_participation_delete_is_refused_while_evidence_about_the_clinician_is_linked(run, dump, sample) -> None:
+    """Dr. Chen's QCDR statement is linked with her NPI to IA_PM_7: without her participation it would
+    silently be judged against the group's period instead, so the link must be removed first."""
+    chen = _participation(run, CHEN, "IA_PM_7")
+    before = dump()
+    out = run("participation", "delete", chen, "--reason", "x", expect=1).output
+    assert out.startswith(f"Error: participation {chen} (NPI {CHEN} in {TIN} PY2020 IA_PM_7) has 1 evidence link ")
+    assert "`evidence unlink LINK_ID` first" in out and out.count("\n") == 1
+    assert dump() == before
+    listed = json.loads(run("list", "--format", "json").output)
+    statement = next(row["id"] for row in listed if row["name"] == "qcdr-participation-chen.pdf")
+    link = next(
+        line.split(":")[0].split()[-1]
+        for line in run("show", str(statement)).output.splitlines()
+        if line.strip().startswith("link ") and "IA_PM_7" in line
+    )
+    run("unlink", link, "--reason", "statement belongs to no participation")
+    run("participation", "delete", chen, "--reason", "Dr. Chen did not take part")
+    _intact(run)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -219,6 +219,21 @@ def delete_participation(session: Session, participation_id: int, *, reason: str
     row, name = _participation(session, participation_id)
     attestation = row.attestation
     refuse_if_held(session, attestation, f"delete {name}")
+    # Evidence about this clinician is judged against their own period; without it, it would
+    # silently count against the group's period instead. The links go first, each with its reason.
+    links = list(
+        session.scalars(
+            select(EvidenceLink).where(
+                EvidenceLink.attestation_id == attestation.id, EvidenceLink.clinician_id == row.clinician_id
+            )
+        )
+    )
+    if links:
+        ids = ", ".join(str(link.id) for link in links)
+        raise ConflictError(
+            f"{name} has {plural(len(links), 'evidence link')} about NPI {row.clinician.npi} (link {ids}); "
+            "remove them with `evidence unlink LINK_ID` first"
+        )
     old = {"npi": row.clinician.npi, **_period(row.start_date, row.end_date)}
     session.delete(row)
     session.flush()

@@ -154,17 +154,46 @@ def test_which_statuses_double_ia_points(status: str, doubles: bool) -> None:
         pytest.param(lambda: rules.is_pos_based(2020, 75.0), True, id="pos-based-75"),
         pytest.param(lambda: rules.is_pos_based(2020, 74.9), False, id="pos-not-based-74.9"),
         pytest.param(lambda: rules.is_pos_based(2020, None), False, id="pos-unknown"),
-        pytest.param(lambda: rules.group_share_met(2020, 3, 4), False, id="group-75-not-more"),
-        pytest.param(lambda: rules.group_share_met(2020, 750, 1000), False, id="group-750-of-1000"),
-        pytest.param(lambda: rules.group_share_met(2020, 751, 1000), True, id="group-75.1"),
-        pytest.param(lambda: rules.group_share_met(2020, 0, 0), False, id="group-empty"),
-        pytest.param(lambda: rules.group_all_met(2020, 4, 4), True, id="asc-group-all"),
-        pytest.param(lambda: rules.group_all_met(2020, 3, 4), False, id="asc-group-all-but-one"),
-        pytest.param(lambda: rules.group_all_met(2020, 0, 0), False, id="asc-group-empty"),
     ],
 )
 def test_status_thresholds(check, expected: bool) -> None:
     assert check() is expected
+
+
+# One row per group special-status rule per year it changed (docs/RULES-SOURCES.md).
+@pytest.mark.parametrize(
+    ("year", "status", "count", "clinicians", "met"),
+    [
+        pytest.param(2017, "rural", 1, 4, True, id="2017-rural-one-practice-site-enough"),
+        pytest.param(2017, "hpsa", 1, 40, True, id="2017-hpsa-one-practice-site-enough"),
+        pytest.param(2017, "rural", 0, 4, False, id="2017-rural-none"),
+        pytest.param(2018, "rural", 1, 4, False, id="2018-rural-one-of-four-not-enough"),
+        pytest.param(2018, "rural", 3, 4, False, id="2018-rural-75-not-more"),
+        pytest.param(2018, "hpsa", 751, 1000, True, id="2018-hpsa-75.1"),
+        pytest.param(2020, "rural", 750, 1000, False, id="2020-rural-750-of-1000"),
+        pytest.param(2025, "hpsa", 4, 5, True, id="2025-hpsa-80"),
+        pytest.param(2017, "non_patient_facing", 1, 4, False, id="2017-npf-needs-share"),
+        pytest.param(2017, "non_patient_facing", 4, 5, True, id="2017-npf-80"),
+        pytest.param(2020, "non_patient_facing", 3, 4, False, id="2020-npf-75-not-more"),
+        pytest.param(2018, "hospital_based", 4, 5, False, id="2018-hospital-needs-all"),
+        pytest.param(2018, "hospital_based", 5, 5, True, id="2018-hospital-all"),
+        pytest.param(2019, "hospital_based", 4, 5, True, id="2019-hospital-more-than-75"),
+        pytest.param(2019, "hospital_based", 3, 4, False, id="2019-hospital-75-not-more"),
+        pytest.param(2020, "asc_based", 4, 4, True, id="asc-group-all"),
+        pytest.param(2020, "asc_based", 3, 4, False, id="asc-group-all-but-one"),
+        pytest.param(2017, "rural", 0, 0, False, id="empty-group-has-no-status"),
+        pytest.param(2020, "asc_based", 0, 0, False, id="asc-empty-group"),
+    ],
+)
+def test_group_status_thresholds_by_year(year: int, status: str, count: int, clinicians: int, met: bool) -> None:
+    assert rules.group_status_met(year, status, count, clinicians) is met
+
+
+def test_every_group_status_has_a_rule_in_every_year() -> None:
+    group_statuses = [s for s in rules.SPECIAL_STATUSES if s != "small_practice"]
+    for year in range(rules.FIRST_PERFORMANCE_YEAR, 2031):
+        for status in group_statuses:
+            assert rules.group_threshold(year, status) in set(rules.GroupThreshold)
 
 
 # --- Group reporting --------------------------------------------------------------------------

@@ -18,16 +18,16 @@ YEAR = 2020
 ORDINARY = {"patient_facing_encounters": 500, "hospital_pos_pct": 10.0, "asc_pos_pct": 0.0}
 
 
-def build_group(app, qualifying: int, others: int, inputs: dict[str, Any]) -> None:
+def build_group(app, qualifying: int, others: int, inputs: dict[str, Any], year: int = YEAR) -> None:
     with app.write() as session:
         practice = factories.practice(session)
-        factories.clinicians(session, practice, YEAR, qualifying, **{**ORDINARY, **inputs})
-        factories.clinicians(session, practice, YEAR, others, **ORDINARY)
+        factories.clinicians(session, practice, year, qualifying, **{**ORDINARY, **inputs})
+        factories.clinicians(session, practice, year, others, **ORDINARY)
 
 
-def statuses(app, npi: str | None = None) -> dict[tuple[str, str], SpecialStatus]:
+def statuses(app, npi: str | None = None, year: int = YEAR) -> dict[tuple[str, str], SpecialStatus]:
     with app.read() as session:
-        report = special_statuses(session, TIN, YEAR, npi)
+        report = special_statuses(session, TIN, year, npi)
     return {(s.level, s.status): s for s in [*report.individual, *report.group]}
 
 
@@ -97,7 +97,7 @@ def test_group_share_statuses_need_more_than_75_percent(
     build_group(app, qualifying, others, inputs)
     result = statuses(app)[("group", status)]
     assert result.applies is applies
-    assert reason in result.reason and "a group needs more than 75%" in result.reason
+    assert reason in result.reason and "a group in PY2020 needs more than 75%" in result.reason
 
 
 @pytest.mark.parametrize(("asc", "others", "applies"), [(4, 0, True), (3, 1, False)], ids=["all", "all-but-one"])
@@ -105,7 +105,30 @@ def test_group_asc_based_needs_every_clinician(app, asc: int, others: int, appli
     build_group(app, asc, others, {"asc_pos_pct": 80.0})
     result = statuses(app)[("group", "asc_based")]
     assert result.applies is applies
-    assert f"{asc} of 4 clinicians" in result.reason and "a group needs all of them" in result.reason
+    assert f"{asc} of 4 clinicians" in result.reason and "a group in PY2020 needs all of them" in result.reason
+
+
+# PY2017: one practice site in a rural area or HPSA was enough for a group; from PY2018 more
+# than 75% of the NPIs (CY2018 QPP final rule). One clinician of four is a site here.
+@pytest.mark.parametrize(
+    ("year", "applies", "needed"),
+    [(2017, True, "at least one (one practice site in the area)"), (2018, False, "more than 75%")],
+    ids=["2017-one-site", "2018-share"],
+)
+@pytest.mark.parametrize("flag", ["rural", "hpsa"])
+def test_group_rural_and_hpsa_rule_is_keyed_by_year(app, flag: str, year: int, applies: bool, needed: str) -> None:
+    build_group(app, 1, 3, {flag: True}, year=year)
+    result = statuses(app, year=year)[("group", flag)]
+    assert result.applies is applies
+    assert "1 of 4 clinicians (25%)" in result.reason and f"a group in PY{year} needs {needed}" in result.reason
+
+
+def test_2017_group_with_one_rural_clinician_of_21_is_rural_through_the_cli(run, app) -> None:
+    build_group(app, 1, 20, {"rural": True}, year=2017)
+    document = json.loads(run("status", "--tin", TIN, "--year", "2017", "--format", "json").output)
+    by_status = {row["status"]: row for row in document["statuses"]}
+    assert by_status["rural"]["applies"] is True and by_status["rural"]["doubles_ia_points"] is True
+    assert by_status["small_practice"]["applies"] is False
 
 
 def test_unknown_encounters_count_as_patient_facing_in_a_group(app) -> None:
@@ -131,7 +154,7 @@ def test_cli_table_shows_reasons_for_both_levels(run, app) -> None:
     build_group(app, 3, 1, {"rural": True})
     output = run("status", "--tin", TIN, "--year", YEAR, "--npi", factories.npi_for(0)).output
     assert f"NPI {factories.npi_for(0)} under TIN {TIN}, PY2020: 4 clinicians" in output
-    assert "3 of 4 clinicians (75%) practice in a rural ZIP code; a group needs more than 75%" in output
+    assert "3 of 4 clinicians (75%) practice in a rural ZIP code; a group in PY2020 needs more than 75%" in output
     assert "practices in a rural ZIP code" in output
     assert "4 clinicians bill under TIN 000123456 in PY2020 (15 or fewer)" in output
     assert "IA points are doubled (individual): small practice, rural" in output

@@ -126,7 +126,7 @@ SMALL_PRACTICE_MAX_CLINICIANS = 15
 NON_PATIENT_FACING_MAX_ENCOUNTERS = 100
 # Hospital-based and ASC-based: 75% or more of covered services in those places of service.
 BASED_MIN_POS_PCT = 75
-# Group rural, HPSA, non-patient facing and hospital-based need MORE than this share of NPIs.
+# Group rural, HPSA, non-patient facing and (from PY2019) hospital-based need MORE than this share of NPIs.
 GROUP_STATUS_SHARE = Fraction(3, 4)
 
 SPECIAL_STATUSES = ("small_practice", "rural", "hpsa", "non_patient_facing", "hospital_based", "asc_based")
@@ -149,14 +149,52 @@ def is_pos_based(year: int, pos_pct: float | None) -> bool:
     return pos_pct is not None and pos_pct >= BASED_MIN_POS_PCT
 
 
-def group_share_met(year: int, count: int, clinicians: int) -> bool:
-    """More than 75% of the TIN's NPIs (exact: 3 of 4 is not more than 75%)."""
-    return clinicians > 0 and Fraction(count, clinicians) > GROUP_STATUS_SHARE
+class GroupThreshold(StrEnum):
+    """How many of a TIN's clinicians must hold an individual status for the group to hold it."""
+
+    AT_LEAST_ONE = "at least one"
+    MORE_THAN_SHARE = "more than 75%"
+    ALL = "all"
 
 
-def group_all_met(year: int, count: int, clinicians: int) -> bool:
-    """Every clinician billing under the TIN (group ASC-based)."""
-    return clinicians > 0 and count == clinicians
+# (status, first year, threshold): each row holds from its first year until the next row of the
+# same status. Sources: docs/RULES-SOURCES.md, "Group special statuses".
+#  - rural, HPSA: the CY2017 QPP final rule (81 FR 77008) let a group claim the status when at
+#    least one of its practice sites was in a rural area or HPSA; the CY2018 QPP final rule
+#    (82 FR 53568) requires, from PY2018, more than 75% of the NPIs billing under the TIN.
+#  - non-patient facing: more than 75% of the NPIs since PY2017 (CY2017 QPP final rule).
+#  - hospital-based: every clinician through PY2018; more than 75% from PY2019 (CY2019 PFS final
+#    rule, 83 FR 59452).  - ASC-based: every clinician (CY2018 QPP final rule).
+GROUP_THRESHOLDS: tuple[tuple[str, int, GroupThreshold], ...] = (
+    ("rural", FIRST_PERFORMANCE_YEAR, GroupThreshold.AT_LEAST_ONE),
+    ("rural", 2018, GroupThreshold.MORE_THAN_SHARE),
+    ("hpsa", FIRST_PERFORMANCE_YEAR, GroupThreshold.AT_LEAST_ONE),
+    ("hpsa", 2018, GroupThreshold.MORE_THAN_SHARE),
+    ("non_patient_facing", FIRST_PERFORMANCE_YEAR, GroupThreshold.MORE_THAN_SHARE),
+    ("hospital_based", FIRST_PERFORMANCE_YEAR, GroupThreshold.ALL),
+    ("hospital_based", 2019, GroupThreshold.MORE_THAN_SHARE),
+    ("asc_based", FIRST_PERFORMANCE_YEAR, GroupThreshold.ALL),
+)
+
+
+def group_threshold(year: int, status: str) -> GroupThreshold:
+    """The group test for `status` in `year` (the latest row of GROUP_THRESHOLDS that has begun)."""
+    rows = [(first, test) for name, first, test in GROUP_THRESHOLDS if name == status and first <= year]
+    if not rows:
+        raise ValueError(f"no group rule for status {status!r} in PY{year}")
+    return max(rows)[1]
+
+
+def group_status_met(year: int, status: str, count: int, clinicians: int) -> bool:
+    """Do `count` of the TIN's `clinicians` give the group `status` in `year`? Exact fractions."""
+    if clinicians <= 0 or count <= 0:
+        return False
+    test = group_threshold(year, status)
+    if test is GroupThreshold.AT_LEAST_ONE:
+        return True
+    if test is GroupThreshold.ALL:
+        return count == clinicians
+    return Fraction(count, clinicians) > GROUP_STATUS_SHARE
 
 
 def status_doubles_ia_points(year: int, status: str) -> bool:

@@ -170,47 +170,43 @@ def _pos_status(year: int, status: str, pct: float | None, places: str) -> Speci
     return _status(year, status, "individual", applies, reason)
 
 
-# Per group status: does a clinician count, how the reason says so, and how many are needed.
-_GROUP_RULES: dict[str, tuple[Callable[[int, Membership], bool], str, Callable[[int, int, int], bool]]] = {
-    "rural": (lambda year, m: m.rural, "practice in a rural ZIP code", rules.group_share_met),
-    "hpsa": (lambda year, m: m.hpsa, "practice in a HPSA", rules.group_share_met),
+# Per group status: does a clinician count, and how the reason says so. How many are needed is
+# the year's rule (rules.cms.group_threshold).
+_GROUP_RULES: dict[str, tuple[Callable[[int, Membership], bool], str]] = {
+    "rural": (lambda year, m: m.rural, "practice in a rural ZIP code"),
+    "hpsa": (lambda year, m: m.hpsa, "practice in a HPSA"),
     "non_patient_facing": (
         lambda year, m: rules.is_non_patient_facing(year, m.patient_facing_encounters),
         "are non-patient facing",
-        rules.group_share_met,
     ),
-    "hospital_based": (
-        lambda year, m: rules.is_pos_based(year, m.hospital_pos_pct),
-        "are hospital-based",
-        rules.group_share_met,
-    ),
-    "asc_based": (
-        lambda year, m: rules.is_pos_based(year, m.asc_pos_pct),
-        "are ASC-based",
-        rules.group_all_met,
-    ),
+    "hospital_based": (lambda year, m: rules.is_pos_based(year, m.hospital_pos_pct), "are hospital-based"),
+    "asc_based": (lambda year, m: rules.is_pos_based(year, m.asc_pos_pct), "are ASC-based"),
+}
+
+_NEEDED = {
+    rules.GroupThreshold.AT_LEAST_ONE: "at least one (one practice site in the area)",
+    rules.GroupThreshold.MORE_THAN_SHARE: "more than "
+    + percent(rules.GROUP_STATUS_SHARE.numerator, rules.GROUP_STATUS_SHARE.denominator),
+    rules.GroupThreshold.ALL: "all of them",
 }
 
 
 def _group_statuses(entity: ReportingEntity) -> list[SpecialStatus]:
     year, members = entity.year, entity.members
     total = len(members)
-    share = rules.GROUP_STATUS_SHARE
     statuses = [_small_practice(entity, "group")]
-    for status, (counts, phrase, met) in _GROUP_RULES.items():
+    for status, (counts, phrase) in _GROUP_RULES.items():
         count = sum(1 for m in members if counts(year, m))
         if total == 0:
             reason = f"no clinicians are recorded as billing under the TIN in PY{year}"
         else:
-            needed = (
-                "all of them"
-                if met is rules.group_all_met
-                else f"more than {percent(share.numerator, share.denominator)}"
+            needed = _NEEDED[rules.group_threshold(year, status)]
+            reason = (
+                f"{count} of {total} clinicians ({percent(count, total)}) {phrase}; a group in PY{year} needs {needed}"
             )
-            reason = f"{count} of {total} clinicians ({percent(count, total)}) {phrase}; a group needs {needed}"
         if status == "non_patient_facing":
             unknown = sum(1 for m in members if m.patient_facing_encounters is None)
             if unknown:
                 reason += f" ({unknown} with unknown encounters counted as patient facing)"
-        statuses.append(_status(year, status, "group", met(year, count, total), reason))
+        statuses.append(_status(year, status, "group", rules.group_status_met(year, status, count, total), reason))
     return statuses

@@ -137,6 +137,8 @@ REFUSED = [
     ("virtual-group-in-the-app", 2021, ("app",), ["--entity-type", "virtual-group", "--entity-id", "VG1"],
      "Error: not exported: program app1 does not take virtual group submissions (only individual, group, APM entity)"),
     ("mvp-before-2023", 2022, ("mvp", "M0001"), [], "Error: not exported: MVPs begin with PY2023, not PY2022"),
+    ("mvp-without-its-id", 2024, ("mvp",), [],
+     "Error: not exported: the entity reports an MVP, but no MVP id is recorded for the year"),
 ]  # fmt: skip
 
 

@@ -61,7 +61,7 @@ class _YearStatus:
         """CMS's programName: "mips", "app1" for the APP, or the MVP's id."""
         if self.program == "mvp":
             if not self.mvp_id:
-                raise ValueError("an MVP reporter without its MVP id")
+                raise InputError("not exported: the entity reports an MVP, but no MVP id is recorded for the year")
             return self.mvp_id
         return "app1" if self.program == "app" else "mips"
 

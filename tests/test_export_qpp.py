@@ -53,6 +53,7 @@ def test_individual_submission(run, app) -> None:
     assert measurement_set == {
         "category": "ia",
         "submissionMethod": "registry",
+        "programName": "mips",  # CMS's default, written out
         "performanceStart": "2020-01-01",
         "performanceEnd": "2020-12-31",
         "measurements": [

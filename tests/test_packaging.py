@@ -42,6 +42,7 @@ def test_wheel_contains_migrations_catalog_templates_and_sample(wheel: Path) -> 
     assert any(n.startswith("evidence/db/migrations/versions/0001_") for n in names)
     assert "evidence/catalog/data/suggested_documentation.yaml" in names
     assert "evidence/catalog/data/suggested_documentation.schema.json" in names
+    assert "evidence/rules/data/qpp_submission.schema.json" in names
     assert "evidence/_bundled/sample_evidence/manifest.yaml" in names
 
 

@@ -11,7 +11,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.output import emit, emit_json, fit_lines, format_option, printable, render_table
-from evidence.cli.params import NPI, TIN, YEAR, read_only
+from evidence.cli.params import NPI, TEXT, TIN, YEAR, read_only
 from evidence.rules.cms import weight_label
 from evidence.support.text import plural
 
@@ -287,6 +287,24 @@ def _headline(report: ScoreReport) -> list[str]:
 @click.command("export-qpp")
 @entity_options
 @click.option(
+    "--entity-type",
+    type=click.Choice(["individual", "group", "virtual-group", "apm-entity", "subgroup"]),
+    help="Who submits (default: individual with --npi, else group). A virtual group, APM entity or "
+    "subgroup submits the TIN's group attestations under --entity-id.",
+)
+@click.option(
+    "--entity-id",
+    type=TEXT,
+    help="The virtual group, APM entity or subgroup id CMS assigned (subgroup: SG- and 8 digits).",
+)
+@click.option(
+    "--submission-method",
+    type=TEXT,
+    default="registry",
+    show_default=True,
+    help="CMS submissionMethod: registry (not QRDA) or electronicHealthRecord (QRDA III).",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(allow_dash=True, path_type=Path),
@@ -300,26 +318,59 @@ def _headline(report: ScoreReport) -> list[str]:
 )
 @read_only
 @click.pass_obj
-def export_qpp(app: App, tin: str, year: int, npi: str | None, output: Path | None, force: bool, strict: bool) -> None:
+def export_qpp(
+    app: App,
+    tin: str,
+    year: int,
+    npi: str | None,
+    entity_type: str | None,
+    entity_id: str | None,
+    submission_method: str,
+    output: Path | None,
+    force: bool,
+    strict: bool,
+) -> None:
     """The IA measurement set as QPP Submissions API JSON.
 
     Only activities that earn credit are submitted (sorted by activity id); each one left
     out is listed on standard error with the reason. A submitted activity whose documentation
     does not cover it inside the attested period is named on standard error with the reason;
     --strict refuses to export it. Exit code 1 if nothing qualifies.
+
+    The document carries CMS's entityType (individual, group, virtualGroup, apm, subgroup) with
+    its ids, the programName of the entity's program (mips, app1 or the MVP id) and the
+    submissionMethod; a recognised medical home submits IA_PCMH. What CMS would refuse for the
+    year (a subgroup before PY2023 or outside an MVP, a malformed entity id, a method CMS does not
+    take for IA) and anything the shipped JSON Schema refuses is one error line; nothing is written.
     Each export is recorded in the audit log (`qpp.export`, with the JSON's SHA-256).
 
     \b
     Examples:
         evidence export-qpp --tin 000123456 --year 2020 -o ia-2020-group.json
         evidence export-qpp --tin 000123456 --year 2020 --npi 1234567893
+        evidence export-qpp --tin 000123456 --year 2024 --entity-type virtual-group --entity-id VG1234
     """
-    from evidence.rules.qpp_export import build_submission, left_out_line, record_export, undocumented_line
+    from evidence.rules.qpp_export import (
+        ENTITY_TYPES,
+        build_submission,
+        left_out_line,
+        record_export,
+        undocumented_line,
+    )
 
     target = None if output is None else app.output_guard().target(output, force=force, what="the export")
     app.ensure_writable()  # the export is recorded once written: refuse now what the record would refuse
     with app.read() as session:
-        submission = build_submission(session, tin, year, npi, strict=strict)
+        submission = build_submission(
+            session,
+            tin,
+            year,
+            npi,
+            entity_type=None if entity_type is None else ENTITY_TYPES[entity_type],
+            entity_id=entity_id,
+            submission_method=submission_method,
+            strict=strict,
+        )
     for activity in submission.left_out:
         click.echo(printable(left_out_line(activity)), err=True)
     for activity in submission.undocumented:
@@ -334,4 +385,4 @@ def export_qpp(app: App, tin: str, year: int, npi: str | None, output: Path | No
     with app.write() as session:
         record_export(session, submission, target="standard output" if target is None else str(target), actor=app.actor)
     if target is not None and not target.is_stdout:
-        click.echo(f"Wrote {plural(len(submission.submitted), 'activity')} to {target}", err=True)
+        click.echo(f"Wrote {plural(len(submission.measure_ids), 'activity')} to {target}", err=True)

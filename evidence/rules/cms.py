@@ -6,6 +6,7 @@ in one place, with one table-driven test row.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 from enum import StrEnum
@@ -288,3 +289,157 @@ def retain_until(year: int, retention_years: int) -> date:
 def purgeable_on(year: int, retention_years: int, as_of: date) -> bool:
     """True from the day after retain_until (PY2020: from 2027-01-01)."""
     return as_of > retain_until(year, retention_years)
+
+
+# --- QPP submission shape (export-qpp) ---------------------------------------------------------
+# Source: QPP Submissions API documentation, CMSgov/qpp-submissions-docs (src/app/components/
+# references/data.ts: submissionsFields, measurementSetsFields; topics/change-log.tsx), as of
+# 2025-12-23 (commit 485527c), and its history for the years before. docs/RULES-SOURCES.md cites
+# each row. The shipped JSON Schema (rules/data/qpp_submission.schema.json) states the same
+# rules; tests/test_qpp_shape.py checks both agree for every year.
+
+# entityType -> first performance year the Submissions API takes it. "apm" from PY2020 (change
+# log 8/15/20: "Support APM Entity ID submissions"); virtual groups from PY2018 (CY2018 QPP final
+# rule, 82 FR 53593); subgroups from PY2023, for MVPs only (CY2023 PFS final rule, 87 FR 70036).
+QPP_ENTITY_FIRST_YEAR = {"individual": 2017, "group": 2017, "virtualGroup": 2018, "apm": 2020, "subgroup": 2023}
+# Entity types that carry `entityId` (and no TIN/NPI); the others carry the TIN (and NPI).
+QPP_ENTITY_ID_TYPES = frozenset({"virtualGroup", "apm", "subgroup"})
+
+# submissionMethod values the API defines (measurementSetsFields). CMS Web Interface was sunset
+# after PY2024 (change log 08/28/2025). For the IA category CMS accepts only "registry" (non-QRDA)
+# and "electronicHealthRecord" (QRDA III).
+QPP_SUBMISSION_METHODS = ("registry", "electronicHealthRecord", "cmsWebInterface", "claims",
+                          "certifiedSurveyVendor", "administrativeClaims")  # fmt: skip
+LAST_CMS_WEB_INTERFACE_YEAR = 2024
+QPP_IA_SUBMISSION_METHODS = ("registry", "electronicHealthRecord")
+DEFAULT_SUBMISSION_METHOD = "registry"
+
+# programName values other than MVP ids -> (first, last) performance year. "app1" from PY2021
+# (change log 8/15/21), "appPlus" from PY2025 (change log 08/28/2025); "cpcPlus" ended with PY2021
+# (change log 08/31/22) and "pcf" with PY2024 (08/28/2025). An MVP id (G0053, M0001, ...; the
+# `programs` enum of qpp-measures-data's measures-schema.yaml) is a programName from PY2023.
+QPP_PROGRAM_YEARS: dict[str, tuple[int, int | None]] = {
+    "mips": (2017, None), "app1": (2021, None), "appPlus": (2025, None), "cpcPlus": (2017, 2021), "pcf": (2021, 2024),
+}  # fmt: skip
+FIRST_MVP_YEAR = 2023
+MVP_ID_PATTERN = r"^[GM][0-9]{4}$"
+# Which entity types each program takes: APP "for entityType(s) = apm, group, or individual"
+# (8/15/21); PCF (and CPC+) only for APM entities; MVPs for individuals, groups, subgroups and APM
+# entities, never virtual groups (qpp-measures-data allowedRegistrationTypes, change log 3/18/25).
+_MVP_ENTITY_TYPES = frozenset({"individual", "group", "subgroup", "apm"})
+QPP_PROGRAM_ENTITY_TYPES: dict[str, frozenset[str]] = {
+    "mips": frozenset({"individual", "group", "virtualGroup", "apm"}),
+    "app1": frozenset({"individual", "group", "apm"}),
+    "appPlus": frozenset({"individual", "group", "apm"}),
+    "cpcPlus": frozenset({"apm"}),
+    "pcf": frozenset({"apm"}),
+}
+
+# entityId formats. CMS shows subgroup ids as "SG-" and 8 digits (its sample QRDA III files,
+# CMSgov/qpp-conversion-tool sample-files/2023-2025/Mvp_Mips-Subgroup-Sample.xml). For virtual
+# group and APM entity ids CMS publishes no format (they are assigned at election/participation):
+# letters, digits, "-" and "_", at most 40, so a typo with a space or hostile text never goes out.
+QPP_ENTITY_ID_PATTERNS = {
+    "subgroup": r"^SG-[0-9]{8}$",
+    "virtualGroup": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$",
+    "apm": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$",
+}
+QPP_ENTITY_ID_SHAPES = {
+    "subgroup": "SG- and 8 digits, e.g. SG-00000001",
+    "virtualGroup": "up to 40 letters, digits, '-' or '_'",
+    "apm": "up to 40 letters, digits, '-' or '_'",
+}
+
+
+def is_mvp_id(program_name: str) -> bool:
+    return re.fullmatch(MVP_ID_PATTERN, program_name) is not None
+
+
+def qpp_entity_types(year: int) -> tuple[str, ...]:
+    """The entityType values the QPP Submissions API takes for `year`."""
+    return tuple(kind for kind, first in QPP_ENTITY_FIRST_YEAR.items() if year >= first)
+
+
+def qpp_program_names(year: int) -> tuple[str, ...]:
+    """The programName values of `year` other than MVP ids (an MVP id is one from PY2023)."""
+    return tuple(
+        name for name, (first, last) in QPP_PROGRAM_YEARS.items() if first <= year and (last is None or year <= last)
+    )
+
+
+def qpp_submission_methods(year: int) -> tuple[str, ...]:
+    """The submissionMethod values of `year` (any category)."""
+    return tuple(m for m in QPP_SUBMISSION_METHODS if m != "cmsWebInterface" or year <= LAST_CMS_WEB_INTERFACE_YEAR)
+
+
+def qpp_ia_submission_methods(year: int) -> tuple[str, ...]:
+    """The submissionMethod values CMS accepts for an IA measurement set in `year`."""
+    return tuple(m for m in QPP_IA_SUBMISSION_METHODS if m in qpp_submission_methods(year))
+
+
+def qpp_submission_method_problem(year: int, method: str) -> str | None:
+    accepted = qpp_ia_submission_methods(year)
+    if method in accepted:
+        return None
+    if method in qpp_submission_methods(year):
+        return f"submission method {method} is not accepted for improvement activities (use {' or '.join(accepted)})"
+    if method in QPP_SUBMISSION_METHODS:
+        return f"submission method {method} does not exist in PY{year} (use {' or '.join(accepted)})"
+    return f"unknown submission method {method!r} (PY{year} IA: {', '.join(accepted)})"
+
+
+def qpp_program_name_problem(year: int, program_name: str) -> str | None:
+    if is_mvp_id(program_name):
+        return None if year >= FIRST_MVP_YEAR else f"MVPs begin with PY{FIRST_MVP_YEAR}, not PY{year}"
+    if program_name in qpp_program_names(year):
+        return None
+    if program_name in QPP_PROGRAM_YEARS:
+        first, last = QPP_PROGRAM_YEARS[program_name]
+        years = f"PY{first}-{last}" if last else f"PY{first} on"
+        return f"program {program_name} exists {years}, not PY{year}"
+    return f"unknown program name {program_name!r}"
+
+
+QPP_ENTITY_LABELS = {
+    "individual": "individual",
+    "group": "group",
+    "virtualGroup": "virtual group",
+    "apm": "APM entity",
+    "subgroup": "subgroup",
+}
+
+
+def qpp_entity_problem(year: int, entity_type: str, program_name: str) -> str | None:
+    """Why `entity_type` cannot submit to `program_name` in `year`, or None when it can."""
+    first = QPP_ENTITY_FIRST_YEAR.get(entity_type)
+    if first is None:
+        return f"unknown entity type {entity_type!r}"
+    label = QPP_ENTITY_LABELS[entity_type]
+    if year < first:
+        return f"{label} submissions begin with PY{first}, not PY{year}"
+    if problem := qpp_program_name_problem(year, program_name):
+        return problem
+    allowed = _MVP_ENTITY_TYPES if is_mvp_id(program_name) else QPP_PROGRAM_ENTITY_TYPES[program_name]
+    if entity_type not in allowed:
+        program = f"MVP {program_name}" if is_mvp_id(program_name) else f"program {program_name}"
+        takes = ", ".join(QPP_ENTITY_LABELS[kind] for kind in QPP_ENTITY_FIRST_YEAR if kind in allowed)
+        return f"{program} does not take {label} submissions (only {takes})"
+    return None
+
+
+def article(label: str) -> str:
+    """'an APM entity', 'a subgroup'."""
+    return f"{'an' if label[0] in 'aeiouAEIOU' else 'a'} {label}"
+
+
+def qpp_entity_id_problem(entity_type: str, entity_id: str | None) -> str | None:
+    """Why `entity_id` does not fit `entity_type`: missing, malformed, or given where none belongs."""
+    label = QPP_ENTITY_LABELS[entity_type]
+    if entity_type not in QPP_ENTITY_ID_TYPES:
+        wrong = f"an entity id belongs to a virtual group, APM entity or subgroup, not {article(label)}"
+        return None if entity_id is None else wrong
+    if not entity_id:
+        return f"{article(label)} submission needs its entity id"
+    if re.fullmatch(QPP_ENTITY_ID_PATTERNS[entity_type], entity_id) is None:
+        return f"{label} id {entity_id!r} is malformed: expected {QPP_ENTITY_ID_SHAPES[entity_type]}"
+    return None

@@ -4,6 +4,12 @@ Only activities whose claim holds (period, group rule) are submitted; the rest a
 with their reasons so the user sees what was left out and why. A submitted activity that is
 not creditable (its documentation does not cover it inside the attested period, see
 evidence.rules.credit) is named with its reasons; `strict=True` refuses such a submission.
+
+The entity (individual, group, virtual group, APM entity, subgroup), its programName and the
+submissionMethod follow CMS's rules of the year (evidence.rules.cms); every document is then
+checked against the shipped JSON Schema (rules/data/qpp_submission.schema.json) before anyone
+writes it. A virtual group, APM entity or subgroup submits the TIN's group attestations under the
+entity's id: the tool keeps one TIN's records.
 """
 
 from __future__ import annotations
@@ -11,16 +17,58 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy.orm import Session
 
-from evidence.errors import ConflictError, NotFoundError
+from evidence.errors import ConflictError, InputError, NotFoundError
 from evidence.rules import cms as rules
 from evidence.rules.scoring import ActivityScore, score
+from evidence.rules.status import ReportingEntity, reporting_entity
 from evidence.support.text import plural
 
-SUBMISSION_METHOD = "registry"
+if TYPE_CHECKING:  # jsonschema is imported where the validator is first built
+    from jsonschema.protocols import Validator
+
+# What users type (export-qpp --entity-type) -> CMS's entityType.
+ENTITY_TYPES = {
+    "individual": "individual",
+    "group": "group",
+    "virtual-group": "virtualGroup",
+    "apm-entity": "apm",
+    "subgroup": "subgroup",
+}
+PCMH_MEASURE = "IA_PCMH"
+
+
+@dataclass(frozen=True)
+class _YearStatus:
+    """The entity's program and recognitions in the year: the five names the export reads.
+
+    Stands in for the per-year record (year_status(session, tin, year, npi) -> YearStatus) until it
+    lands; it has the same fields and property.
+    """
+
+    program: Literal["mips", "mvp", "app"]
+    mvp_id: str | None
+    pcmh: bool
+    apm: str
+
+    @property
+    def program_name(self) -> str:
+        """CMS's programName: "mips", "app1" for the APP, or the MVP's id."""
+        if self.program == "mvp":
+            if not self.mvp_id:
+                raise InputError("not exported: the entity reports an MVP, but no MVP id is recorded for the year")
+            return self.mvp_id
+        return "app1" if self.program == "app" else "mips"
+
+
+def _year_status(session: Session, entity: ReportingEntity) -> _YearStatus:
+    """The one place the export learns program, MVP id, PCMH and APM (today: the practice's flags)."""
+    return _YearStatus(program="mips", mvp_id=None, pcmh=entity.practice.pcmh, apm=entity.practice.apm)
 
 
 @dataclass(frozen=True)
@@ -28,6 +76,13 @@ class QppSubmission:
     document: dict[str, Any]
     submitted: list[ActivityScore]
     left_out: list[ActivityScore]
+    tin: str
+    year: int
+    npi: str | None
+    entity_type: str
+    entity_id: str | None
+    program_name: str
+    submission_method: str
 
     @property
     def undocumented(self) -> list[ActivityScore]:
@@ -38,16 +93,17 @@ class QppSubmission:
         return json.dumps(self.document, indent=2) + "\n"
 
     @property
-    def tin(self) -> str:
-        return str(self.document["taxpayerIdentificationNumber"])
+    def measure_ids(self) -> list[str]:
+        """What the document submits: the counted activities, and IA_PCMH for a recognised medical home."""
+        return [m["measureId"] for s in self.document["measurementSets"] for m in s["measurements"]]
 
     @property
-    def year(self) -> int:
-        return int(self.document["performanceYear"])
-
-    @property
-    def npi(self) -> str | None:
-        return self.document.get("nationalProviderIdentifier")
+    def who(self) -> str:
+        if self.npi:
+            return f"NPI {self.npi} under TIN {self.tin}"
+        if self.entity_id:
+            return f"{rules.QPP_ENTITY_LABELS[self.entity_type]} {self.entity_id} (TIN {self.tin})"
+        return f"TIN {self.tin} (group)"
 
 
 def record_export(session: Session, submission: QppSubmission, *, target: str, actor: str) -> None:
@@ -59,16 +115,21 @@ def record_export(session: Session, submission: QppSubmission, *, target: str, a
 
     data = submission.to_json().encode()
     digest = hashlib.sha256(data).hexdigest()
-    who = f"NPI {submission.npi} under TIN {submission.tin}" if submission.npi else f"TIN {submission.tin} (group)"
+    count = plural(len(submission.measure_ids), "activity")
     record(
         session,
         actor,
         QPP_EXPORT_ACTION,
-        f"QPP export of {who}, PY{submission.year}: {plural(len(submission.submitted), 'activity')} to {target}",
+        f"QPP export of {submission.who}, PY{submission.year} ({submission.program_name}): {count} to {target}",
         tin=submission.tin,
         year=submission.year,
         details={
             "npi": submission.npi,
+            "entity_type": submission.entity_type,
+            "entity_id": submission.entity_id,
+            "program_name": submission.program_name,
+            "submission_method": submission.submission_method,
+            "measurements": submission.measure_ids,
             "sha256": digest,
             "size": len(data),
             "target": target,
@@ -87,13 +148,38 @@ def undocumented_line(activity: ActivityScore) -> str:
 
 
 def build_submission(
-    session: Session, tin: str, year: int | str, npi: str | None = None, *, strict: bool = False
+    session: Session,
+    tin: str,
+    year: int | str,
+    npi: str | None = None,
+    *,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    submission_method: str = rules.DEFAULT_SUBMISSION_METHOD,
+    strict: bool = False,
 ) -> QppSubmission:
-    """The submission; with `strict`, ConflictError when any submitted activity is not creditable."""
-    report = score(session, tin, year, npi)
+    """The submission of `tin` (or `npi` under it) as `entity_type` (CMS's name; default: individual
+    with an NPI, else group). InputError for what CMS would refuse (entity, id, program, method, year,
+    or the shipped schema); NotFoundError when nothing qualifies; with `strict`, ConflictError when
+    any submitted activity is not creditable."""
+    entity_type = entity_type or ("individual" if npi else "group")
+    _check_entity(entity_type, entity_id, npi)
+    entity = reporting_entity(session, tin, year, npi)
+    status = _year_status(session, entity)
+    program_name = status.program_name
+    for problem in (
+        rules.qpp_entity_problem(entity.year, entity_type, program_name),
+        rules.qpp_submission_method_problem(entity.year, submission_method),
+    ):
+        if problem:
+            raise InputError(f"not exported: {problem}")
+    report = score(session, tin, entity.year, npi)
     submitted = [a for a in report.activities if a.counted]  # already in activity-id order
     left_out = [a for a in report.activities if not a.counted]
-    if not submitted:
+    measure_ids = [a.activity_id for a in submitted]
+    if status.pcmh and PCMH_MEASURE not in measure_ids:
+        measure_ids.insert(0, PCMH_MEASURE)  # the recognition itself is CMS's IA_PCMH attestation
+    if not measure_ids:
         who = f"NPI {report.npi} under TIN {report.tin}" if report.npi else f"TIN {report.tin}"
         why = "no activity meets the requirements" if left_out else f"no {report.level} attestations"
         raise NotFoundError(
@@ -101,23 +187,29 @@ def build_submission(
             details=[left_out_line(a) for a in left_out],
         )
     start, end = rules.performance_period(report.year)
-    document: dict[str, Any] = {
-        "entityType": report.level,
-        "taxpayerIdentificationNumber": report.tin,
-    }
+    document: dict[str, Any] = {"entityType": entity_type}
+    if entity_id is not None:
+        document["entityId"] = entity_id
+    else:
+        document["taxpayerIdentificationNumber"] = report.tin
     if report.npi:
         document["nationalProviderIdentifier"] = report.npi
     document["performanceYear"] = report.year
     document["measurementSets"] = [
         {
             "category": "ia",
-            "submissionMethod": SUBMISSION_METHOD,
+            "submissionMethod": submission_method,
+            "programName": program_name,
             "performanceStart": start.isoformat(),
             "performanceEnd": end.isoformat(),
-            "measurements": [{"measureId": a.activity_id, "value": True} for a in submitted],
+            "measurements": [{"measureId": measure_id, "value": True} for measure_id in measure_ids],
         }
     ]
-    submission = QppSubmission(document, submitted, left_out)
+    schema_check(document)
+    submission = QppSubmission(
+        document, submitted, left_out, report.tin, report.year, report.npi,
+        entity_type, entity_id, program_name, submission_method,
+    )  # fmt: skip
     undocumented = submission.undocumented
     if strict and undocumented:
         raise ConflictError(
@@ -126,3 +218,42 @@ def build_submission(
             details=[undocumented_line(a) for a in undocumented],
         )
     return submission
+
+
+def _check_entity(entity_type: str, entity_id: str | None, npi: str | None) -> None:
+    if entity_type not in rules.QPP_ENTITY_FIRST_YEAR:
+        raise InputError(f"unknown entity type {entity_type!r}")
+    if entity_type == "individual" and npi is None:
+        raise InputError("not exported: an individual submission needs the clinician's NPI")
+    if entity_type != "individual" and npi is not None:
+        label = rules.QPP_ENTITY_LABELS[entity_type]
+        raise InputError(f"not exported: an NPI names an individual, not {rules.article(label)}")
+    if problem := rules.qpp_entity_id_problem(entity_type, entity_id):
+        raise InputError(f"not exported: {problem}")
+
+
+@cache
+def _validator() -> Validator:
+    import jsonschema
+
+    text = files("evidence.rules").joinpath("data/qpp_submission.schema.json").read_text(encoding="utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text), format_checker=jsonschema.FormatChecker())
+
+
+def schema_problem(document: dict[str, Any]) -> str | None:
+    """The first place the shipped QPP submission schema refuses `document`, in one line, or None."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
+    if error is None:
+        return None
+    where = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in error.absolute_path)
+    where = where.lstrip(".") or "the document"
+    if error.validator == "not" and error.validator_value == {}:  # a field CMS does not take for this entity type
+        return f"{where}: not allowed for entityType {document.get('entityType')!r}"
+    return f"{where}: {error.message}"
+
+
+def schema_check(document: dict[str, Any]) -> None:
+    if problem := schema_problem(document):
+        raise InputError(f"not exported: the QPP submission schema refuses {problem}")

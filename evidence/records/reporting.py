@@ -10,7 +10,7 @@ Which values each year allows lives in evidence.rules.cms.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -112,6 +112,36 @@ def _facts(tin: str, year: int, npi: str | None, source: str, row: ReportingYear
     return YearFacts(
         tin, year, npi, source, row.program, row.mvp_id, row.pcmh, row.pcmh_sites, row.recognized_sites, row.apm
     )
+
+
+def recorded_years(
+    session: Session, *, tin: str | None = None, year: int | None = None
+) -> dict[tuple[str, int, str | None], YearFacts]:
+    """Every recorded row matching the filters in one query, by (TIN, year, NPI or None)."""
+    query = (
+        select(ReportingYear, Practice.tin, Clinician.npi)
+        .join(Practice, Practice.id == ReportingYear.practice_id)
+        .outerjoin(Clinician, Clinician.id == ReportingYear.clinician_id)
+    )
+    if tin is not None:
+        query = query.where(Practice.tin == tin)
+    if year is not None:
+        query = query.where(ReportingYear.performance_year == year)
+    return {
+        (row_tin, row.performance_year, npi): _facts(row_tin, row.performance_year, npi, "npi" if npi else "tin", row)
+        for row, row_tin, npi in session.execute(query)
+    }
+
+
+def facts_in(recorded: dict[tuple[str, int, str | None], YearFacts], tin: str, year: int, npi: str | None) -> YearFacts:
+    """The facts that govern an entity, from `recorded_years`: the NPI's row, else the TIN's, else the defaults."""
+    own = recorded.get((tin, year, npi)) if npi else None
+    if own is not None:
+        return own
+    group = recorded.get((tin, year, None))
+    if group is None:
+        return YearFacts(tin, year, npi, "default", rules.Program.MIPS.value, None, False, None, None, "none")
+    return replace(group, npi=npi)
 
 
 def year_status(session: Session, tin: str, year: int | str, npi: str | None = None) -> YearStatus:

@@ -94,8 +94,8 @@ def test_a_medical_home_in_2020_only_scores_40_in_2020_and_its_activities_in_202
                      "together", id="sites-without-recognised"),
         pytest.param(("--year", "2020", "--pcmh", "--pcmh-sites", "3", "--recognized-sites", "4"),
                      "--recognized-sites 4 is not between 0 and the 3 practice sites", id="more-recognised-than-sites"),
-        pytest.param(("--year", "2020", "--pcmh-sites", "3", "--recognized-sites", "2"), "give --pcmh with them",
-                     id="recognised-sites-without-pcmh"),
+        pytest.param(("--year", "2020", "--pcmh-sites", "3", "--recognized-sites", "2"), "2 recognised sites are recorded: give "
+                     "--pcmh with them, or --recognized-sites 0 with --no-pcmh", id="recognised-sites-without-pcmh"),
         pytest.param(("--year", "2020", "--npi", "1234567893", "--pcmh"), "NPI 1234567893 does not bill under TIN",
                      id="npi-not-under-the-tin"),
         pytest.param(("--pcmh",), "facts of one performance year: give --year", id="no-year"),
@@ -146,6 +146,16 @@ def test_app_reporter_gets_full_credit_and_weight_20_and_the_apm_scoring_standar
         20,
         20.0,
     )
+
+
+def test_a_medical_home_with_recorded_sites_is_withdrawn_with_its_sites(run, app, dump) -> None:
+    large_practice(app, 2020)
+    run("practice", "set", TIN, "--year", "2020", "--pcmh", "--pcmh-sites", "2", "--recognized-sites", "2",
+        "--reason", "both sites")  # fmt: skip
+    out = refused(run, dump, "practice", "set", TIN, "--year", "2020", "--no-pcmh", "--reason", "lapsed")
+    assert "or --recognized-sites 0 with --no-pcmh" in out
+    run("practice", "set", TIN, "--year", "2020", "--no-pcmh", "--recognized-sites", "0", "--reason", "lapsed")
+    assert score(run, 2020)["credits"]["pcmh"]["points"] == 0
 
 
 def test_group_medical_home_needs_half_of_its_sites_from_2018_and_all_in_2017(run, app) -> None:

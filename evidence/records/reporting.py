@@ -235,7 +235,9 @@ def _check_sites(new: dict[str, Any]) -> None:
     if not 0 <= recognized <= sites:
         raise InputError(f"--recognized-sites {recognized} is not between 0 and the {sites} practice sites")
     if recognized and not new["pcmh"]:
-        raise InputError("recognised sites are recorded for a medical home: give --pcmh with them")
+        raise InputError(
+            f"{recognized} recognised sites are recorded: give --pcmh with them, or --recognized-sites 0 with --no-pcmh"
+        )
 
 
 def set_year(

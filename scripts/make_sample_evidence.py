@@ -1126,7 +1126,7 @@ do not apply are empty. Booleans are `yes`/`no` (empty = no), dates are ISO `YYY
 
 | record | columns used |
 |---|---|
-| practice | tin, name, pcmh, apm (`none` or the APM) |
+| practice | tin, name; pcmh, apm (`none` or the APM) with the `year` they are facts of |
 {clinician_columns}
 | attestation | tin, npi (empty for a group attestation), year, activity, start, end |
 | participation | tin, npi, year, activity, start, end: one clinician's own period |

@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from evidence.catalog.store import require_activity
-from evidence.db.models import Attestation, Clinician, Membership, Participation, Practice
+from evidence.db.models import Attestation, Clinician, Membership, Participation, Practice, ReportingYear
 from evidence.rules.identifiers import luhn_check_digit
 
 TIN = "000123456"
@@ -26,8 +26,22 @@ def npi_for(number: int) -> str:
     return body + str(luhn_check_digit("80840" + body))
 
 
-def practice(session: Session, tin: str = TIN, *, pcmh: bool = False, apm: str = "none") -> Practice:
-    row = Practice(tin=tin, name=f"Practice {tin}", pcmh=pcmh, apm=apm)
+def practice(
+    session: Session, tin: str = TIN, *, pcmh: bool = False, apm: str = "none", year: int | None = None
+) -> Practice:
+    """A practice; with PCMH or an APM, the TIN's reporting year `year` says so (APP: program app)."""
+    row = Practice(tin=tin, name=f"Practice {tin}")
+    session.add(row)
+    session.flush()
+    if pcmh or apm != "none":
+        assert year is not None, "PCMH and APM are facts of a year"
+        reporting_year(session, row, year, pcmh=pcmh, apm=apm, program="app" if apm == "app" else "mips")
+    return row
+
+
+def reporting_year(session: Session, practice: Practice, year: int, **facts: Any) -> ReportingYear:
+    """How the TIN (or, with clinician_id, an NPI) reports `year`: program, mvp_id, pcmh, sites, apm."""
+    row = ReportingYear(practice_id=practice.id, performance_year=year, **facts)
     session.add(row)
     session.flush()
     return row

@@ -396,31 +396,42 @@ def test_clinician_update_checks_values_like_add(run, dump, sample) -> None:
     assert dump() == before
 
 
-def test_practice_set_corrects_pcmh_apm_and_name(run, sample) -> None:
+def test_practice_set_corrects_a_years_pcmh_and_apm_and_the_name(run, sample) -> None:
     assert "PCMH: 0 points" in run("score", "--tin", TIN, "--year", "2020").output
-    out = run("practice", "set", TIN, "--pcmh", "--apm", "other", "--reason", "NCQA letter of 2020-03-02").output
-    assert out == f"practice {TIN}: pcmh=False, apm=none -> pcmh=True, apm=other\n"
+    out = run("practice", "set", TIN, "--year", "2020", "--pcmh", "--apm", "other", "--reason",
+              "NCQA letter of 2020-03-02").output  # fmt: skip
+    assert out == f"practice {TIN} PY2020: nothing recorded -> pcmh=True, apm=other\n"
     event, details = _last_event(run)
-    assert (event["action"], event["tin"], event["year"]) == ("practice.set", TIN, None)
-    assert (details["old"], details["new"]) == ({"pcmh": False, "apm": "none"}, {"pcmh": True, "apm": "other"})
+    assert (event["action"], event["tin"], event["year"]) == ("practice.year", TIN, 2020)
+    assert (details["old"], details["new"]) == ({}, {"pcmh": True, "apm": "other"})
+    out = run("practice", "set", TIN, "--year", "2020", "--apm", "none", "--reason", "left the APM in 2019").output
+    assert out == f"practice {TIN} PY2020: apm=other -> apm=none\n"  # correctable, the old value kept
     shown = run("practice", "show", TIN).output
-    assert "PCMH: yes   APM: other" in shown
+    assert "reports: program mips, PCMH yes, APM none" in shown
     assert "PCMH: 0 points" not in run("score", "--tin", TIN, "--year", "2020").output
     run("practice", "set", TIN, "--name", "Riverbend  Clinic ", "--reason", "renamed")
     assert json.loads(run("practice", "list", "--format", "json").output)[0]["name"] == "Riverbend Clinic"
+    event, details = _last_event(run)
+    assert event["action"] == "practice.set" and details["new"] == {"name": "Riverbend Clinic"}
     _intact(run)
 
 
 @pytest.mark.parametrize(
     ("tin", "args", "message"),
     [
-        (TIN, ("--no-pcmh", "--apm", "none"), f"Error: nothing to change: practice {TIN} already has pcmh=False, "
-                                              "apm=none\n"),
-        (TIN, (), "Error: give at least one of --name, --pcmh/--no-pcmh, --apm\n"),
+        (TIN, ("--name", "Riverbend Family Medicine (synthetic)"),
+         f"Error: nothing to change: practice {TIN} already has name=Riverbend Family Medicine (synthetic)\n"),
+        (TIN, (), "Error: give --name, or --year with the year's --program, --pcmh/--no-pcmh or --apm\n"),
+        (TIN, ("--pcmh",), "Error: program, PCMH recognition and APM participation are facts of one performance "
+                           "year: give --year\n"),
+        (TIN, ("--year", "2020"), "Error: give at least one of --program, --mvp, --pcmh/--no-pcmh, --pcmh-sites, "
+                                  "--apm\n"),
+        (TIN, ("--name", "x", "--year", "2020", "--pcmh"), "Error: --name is the practice's, --year facts are one "
+                                                           "year's: set them in two commands\n"),
         (TIN, ("--name", "   "), "Error: practice name is empty\n"),
         (TIN, ("--name", "x" * 301), "Error: practice name has 301 characters; at most 300 are kept\n"),
-        (TIN, ("--pcmh", "--reason", ""), "Error: a correction needs a --reason"),
-        ("999999999", ("--pcmh",), "Error: no practice with TIN 999999999"),
+        (TIN, ("--year", "2020", "--pcmh", "--reason", ""), "Error: a correction needs a --reason"),
+        ("999999999", ("--year", "2020", "--pcmh"), "Error: no practice with TIN 999999999"),
     ],
 )  # fmt: skip
 def test_practice_set_refusals_change_nothing(run, dump, sample, tin, args, message) -> None:

@@ -194,7 +194,7 @@ def score_of(run, app, tmp_path: Path, *, pcmh: bool, apm: str, small: bool, act
     """A group practice of 4 (small: points double) or 20 clinicians, each activity with 50% taking
     part; an activity flagged True gets its evidence, False none."""
     with app.write() as session:
-        practice = factories.practice(session, pcmh=pcmh, apm=apm)
+        practice = factories.practice(session, pcmh=pcmh, apm=apm, year=2020)
         ids = factories.clinicians(session, practice, 2020, 4 if small else 20, **ORDINARY)
         for activity_id, _ in activities:
             row = factories.attestation(session, practice, activity_id, 2020)

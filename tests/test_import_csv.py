@@ -29,12 +29,12 @@ def test_rows_in_any_order(tmp_path: Path, run) -> None:
         + "participation,000123456,1234567893,,2020,IA_PM_7,2020-02-01,2020-07-31,,,,,,,\n"
         + "attestation,000123456,,,2020,IA_PM_7,2020-01-01,2020-12-31,,,,,,,\n"
         + "clinician,000123456,1234567893,Dr. A,2020,,,,,,yes,no,90,80,0\n"
-        + "practice,000123456,,Sample,,,,,yes,other,,,,,\n",
+        + "practice,000123456,,Sample,2020,,,,yes,other,,,,,\n",
         encoding="utf-8",
     )
     run("import", path)
-    practice = json.loads(run("practice", "list", "--format", "json").output)[0]
-    assert (practice["pcmh"], practice["apm"]) == (True, "other")
+    (year,) = json.loads(run("practice", "years", "000123456", "--format", "json").output)
+    assert (year["year"], year["pcmh"], year["apm"], year["program"]) == (2020, True, "other", "mips")
     clinician = json.loads(run("clinician", "list", "--tin", "000123456", "--format", "json").output)[0]
     assert (clinician["rural"], clinician["patient_facing_encounters"], clinician["hospital_pos_pct"]) == (
         True,

@@ -99,7 +99,7 @@ def test_0005_adds_effective_until_keeping_rows_ids_and_dates(tmp_path: Path) ->
                                     "registered_at) VALUES (:id, 3, 'a.txt', :day, 'x', '2026-01-01 00:00:00')"),
                                {"id": evidence_id, "day": day})  # fmt: skip
         connection.execute(text("DELETE FROM evidence WHERE id = 9"))  # as a purge would: 9 stays used
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, "0005")
     assert migrate.current_revision(engine) == "0005"
     with engine.begin() as connection:
         rows = connection.execute(text("SELECT id, effective_date, effective_until FROM evidence")).all()
@@ -112,6 +112,58 @@ def test_0005_adds_effective_until_keeping_rows_ids_and_dates(tmp_path: Path) ->
         connection.execute(text("INSERT INTO evidence (blob_id, original_name, effective_date, registered_by, "
                                 "registered_at) VALUES (3, 'b.txt', '2020-01-01', 'x', '2026-01-01 00:00:00')"))  # fmt: skip
         assert connection.execute(text("SELECT MAX(id) FROM evidence")).scalar() == 10
+    engine.dispose()
+
+
+def test_0006_moves_practice_flags_into_the_years_the_practice_has_records_for(tmp_path: Path) -> None:
+    """A store at 0005: each practice's PCMH and APM become rows of its years, nothing else changes."""
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    migrate.upgrade(engine, "0005")
+    with engine.begin() as connection:
+        for pk, tin, pcmh, apm in (
+            (7, "000123456", 1, "other"),
+            (8, "000654321", 0, "app"),
+            (9, "000111222", 0, "none"),
+        ):
+            connection.execute(text("INSERT INTO practices (id, tin, name, pcmh, apm, created_at) VALUES "
+                                    "(:id, :tin, 'Clinic', :pcmh, :apm, '2026-01-01 00:00:00')"),
+                               {"id": pk, "tin": tin, "pcmh": pcmh, "apm": apm})  # fmt: skip
+        connection.execute(text("INSERT INTO clinicians (id, npi, name, created_at) "
+                                "VALUES (1, '1234567893', 'Dr', '2026-01-01 00:00:00')"))  # fmt: skip
+        for practice, year in ((7, 2019), (7, 2020), (8, 2022), (9, 2020)):
+            connection.execute(text("INSERT INTO memberships (practice_id, clinician_id, performance_year, rural, hpsa, "
+                                    "created_at) VALUES (:p, 1, :y, 0, 0, '2026-01-01 00:00:00')"),
+                               {"p": practice, "y": year})  # fmt: skip
+        activity = connection.execute(text("SELECT MIN(id) FROM activities")).scalar()
+        if activity is None:  # a bare migrated database has no catalog: one row stands in
+            connection.execute(text("INSERT INTO catalog_years (performance_year, weighted, source, source_name, "
+                                    "source_sha256, loaded_at) VALUES (2021, 1, 'shipped', 'x', 'x', '2026-01-01')"))  # fmt: skip
+            connection.execute(text("INSERT INTO activities (id, performance_year, activity_id, title, weight) "
+                                    "VALUES (1, 2021, 'IA_PM_2', 't', 'high')"))  # fmt: skip
+            activity = 1
+        connection.execute(text("INSERT INTO attestations (practice_id, performance_year, activity_pk, start_date, "
+                                "end_date, created_at, created_by) VALUES (7, 2021, :a, '2021-01-01', '2021-12-31', "
+                                "'2026-01-01 00:00:00', 'x')"), {"a": activity})  # fmt: skip
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == "0006"
+    with engine.begin() as connection:
+        rows = connection.execute(text("SELECT practice_id, clinician_id, performance_year, program, mvp_id, pcmh, "
+                                       "apm FROM reporting_years ORDER BY practice_id, performance_year")).all()  # fmt: skip
+        assert [tuple(r) for r in rows] == [
+            (7, None, 2019, "mips", None, 1, "other"),
+            (7, None, 2020, "mips", None, 1, "other"),
+            (7, None, 2021, "mips", None, 1, "other"),  # a year with an attestation only
+            (8, None, 2022, "app", None, 0, "app"),  # an APP reporter reports through the APP
+        ]  # practice 9 had nothing to carry
+        assert "pcmh" not in {c["name"] for c in inspect(connection).get_columns("practices")}
+        assert connection.execute(text("SELECT id, tin FROM practices ORDER BY id")).all()[0] == (7, "000123456")
+        assert dict(connection.execute(text("SELECT name, seq FROM sqlite_sequence")).all())["practices"] == 9
+    migrate.downgrade(engine, "0005")  # and back: the flags as they were, the ids kept
+    with engine.connect() as connection:
+        back = connection.execute(text("SELECT id, pcmh, apm FROM practices ORDER BY id")).all()
+        assert [tuple(r) for r in back] == [(7, 1, "other"), (8, 0, "app"), (9, 0, "none")]
     engine.dispose()
 
 

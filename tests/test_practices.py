@@ -39,8 +39,8 @@ def test_add_and_show(run, practice) -> None:
     assert "Riverbend Family Medicine" in shown and "PY2020: 2 clinicians" in shown
     assert "IA_PM_7" in shown and "group, 1 participating" in shown
     listed = json.loads(run("practice", "list", "--format", "json").output)
-    assert listed == [{"tin": TIN, "name": "Riverbend Family Medicine", "pcmh": False, "apm": "none",
-                       "clinicians": 2, "attestations": 1}]  # fmt: skip
+    assert listed == [{"tin": TIN, "name": "Riverbend Family Medicine", "clinicians": 2, "attestations": 1,
+                       "reporting_years": 0}]  # fmt: skip
     clinicians = json.loads(run("clinician", "list", "--tin", TIN, "--format", "json").output)
     assert [c["npi"] for c in clinicians] == [NPI2, NPI]
 

@@ -90,16 +90,16 @@ def test_category_score(year: int, raw: int, expected: Fraction) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "points"),
+    ("year", "kind", "points"),
     [
-        pytest.param("mips", 40, id="mips-full"),
-        pytest.param("app", 40, id="app-full"),
-        pytest.param("other", 20, id="other-half"),
-        pytest.param("none", 0, id="none"),
+        pytest.param(2020, "mips", 40, id="mips-full"),
+        pytest.param(2021, "app", 40, id="app-full"),
+        pytest.param(2020, "other", 20, id="other-half"),
+        pytest.param(2020, "none", 0, id="none"),
     ],
 )
-def test_apm_credit(kind: str, points: int) -> None:
-    assert rules.apm_credit(2020, kind) == points
+def test_apm_credit(year: int, kind: str, points: int) -> None:
+    assert rules.apm_credit(year, kind) == points
 
 
 def test_pcmh_earns_full_credit_in_every_year() -> None:
@@ -113,7 +113,7 @@ def test_pcmh_earns_full_credit_in_every_year() -> None:
     ("kind", "raw", "weight", "final"),
     [
         pytest.param("none", 40, 15, Fraction(15), id="weight-15"),
-        pytest.param("mips", 40, 15, Fraction(15), id="mips-apm-weight-15"),
+        pytest.param("mips", 40, 15, Fraction(15), id="mips-apm-ended-weight-15"),
         pytest.param("app", 40, 20, Fraction(20), id="app-weight-20"),
         pytest.param("other", 30, 15, Fraction(45, 4), id="three-quarters-of-15"),
         pytest.param("app", 20, 20, Fraction(10), id="half-of-20"),

@@ -30,7 +30,7 @@ def activity(document: dict[str, Any], activity_id: str) -> dict[str, Any]:
 def group_practice(app, year: int, clinicians: int, *, pcmh: bool = False, apm: str = "none", **inputs):
     """A practice with `clinicians` ordinary clinicians in `year`; returns (practice id, clinician ids)."""
     with app.write() as session:
-        practice = factories.practice(session, pcmh=pcmh, apm=apm)
+        practice = factories.practice(session, pcmh=pcmh, apm=apm, year=year)
         ids = factories.clinicians(session, practice, year, clinicians, **{**ORDINARY, **inputs})
         return practice.id, ids
 
@@ -207,7 +207,7 @@ def test_attested_ia_pcmh_gives_full_credit(run, app) -> None:
 @pytest.mark.parametrize(
     ("apm", "points", "category", "final"),
     [
-        pytest.param("mips", 40, 1.0, 15.0, id="mips-apm-full"),
+        pytest.param("mips", 10, 0.25, 3.75, id="apm-scoring-standard-ended-with-2020"),
         pytest.param("app", 40, 1.0, 20.0, id="app-full-weight-20"),
         pytest.param("other", 30, 0.75, 11.25, id="other-apm-half-plus-medium"),
         pytest.param("none", 10, 0.25, 3.75, id="no-apm-medium-only"),

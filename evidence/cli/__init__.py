@@ -30,7 +30,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Create the home folder, database and evidence store (nothing happens to an existing one).",
     ),
     "demo": ("evidence.cli.demo", "demo", "Run the main job on the bundled synthetic sample practice."),
-    "practice": ("evidence.cli.practice", "practice", "Add, list, show and correct practices (TINs)."),
+    "practice": (
+        "evidence.cli.practice",
+        "practice",
+        "Add, list, show and correct practices (TINs) and how they report each year.",
+    ),
     "clinician": (
         "evidence.cli.practice",
         "clinician",

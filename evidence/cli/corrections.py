@@ -12,10 +12,11 @@ import click
 from evidence.app import App
 from evidence.cli.output import emit, format_option, printable
 from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option, changes_existing, read_only
-from evidence.db.models import APM_KINDS
+from evidence.rules.cms import APM_KINDS, Program
 from evidence.support.text import plural
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
+PROGRAMS = tuple(p.value for p in Program)
 
 
 def _reason_option(func: _Command) -> _Command:
@@ -282,21 +283,53 @@ def clinician_update(
 @click.command("set")
 @click.argument("tin", type=TIN)
 @click.option("--name", type=TEXT, help="The practice's corrected name.")
-@click.option("--pcmh/--no-pcmh", default=None, help="Certified patient-centered medical home, or not.")
-@click.option("--apm", type=click.Choice(APM_KINDS), help="APM participation: mips, app, other or none.")
+@click.option("--year", type=YEAR, help="The performance year the options below are facts of.")
+@click.option("--npi", type=NPI, help="An NPI reporting that year individually under the TIN (default: the TIN).")
+@click.option("--program", type=click.Choice(PROGRAMS), help="How the year is reported: mips, mvp (with --mvp) or app.")
+@click.option("--mvp", "mvp_id", type=TEXT, help="The MVP id, e.g. M0001 or G0053 (implies --program mvp).")
+@click.option("--pcmh/--no-pcmh", default=None, help="Recognised patient-centered medical home that year, or not.")
+@click.option("--pcmh-sites", type=click.IntRange(min=1), help="A group's practice sites (the 50%-of-sites rule).")
+@click.option("--recognized-sites", type=click.IntRange(min=0), help="How many of them are recognised medical homes.")
+@click.option(
+    "--apm", type=click.Choice(APM_KINDS), help="APM participation: none, mips (scoring standard), other, app."
+)
 @_reason_option
 @actor_option
 @changes_existing
 @click.pass_obj
-def practice_set(app: App, tin: str, name: str | None, pcmh: bool | None, apm: str | None, reason: str) -> None:
-    """Correct a practice's name, PCMH recognition or APM participation; what is not given stays.
+def practice_set(
+    app: App,
+    tin: str,
+    name: str | None,
+    year: int | None,
+    npi: str | None,
+    program: str | None,
+    mvp_id: str | None,
+    pcmh: bool | None,
+    pcmh_sites: int | None,
+    recognized_sites: int | None,
+    apm: str | None,
+    reason: str,
+) -> None:
+    """Correct a practice's name, or record how it reports one performance year.
+
+    Program, PCMH recognition and APM participation are facts of one --year, of the TIN or of
+    one --npi under it; a year with nothing recorded is traditional MIPS, no medical home, no
+    APM. Running it again with other values corrects them. Refused outside each program's
+    years: the APM scoring standard (--apm mips) PY2017-2020, the APP from PY2021, MVPs from
+    PY2023. `evidence practice years TIN` lists what is recorded.
 
     \b
-    Example:
-        evidence practice set 000123456 --pcmh --reason "NCQA recognition letter of 2020-03-02"
+    Examples:
+        evidence practice set 000123456 --year 2020 --pcmh --pcmh-sites 3 --recognized-sites 2 \\
+            --reason "NCQA recognition letters of 2020-03-02"
+        evidence practice set 000123456 --year 2024 --mvp M0001 --reason "registered for the MVP"
+        evidence practice set 000123456 --name "Riverbend Family Medicine" --reason "legal name"
     """
     from evidence.records.corrections import PracticeChanges, set_practice
 
+    changes = PracticeChanges(name, year, npi, program, mvp_id, pcmh, pcmh_sites, recognized_sites, apm)
     with app.write() as session:
-        changed = set_practice(session, tin, PracticeChanges(name, pcmh, apm), reason=reason, actor=app.actor)
-    click.echo(f"practice {tin}: {printable(changed.describe())}")
+        changed = set_practice(session, tin, changes, reason=reason, actor=app.actor)
+    where = f" PY{year}" + (f" NPI {npi}" if npi else "") if year else ""
+    click.echo(f"practice {tin}{where}: {printable(changed.describe())}")

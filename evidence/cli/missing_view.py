@@ -8,6 +8,7 @@ import click
 
 from evidence.cli.output import emit, fit_lines, printable
 from evidence.records.missing import ActivityStatus, DocumentationStatus, ItemState, MissingReport
+from evidence.records.reporting import describe
 from evidence.support.text import plural
 
 MARK = {ItemState.COVERED: "[x]", ItemState.MISSING: "[ ]", ItemState.OUTSIDE: "[!]"}
@@ -71,6 +72,8 @@ def table_lines(report: MissingReport) -> list[str]:
         heading = (a.tin, a.year)
         if heading != current:
             add(f"\n{a.tin}  {printable(a.practice_name)}  PY{a.year}")
+            if a.reporting is not None and a.reporting.source != "default":
+                add(f"  reports: {describe(a.reporting)}")
             current = heading
         who = f"individual {a.npi} ({printable(str(a.clinician_name))})" if a.npi else "group"
         complete = a.status is DocumentationStatus.COMPLETE
@@ -142,6 +145,9 @@ def _as_dict(a: ActivityStatus) -> dict[str, Any]:
             "met": a.participation.met,
             "participants": [p.npi for p in a.participation.participants],
         },
+        "program_name": a.reporting.status.program_name if a.reporting else "mips",
+        "pcmh_recognized": a.reporting.pcmh if a.reporting else False,
+        "apm": a.reporting.apm if a.reporting else "none",
         "creditable": a.creditable,
         "credit_reasons": a.verdict.reasons,
         "checks": [{"check": c.name, "passed": c.passed, "reasons": list(c.reasons)} for c in a.verdict.checks],

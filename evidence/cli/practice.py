@@ -13,49 +13,57 @@ from evidence.app import App
 from evidence.cli.corrections import clinician_update, practice_set
 from evidence.cli.output import emit, format_option, printable
 from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option, read_only
-from evidence.db.models import APM_KINDS
+from evidence.rules.cms import APM_KINDS
 from evidence.support.text import plural
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
+YEAR_COLUMNS = ["year", "npi", "program", "program_name", "pcmh", "pcmh_attested", "pcmh_sites", "recognized_sites",
+                "apm", "problems"]  # fmt: skip
 
 
 @click.group()
 def practice() -> None:
-    """Add, list, show and correct practices (TINs).
+    """Add, list, show and correct practices (TINs) and how they report each year.
 
     \b
     Examples:
         evidence practice add 000123456 --name "Riverbend Family Medicine"
         evidence practice show 000123456 --year 2020
-        evidence practice set 000123456 --pcmh --reason "NCQA recognition letter of 2020-03-02"
+        evidence practice set 000123456 --year 2020 --pcmh --reason "NCQA recognition letter of 2020-03-02"
+        evidence practice years 000123456
     """
 
 
 @practice.command("add")
 @click.argument("tin", type=TIN)
 @click.option("--name", type=TEXT, required=True, help="The practice's name.")
-@click.option("--pcmh", is_flag=True, help="Certified patient-centered medical home (full IA credit).")
+@click.option("--pcmh", is_flag=True, help="Recognised patient-centered medical home in --year (full IA credit).")
 @click.option(
     "--apm",
     type=click.Choice(APM_KINDS),
     default="none",
     show_default=True,
-    help="APM participation: mips (APM scoring standard), app (APP reporter), other APM, or none.",
+    help="APM participation in --year: mips (APM scoring standard), app (APP reporter), other APM, or none.",
 )
+@click.option("--year", type=YEAR, help="The performance year --pcmh and --apm are facts of (required with them).")
 @actor_option
 @click.pass_obj
-def practice_add(app: App, tin: str, name: str, pcmh: bool, apm: str) -> None:
+def practice_add(app: App, tin: str, name: str, pcmh: bool, apm: str, year: int | None) -> None:
     """Add a practice (TIN: 9 digits, leading zeros kept).
+
+    --pcmh and --apm record one performance year (--year); later years are recorded with
+    `evidence practice set TIN --year Y ...`.
 
     \b
     Example:
-        evidence practice add 000123456 --name "Riverbend Family Medicine" --apm other
+        evidence practice add 000123456 --name "Riverbend Family Medicine" --apm other --year 2020
     """
     from evidence.records.practices import add_practice
 
     with app.write() as session:
-        row, _ = add_practice(session, tin, name, pcmh=pcmh, apm=apm, actor=app.actor)
-    click.echo(f"practice {row.tin} added: {printable(row.name)}")
+        row, _ = add_practice(session, tin, name, pcmh=pcmh, apm=apm, year=year, actor=app.actor)
+    facts = f" (PY{year}: pcmh={pcmh}, apm={apm})" if year and (pcmh or apm != "none") else ""
+    click.echo(f"practice {row.tin} added: {printable(row.name)}{facts}")
 
 
 @practice.command("list")
@@ -63,7 +71,7 @@ def practice_add(app: App, tin: str, name: str, pcmh: bool, apm: str) -> None:
 @read_only
 @click.pass_obj
 def practice_list(app: App, fmt: str) -> None:
-    """List practices with their clinician and attestation counts.
+    """List practices with their clinician, attestation and reporting-year counts.
 
     \b
     Example:
@@ -73,7 +81,31 @@ def practice_list(app: App, fmt: str) -> None:
 
     with app.read() as session:
         rows = list_practices(session)
-    emit(rows, fmt, columns=["tin", "name", "pcmh", "apm", "clinicians", "attestations"])
+    emit(rows, fmt, columns=["tin", "name", "clinicians", "attestations", "reporting_years"])
+
+
+@practice.command("years")
+@click.argument("tin", type=TIN)
+@click.option("--year", type=YEAR, help="Only this performance year.")
+@format_option
+@read_only
+@click.pass_obj
+def practice_years(app: App, tin: str, year: int | None, fmt: str) -> None:
+    """List how the TIN (and NPIs under it) report each recorded year.
+
+    One row per recorded year: program and its QPP programName, PCMH (pcmh: recognised with
+    the group rule applied; pcmh_attested: as recorded), APM participation, and what CMS does
+    not allow in it. Years not listed are traditional MIPS, no medical home, no APM.
+
+    \b
+    Example:
+        evidence practice years 000123456 --format csv
+    """
+    from evidence.records.reporting import list_years, year_row
+
+    with app.read() as session:
+        rows = [year_row(facts) for facts in list_years(session, tin, year)]
+    emit(rows, fmt, columns=YEAR_COLUMNS)
 
 
 @practice.command("show")
@@ -89,19 +121,25 @@ def practice_show(app: App, tin: str, year: int | None) -> None:
         evidence practice show 000123456 --year 2020
     """
     from evidence.records.practices import get_practice, list_attestations, list_clinicians
+    from evidence.records.reporting import describe, list_years
 
     with app.read() as session:
         row = get_practice(session, tin)
         members = list_clinicians(session, tin, year)
         attestations = list_attestations(session, tin, year)
+        reporting = list_years(session, tin, year)
     click.echo(f"{row.tin}  {printable(row.name)}")
-    click.echo(f"PCMH: {'yes' if row.pcmh else 'no'}   APM: {row.apm}")
-    years = sorted({m.performance_year for m in members} | {a.year for a in attestations})
+    years = sorted({m.performance_year for m in members} | {a.year for a in attestations} | {r.year for r in reporting})
     if not years:
-        click.echo("No clinicians or attestations recorded" + (f" for {year}." if year else "."))
+        click.echo("No clinicians, attestations or reporting years recorded" + (f" for {year}." if year else "."))
     for y in years:
         in_year = [m for m in members if m.performance_year == y]
         click.echo(f"\nPY{y}: {plural(len(in_year), 'clinician')}")
+        recorded = [r for r in reporting if r.year == y]
+        if not any(r.npi is None for r in recorded):
+            click.echo("  reports: program mips, PCMH no, APM none (nothing recorded)")
+        for r in recorded:
+            click.echo(f"  reports{f' (NPI {r.npi})' if r.npi else ''}: {describe(r)}")
         for m in in_year:
             click.echo(f"  {m.clinician.npi}  {printable(m.clinician.name)}")
         for a in (a for a in attestations if a.year == y):

@@ -166,6 +166,13 @@ def _score_document(report: ScoreReport) -> dict[str, Any]:
             }
             for s in report.special_statuses
         ],
+        "program": {
+            "program": report.program.program,
+            "program_name": report.program.program_name,
+            "recorded_for": report.program.source,
+            "requirement": report.program.requirement,
+            "problems": list(report.program.problems),
+        },
         "credits": {
             "pcmh": {"points": report.pcmh.points, "reason": report.pcmh.reason},
             "apm": {"kind": report.apm.kind, "points": report.apm.points, "reason": report.apm.reason},
@@ -245,6 +252,7 @@ def _score_text(report: ScoreReport) -> str:
     lines = [f"IA score, {report.level} reporting: {who}, PY{report.year}"]
     statuses = [f"{s.label}{'' if s.doubles_ia_points else ' (no IA effect)'}" for s in report.special_statuses]
     lines.append(f"Special statuses: {', '.join(statuses) or 'none'}")
+    lines.append(f"Program: {report.program.program_name} - {report.program.requirement}")
     lines.append("Activities:" if report.activities else "Activities: none attested")
     for a in report.activities:
         weight = weight_label(a.weight)

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from evidence.db.types import UTCDateTime, utcnow
-from evidence.rules.cms import DocumentationRule, Weight
+from evidence.rules.cms import APM_KINDS, DocumentationRule, Program, Weight
 
 # Named constraints, so Alembic's batch mode (SQLite) can drop and recreate them by name.
 NAMING_CONVENTION = {
@@ -38,8 +38,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-APM_KINDS = ("none", "mips", "other", "app")
 
 # Ids users see or events name are never handed out twice, even after a purge deleted the
 # highest ones: AUTOINCREMENT on SQLite (PostgreSQL's sequences never go back anyway).
@@ -153,12 +151,10 @@ class Practice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tin: Mapped[str] = mapped_column(String(9), unique=True)
     name: Mapped[str] = mapped_column(String(300))
-    # Certified patient-centered medical home (IA_PCMH full credit).
-    pcmh: Mapped[bool] = mapped_column(Boolean, default=False)
-    apm: Mapped[str] = mapped_column(String(8), default="none")
+    # Program, medical-home recognition and APM participation are facts of a year: ReportingYear.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    __table_args__ = (CheckConstraint("apm IN ('none', 'mips', 'other', 'app')", name="apm"), NEVER_REUSED)
+    __table_args__ = NEVER_REUSED
 
 
 class Clinician(Base):
@@ -196,6 +192,63 @@ class Membership(Base):
     __table_args__ = (
         UniqueConstraint("practice_id", "clinician_id", "performance_year"),
         Index("ix_memberships_practice_year", "practice_id", "performance_year"),
+        NEVER_REUSED,
+    )
+
+
+class ReportingYear(Base):
+    """How a TIN (group) or one NPI under it (individual) reports a performance year.
+
+    No row: traditional MIPS, no medical home, no APM (evidence.records.reporting.year_status).
+    An NPI without a row of its own reports as its TIN's row says.
+    """
+
+    __tablename__ = "reporting_years"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
+    # NULL: the TIN's own facts (group reporting).
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"))
+    performance_year: Mapped[int] = mapped_column(Integer)
+    program: Mapped[str] = mapped_column(String(8), default=Program.MIPS.value)
+    mvp_id: Mapped[str | None] = mapped_column(String(8))  # CMS's MVP id, only for program mvp
+    pcmh: Mapped[bool] = mapped_column(Boolean, default=False)  # recognition attested for the year
+    # What the group's 50%-of-sites rule looks at; NULL where only the attestation was recorded.
+    pcmh_sites: Mapped[int | None] = mapped_column(Integer)
+    recognized_sites: Mapped[int | None] = mapped_column(Integer)
+    apm: Mapped[str] = mapped_column(String(8), default="none")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    practice: Mapped[Practice] = relationship()
+    clinician: Mapped[Clinician | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(f"program IN ({_sql_values(Program)})", name="program"),
+        CheckConstraint("(program = 'mvp') = (mvp_id IS NOT NULL)", name="mvp_id"),
+        CheckConstraint(f"apm IN ({_sql_values(APM_KINDS)})", name="apm"),
+        CheckConstraint(
+            "(pcmh_sites IS NULL AND recognized_sites IS NULL) OR "
+            "(pcmh_sites >= 1 AND recognized_sites >= 0 AND recognized_sites <= pcmh_sites)",
+            name="pcmh_sites",
+        ),
+        # One row per TIN and year, and per NPI under it and year (partial: NULLs never collide).
+        Index(
+            "uq_reporting_years_group",
+            "practice_id",
+            "performance_year",
+            unique=True,
+            sqlite_where=text("clinician_id IS NULL"),
+            postgresql_where=text("clinician_id IS NULL"),
+        ),
+        Index(
+            "uq_reporting_years_individual",
+            "practice_id",
+            "clinician_id",
+            "performance_year",
+            unique=True,
+            sqlite_where=text("clinician_id IS NOT NULL"),
+            postgresql_where=text("clinician_id IS NOT NULL"),
+        ),
         NEVER_REUSED,
     )
 

@@ -1,4 +1,5 @@
-"""Correcting a mistake in place: attestation and participation periods, deletions, status inputs.
+"""Correcting a mistake in place: attestation and participation periods, deletions, status inputs,
+a practice's name and how it reports a year.
 
 Each correction is one chained audit event with the actor, a mandatory reason and the old value
 next to the new one, so the record of what was believed before is never lost. A correction
@@ -17,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evidence.db.models import (
-    APM_KINDS,
     Attestation,
     Clinician,
     EvidenceLink,
@@ -26,6 +26,7 @@ from evidence.db.models import (
 )
 from evidence.errors import ConflictError, InputError, NotFoundError
 from evidence.records.practices import Lookup, StatusInputs, check_period, person_or_practice_name
+from evidence.records.reporting import YearChanges, set_year
 from evidence.retention import audit
 from evidence.retention.policy import active_holds
 from evidence.rules.identifiers import parse_npi, parse_tin, parse_year
@@ -269,7 +270,7 @@ class Changed:
     new: dict[str, Any]
 
     def describe(self) -> str:
-        return f"{_inputs_text(self.old)} -> {_inputs_text(self.new)}"
+        return f"{_inputs_text(self.old) or 'nothing recorded'} -> {_inputs_text(self.new)}"
 
 
 def update_clinician(
@@ -313,35 +314,46 @@ def _inputs_text(values: dict[str, Any]) -> str:
 class PracticeChanges:
     """The practice facts to change; None leaves one as it is.
 
-    PCMH and APM are per practice today; when they become per year, a `year` here picks the row.
+    The name is the practice's; the rest are facts of one performance year (`year`), of the TIN
+    or, with `npi`, of one NPI reporting individually under it (evidence.records.reporting).
     """
 
     name: str | None = None
+    year: int | None = None
+    npi: str | None = None
+    program: str | None = None
+    mvp_id: str | None = None
     pcmh: bool | None = None
+    pcmh_sites: int | None = None
+    recognized_sites: int | None = None
     apm: str | None = None
+
+    def year_changes(self) -> YearChanges:
+        return YearChanges(self.program, self.mvp_id, self.pcmh, self.pcmh_sites, self.recognized_sites, self.apm)
 
 
 def set_practice(session: Session, tin: str, changes: PracticeChanges, *, reason: str, actor: str) -> Changed:
-    """Correct a practice's name, PCMH recognition or APM participation."""
+    """Correct a practice's name, or record how it (or an NPI under it) reports one year."""
     reason = correction_reason(reason)
+    year_given = changes.year_changes().given()
+    if changes.year is None and (year_given or changes.npi):
+        raise InputError(
+            "program, PCMH recognition and APM participation are facts of one performance year: give --year"
+        )
+    if changes.year is not None:
+        if changes.name is not None:
+            raise InputError("--name is the practice's, --year facts are one year's: set them in two commands")
+        old, new = set_year(session, tin, changes.year, changes.year_changes(), npi=changes.npi, reason=reason,
+                            actor=actor)  # fmt: skip
+        return Changed(old, new)
     practice = Lookup(session).require_practice(parse_tin(tin))
-    wanted: dict[str, Any] = {}
-    if changes.name is not None:
-        wanted["name"] = person_or_practice_name(changes.name, "practice name")
-    if changes.pcmh is not None:
-        wanted["pcmh"] = changes.pcmh
-    if changes.apm is not None:
-        if changes.apm not in APM_KINDS:
-            raise InputError(f"APM participation {changes.apm!r} is not one of {', '.join(APM_KINDS)}")
-        wanted["apm"] = changes.apm
-    if not wanted:
-        raise InputError("give at least one of --name, --pcmh/--no-pcmh, --apm")
-    changed = {key: value for key, value in wanted.items() if getattr(practice, key) != value}
-    if not changed:
-        raise nothing_to_change(f"practice {practice.tin} already has {_inputs_text(wanted)}")
-    old = {key: getattr(practice, key) for key in changed}
-    for key, value in changed.items():
-        setattr(practice, key, value)
+    if changes.name is None:
+        raise InputError("give --name, or --year with the year's --program, --pcmh/--no-pcmh or --apm")
+    name = person_or_practice_name(changes.name, "practice name")
+    if practice.name == name:
+        raise nothing_to_change(f"practice {practice.tin} already has name={name}")
+    old, changed = {"name": practice.name}, {"name": name}
+    practice.name = name
     session.flush()
     audit.record(session, actor, "practice.set",
                  f"practice {practice.tin}: {Changed(old, changed).describe()}: {reason}",

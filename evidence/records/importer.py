@@ -141,8 +141,10 @@ def _apply(session: Session, row: _Row, lookup: Lookup, actor: str) -> bool:
     tin = row.text("tin")
     if row.record == "practice":
         apm = row.text("apm").lower() or "none"
+        # PCMH and APM are facts of the row's year (a practice row without them needs no year).
+        year = row.parsed("year", parse_year) if row.text("year") else None
         _, created = add_practice(
-            session, tin, row.text("name"), pcmh=row.flag("pcmh"), apm=apm, lookup=lookup, exist_ok=True
+            session, tin, row.text("name"), pcmh=row.flag("pcmh"), apm=apm, year=year, lookup=lookup, exist_ok=True
         )
         return created
     year = row.parsed("year", parse_year)

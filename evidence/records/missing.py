@@ -37,6 +37,7 @@ from evidence.db.models import (
     Practice,
 )
 from evidence.errors import NotFoundError
+from evidence.records.reporting import YearFacts, facts_in, recorded_years
 from evidence.rules import cms as rules
 from evidence.rules import coverage, credit
 
@@ -172,6 +173,8 @@ class ActivityStatus:
     items: list[ItemStatus]
     participation: ParticipationCheck | None = None
     verdict: credit.Verdict = field(default_factory=lambda: credit.Verdict(()))  # _assemble always sets it
+    # How the entity reports the year (program, medical home, APM): evidence.records.reporting.
+    reporting: YearFacts | None = None
 
     @property
     def creditable(self) -> bool:
@@ -577,5 +580,8 @@ def missing_report(
         )
         for attestation in attestations
     ]
+    recorded = recorded_years(session, tin=tin, year=year)
+    for a in activities:
+        a.reporting = facts_in(recorded, a.tin, a.year, a.npi)
     activities.sort(key=lambda a: (a.tin, a.year, a.npi is not None, a.npi or "", activity_sort_key(a.activity_id)))
     return MissingReport(activities)

@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session, joinedload
 
 from evidence.catalog.store import require_activity
 from evidence.db.models import (
-    APM_KINDS,
     Activity,
     Attestation,
     Clinician,
     Membership,
     Participation,
     Practice,
+    ReportingYear,
 )
 from evidence.errors import ConflictError, InputError, NotFoundError
 from evidence.retention import audit
@@ -115,33 +115,52 @@ def add_practice(
     *,
     pcmh: bool = False,
     apm: str = "none",
+    year: int | None = None,
     lookup: Lookup | None = None,
     exist_ok: bool = False,
     actor: str | None = None,
 ) -> tuple[Practice, bool]:
     """Create a practice; returns (practice, created). Identical re-adds are fine with exist_ok.
 
-    With `actor`, the change is recorded in the audit trail (bulk imports record one event).
+    PCMH recognition and APM participation are facts of one performance year: with either, `year`
+    names it and a reporting-year row records them (never "every year"). With `actor`, the change
+    is recorded in the audit trail (bulk imports record one event).
     """
+    from evidence.records.reporting import DEFAULTS, YearChanges, first_year, resolve, year_facts
+
     lookup = lookup or Lookup(session)
     tin = parse_tin(tin)
     name = person_or_practice_name(name, "practice name")
-    if apm not in APM_KINDS:
-        raise InputError(f"APM participation {apm!r} is not one of {', '.join(APM_KINDS)}")
+    if apm not in rules.APM_KINDS:
+        raise InputError(f"APM participation {apm!r} is not one of {', '.join(rules.APM_KINDS)}")
+    changes = YearChanges(pcmh=pcmh, apm=apm) if pcmh or apm != "none" else None
+    if changes is not None:
+        if year is None:
+            raise InputError(
+                "PCMH recognition and APM participation are facts of one performance year: give its year (--year)"
+            )
+        year = parse_year(year)
+        resolve(year, dict(DEFAULTS), changes)  # APP before PY2021 and the like: refused before any write
     existing = lookup.practice(tin)
     if existing is not None:
-        if exist_ok and (existing.name, existing.pcmh, existing.apm) == (name, pcmh, apm):
+        same = existing.name == name
+        if same and changes is not None and year is not None:
+            recorded = year_facts(session, tin, year)
+            same = recorded.source == "tin" and (recorded.pcmh_attested, recorded.apm) == (pcmh, apm)
+        if exist_ok and same:
             return existing, False
         raise ConflictError(
             f"practice {tin} already exists ({existing.name!r}); correct it with `evidence practice set {tin} ...`"
         )
-    practice = Practice(tin=tin, name=name, pcmh=pcmh, apm=apm)
+    practice = Practice(tin=tin, name=name)
     session.add(practice)
     session.flush()
     lookup.remember(practice)
+    row = first_year(session, practice, year, changes) if changes is not None and year is not None else None
     if actor:
+        facts = {"reporting_year": row.id, "program": row.program, "pcmh": pcmh, "apm": apm} if row else {}
         audit.record(session, actor, "practice.add", f"practice {tin} added: {name}", tin=tin,
-                     details={"practice": practice.id, "pcmh": pcmh, "apm": apm})  # fmt: skip
+                     year=year if row else None, details={"practice": practice.id, **facts})  # fmt: skip
     return practice, True
 
 
@@ -162,9 +181,16 @@ def list_practices(session: Session) -> list[dict[str, object]]:
         .outerjoin(attested, attested.c.practice_id == Practice.id)
         .order_by(Practice.tin)
     )
+    years = (
+        select(ReportingYear.practice_id, func.count().label("n"))
+        .where(ReportingYear.clinician_id.is_(None))
+        .group_by(ReportingYear.practice_id)
+        .subquery()
+    )
+    query = query.add_columns(func.coalesce(years.c.n, 0)).outerjoin(years, years.c.practice_id == Practice.id)
     return [
-        {"tin": p.tin, "name": p.name, "pcmh": p.pcmh, "apm": p.apm, "clinicians": n, "attestations": a}
-        for p, n, a in session.execute(query)
+        {"tin": p.tin, "name": p.name, "clinicians": n, "attestations": a, "reporting_years": y}
+        for p, n, a, y in session.execute(query)
     ]
 
 

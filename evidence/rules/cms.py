@@ -245,11 +245,20 @@ def earns_full_credit(year: int, activity_id: str) -> bool:
 
 
 def apm_credit(year: int, apm_kind: str) -> int:
-    """MIPS APM (APM scoring standard) and APP: full credit; any other APM: half; none: nothing."""
+    """IA credit for APM participation in `year`; nothing where the kind does not exist that year.
+
+    MIPS APM under the APM scoring standard (PY2017-2020): CMS assigned every MIPS APM full IA
+    credit in its yearly "Scores for Improvement Activities in MIPS APMs" lists; the statute's
+    floor is half (SSA 1848(q)(5)(C)(ii)). APP (PY2021 on): full credit, CY2021 PFS final rule,
+    85 FR 84472, 42 CFR 414.1367(c)(3). Any other APM: at least half credit, SSA
+    1848(q)(5)(C)(ii), 42 CFR 414.1380(b)(3)(ix).
+    """
+    if apm_kind not in APM_KINDS:
+        raise ValueError(f"unknown APM participation {apm_kind!r}")
+    if apm_problem(year, apm_kind):
+        return 0
     full = full_credit_points(year)
     credits = {"mips": full, "app": full, "other": full // 2, "none": 0}
-    if apm_kind not in credits:
-        raise ValueError(f"unknown APM participation {apm_kind!r}")
     return credits[apm_kind]
 
 
@@ -262,13 +271,154 @@ def category_score(year: int, raw_points: int) -> Fraction:
     return Fraction(capped_points(year, raw_points), full_credit_points(year))
 
 
-def final_score_weight(year: int, apm_kind: str) -> int:
-    """IA is 15 of the 100 final-score points, 20 for APP reporters."""
-    return IA_FINAL_SCORE_WEIGHT_APP if apm_kind == "app" else IA_FINAL_SCORE_WEIGHT
+def final_score_weight(year: int, apm_kind: str, program: str = "mips") -> int:
+    """IA's share of the 100-point final score.
+
+    Traditional MIPS and MVPs: 15 (42 CFR 414.1380(c)(1)). APM scoring standard, PY2017-2020: 20
+    (42 CFR 414.1370(h); CY2017 QPP final rule, 81 FR 77008, for the Shared Savings Program and
+    Next Generation ACO, whose PY2017 weight is the one kept here; CY2018 QPP final rule,
+    82 FR 53568, for every MIPS APM from PY2018). APP, PY2021 on: 20 (CY2021 PFS final rule,
+    85 FR 84472; 42 CFR 414.1367(c)).
+    """
+    if program == Program.APP or apm_kind == "app":
+        return IA_FINAL_SCORE_WEIGHT_APP if not program_problem(year, Program.APP) else IA_FINAL_SCORE_WEIGHT
+    if apm_kind == "mips" and not apm_problem(year, "mips"):
+        return IA_FINAL_SCORE_WEIGHT_APM_SCORING_STANDARD
+    return IA_FINAL_SCORE_WEIGHT
 
 
-def final_score_points(year: int, raw_points: int, apm_kind: str) -> Fraction:
-    return category_score(year, raw_points) * final_score_weight(year, apm_kind)
+def final_score_points(year: int, raw_points: int, apm_kind: str, program: str = "mips") -> Fraction:
+    return category_score(year, raw_points) * final_score_weight(year, apm_kind, program)
+
+
+# --- Programs, APM participation and medical homes per year -------------------------------------
+
+
+class Program(StrEnum):
+    """How a reporting entity reports a performance year (QPP Submissions API `programName`)."""
+
+    MIPS = "mips"  # traditional MIPS
+    MVP = "mvp"  # a MIPS Value Pathway, named by its MVP id
+    APP = "app"  # the APM Performance Pathway
+
+
+# The APP replaced the APM scoring standard: CY2021 PFS final rule, 85 FR 84472 (Dec 28, 2020),
+# 42 CFR 414.1367, from the 2021 performance period.
+FIRST_APP_YEAR = 2021
+# The APM scoring standard, 42 CFR 414.1370: PY2017 (CY2017 QPP final rule, 81 FR 77008) to
+# PY2020; the CY2021 PFS final rule (85 FR 84472) ended it with the 2020 performance period.
+APM_SCORING_STANDARD_YEARS = (FIRST_PERFORMANCE_YEAR, 2020)
+# MVPs: CY2022 PFS final rule, 86 FR 64996 (Nov 19, 2021), 42 CFR 414.1365, from the 2023
+# performance period; CMS's inventory lists MVP ids in allowedPrograms from PY2023 (ia-2023.json).
+FIRST_MVP_YEAR = 2023
+# CMS's MVP ids (qpp-measures-data measures-schema `programs`): M0001, M1366, G0053 ...
+MVP_ID_PATTERN = re.compile(r"[MG][0-9]{4}")
+# QPP Submissions API programName of the APP (qpp-measures-data `programs`: mips, app1, appPlus, MVP ids).
+APP_PROGRAM_NAME = "app1"
+APM_KINDS = ("none", "mips", "other", "app")
+APM_LABELS = {
+    "none": "no APM participation",
+    "mips": "MIPS APM under the APM scoring standard",
+    "other": "participant in another APM",
+    "app": "APM Performance Pathway (APP) reporter",
+}
+IA_FINAL_SCORE_WEIGHT_APM_SCORING_STANDARD = 20
+# A group's medical-home credit needs at least 50% of its practice sites recognised from PY2018
+# (CY2018 QPP final rule, 82 FR 53568, 42 CFR 414.1380(b)(3)(ii); seed 004, 2020 IA guide); in
+# PY2017 the CY2017 QPP final rule (81 FR 77008) gave the credit to a recognised TIN, which the
+# CY2018 rule relaxed to half of its sites: here PY2017 needs every site.
+FIRST_PCMH_HALF_OF_SITES_YEAR = 2018
+PCMH_SITES_SHARE = Fraction(1, 2)
+
+
+def programs(year: int) -> tuple[Program, ...]:
+    """The programs a reporting entity can report `year` through."""
+    return tuple(p for p in Program if program_problem(year, p) is None)
+
+
+def program_problem(year: int, program: str) -> str | None:
+    """Why `program` cannot be reported in `year`, or None if it can."""
+    if program not in set(Program):
+        return f"program {program!r} is not one of {', '.join(Program)}"
+    if program == Program.APP and year < FIRST_APP_YEAR:
+        return f"the APM Performance Pathway (APP) began with PY{FIRST_APP_YEAR}; PY{year} has no APP"
+    if program == Program.MVP and year < FIRST_MVP_YEAR:
+        return f"MIPS Value Pathways (MVPs) began with PY{FIRST_MVP_YEAR}; PY{year} has no MVPs"
+    return None
+
+
+def apm_problem(year: int, apm_kind: str) -> str | None:
+    """Why this APM participation cannot be a fact of `year`, or None if it can."""
+    if apm_kind not in APM_KINDS:
+        return f"APM participation {apm_kind!r} is not one of {', '.join(APM_KINDS)}"
+    first, last = APM_SCORING_STANDARD_YEARS
+    if apm_kind == "mips" and not first <= year <= last:
+        return (
+            f"the APM scoring standard (--apm mips) applied PY{first}-{last} only; from PY{FIRST_APP_YEAR} "
+            "a MIPS APM participant reports through the APP (--apm app) or as another APM (--apm other)"
+        )
+    if apm_kind == "app":
+        return program_problem(year, Program.APP)
+    return None
+
+
+def mvp_id_problem(mvp_id: str) -> str | None:
+    """Why `mvp_id` is not shaped like CMS's MVP ids (M0001, G0053), or None."""
+    if MVP_ID_PATTERN.fullmatch(mvp_id) is None:
+        return f"MVP id {mvp_id!r} is not a CMS MVP id (a letter M or G and four digits, e.g. M0001 or G0053)"
+    return None
+
+
+def program_name(program: str, mvp_id: str | None) -> str:
+    """The QPP Submissions API `programName`: mips, app1, or the MVP id."""
+    if program == Program.MVP:
+        if mvp_id is None:
+            raise ValueError("an MVP reporter needs its MVP id")
+        return mvp_id
+    return APP_PROGRAM_NAME if program == Program.APP else str(Program.MIPS)
+
+
+def pcmh_sites_met(year: int, sites: int, recognized: int) -> bool:
+    """A group's medical-home credit: all sites in PY2017, at least 50% of them from PY2018."""
+    if sites <= 0 or not 0 <= recognized <= sites:
+        return False
+    if year < FIRST_PCMH_HALF_OF_SITES_YEAR:
+        return recognized == sites
+    return Fraction(recognized, sites) >= PCMH_SITES_SHARE
+
+
+def pcmh_sites_rule(year: int) -> str:
+    if year < FIRST_PCMH_HALF_OF_SITES_YEAR:
+        first = FIRST_PCMH_HALF_OF_SITES_YEAR
+        return f"every practice site of the TIN recognised (PY{year}; 50% of sites from PY{first})"
+    return "at least 50% of the TIN's practice sites recognised"
+
+
+# --- MVP improvement-activity requirement ----------------------------------------------------------
+
+# An MVP reporter's activities: 2023-2024, a high-weighted activity earns 40 points and a medium one
+# 20 (2 medium, 1 high or IA_PCMH is full credit): CY2022 PFS final rule, 86 FR 64996, 42 CFR
+# 414.1380(b)(3). From PY2025 one activity (or IA_PCMH) is full credit, weights removed: CY2025 PFS
+# final rule, 89 FR 97710 (Dec 9, 2024). Special statuses change nothing: the MVP points already
+# are the reduced requirement.
+MVP_WEIGHTED_ACTIVITY_POINTS = {Weight.MEDIUM: 20, Weight.HIGH: 40, Weight.NONE: 0}
+MVP_UNWEIGHTED_ACTIVITY_POINTS = 40
+
+
+def mvp_activity_points(year: int, weight: str | None) -> int:
+    """A qualifying activity's points for an MVP reporter."""
+    if not uses_weights(year):
+        return MVP_UNWEIGHTED_ACTIVITY_POINTS
+    if weight is None or weight not in set(Weight):
+        raise ValueError(f"PY{year} is weighted but the activity has weight {weight!r}")
+    return MVP_WEIGHTED_ACTIVITY_POINTS[Weight(weight)]
+
+
+def mvp_requirement(year: int) -> str:
+    """The MVP IA requirement of `year`, in words."""
+    if uses_weights(year):
+        return "2 medium-weighted activities, 1 high-weighted activity or IA_PCMH"
+    return "1 activity or IA_PCMH"
 
 
 # --- Retention ---------------------------------------------------------------------------------

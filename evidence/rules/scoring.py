@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from evidence.catalog.store import activity_sort_key
 from evidence.records.missing import ActivityStatus, missing_report
+from evidence.records.reporting import YearFacts, year_facts
 from evidence.rules import cms as rules
 from evidence.rules.status import ReportingEntity, SpecialStatus, reporting_entity, statuses_of
 
@@ -45,9 +46,20 @@ class ActivityScore:
 
 @dataclass(frozen=True)
 class Credit:
-    kind: str  # "pcmh" or the practice's APM participation
+    kind: str  # "pcmh" or the year's APM participation
     points: int
     reason: str
+
+
+@dataclass(frozen=True)
+class ProgramFacts:
+    """How the entity reports the year, as the score applied it."""
+
+    program: str  # mips | mvp | app
+    program_name: str  # the QPP Submissions API programName: mips, app1 or the MVP id
+    source: str  # npi | tin | default: where the year's facts were recorded
+    requirement: str  # the IA requirement the points were judged against
+    problems: tuple[str, ...] = ()  # what CMS does not allow in the recorded facts
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,7 @@ class ScoreReport:
     notes: list[str]
     documented_raw_points: int = 0
     documented_points: int = 0  # capped: what the documentation supports
+    program: ProgramFacts = ProgramFacts("mips", "mips", "default", "")
 
     @property
     def points_at_risk(self) -> int:
@@ -84,25 +97,28 @@ class ScoreReport:
 
     @property
     def documented_final_score_points(self) -> Fraction:
-        return rules.final_score_points(self.year, self.documented_raw_points, self.apm.kind)
+        return rules.final_score_points(self.year, self.documented_raw_points, self.apm.kind, self.program.program)
 
 
 def score(session: Session, tin: str, year: int | str, npi: str | None = None) -> ScoreReport:
     entity = reporting_entity(session, tin, year, npi)
     year = entity.year
+    facts = year_facts(session, entity.practice.tin, year, entity.clinician.npi if entity.clinician else None)
+    mvp = facts.program == rules.Program.MVP and not rules.program_problem(year, facts.program)
     applying = [s for s in statuses_of(entity).at_level() if s.applies]
     special = rules.has_ia_special_status(year, (s.status for s in applying))
     activities = sorted(
-        (_score_activity(year, a, applying, special) for a in _attestations(session, entity)),
+        (_score_activity(year, a, applying, special, mvp) for a in _attestations(session, entity)),
         key=lambda a: activity_sort_key(a.activity_id),
     )
     practice = entity.practice
-    pcmh = _pcmh_credit(year, practice.pcmh)
-    apm = Credit(practice.apm, rules.apm_credit(year, practice.apm), _APM_REASONS[practice.apm])
-    # Medical-home and APM credit are facts of the practice, not documented activities: both totals hold them.
+    pcmh = _pcmh_credit(year, facts)
+    apm = _apm_credit(year, facts)
+    # Medical-home and APM credit are facts of the year, not documented activities: both totals hold them.
     credits = pcmh.points + apm.points
     raw = sum(a.points for a in activities) + credits
     documented_raw = sum(a.documented_points for a in activities) + credits
+    program = _program(year, facts, mvp)
     return ScoreReport(
         tin=practice.tin,
         year=year,
@@ -115,12 +131,23 @@ def score(session: Session, tin: str, year: int | str, npi: str | None = None) -
         raw_points=raw,
         points=rules.capped_points(year, raw),
         category_score=rules.category_score(year, raw),
-        final_score_weight=rules.final_score_weight(year, practice.apm),
-        final_score_points=rules.final_score_points(year, raw, practice.apm),
-        notes=_notes(entity, activities, raw, documented_raw),
+        final_score_weight=rules.final_score_weight(year, facts.apm, facts.program),
+        final_score_points=rules.final_score_points(year, raw, facts.apm, facts.program),
+        notes=_notes(entity, activities, raw, documented_raw) + [f"not allowed: {p}" for p in program.problems],
         documented_raw_points=documented_raw,
         documented_points=rules.capped_points(year, documented_raw),
+        program=program,
     )
+
+
+def _program(year: int, facts: YearFacts, mvp: bool) -> ProgramFacts:
+    if mvp:
+        requirement = f"MVP {facts.mvp_id}: full credit with {rules.mvp_requirement(year)}"
+    elif facts.program == rules.Program.APP:
+        requirement = "APM Performance Pathway: full IA credit for the APM's participants"
+    else:
+        requirement = "traditional MIPS: 40 points of activities for full credit"
+    return ProgramFacts(facts.program, facts.status.program_name, facts.source, requirement, tuple(facts.problems()))
 
 
 def _attestations(session: Session, entity: ReportingEntity) -> list[ActivityStatus]:
@@ -131,13 +158,18 @@ def _attestations(session: Session, entity: ReportingEntity) -> list[ActivitySta
 
 
 def _score_activity(
-    year: int, attestation: ActivityStatus, applying: list[SpecialStatus], special: bool
+    year: int, attestation: ActivityStatus, applying: list[SpecialStatus], special: bool, mvp: bool = False
 ) -> ActivityScore:
     reasons: list[str] = []
     if rules.earns_full_credit(year, attestation.activity_id):
         base = points = rules.full_credit_points(year)
         doubled = False
         reasons.append(f"medical-home recognition: full credit ({points} points)")
+    elif mvp:
+        base = points = rules.mvp_activity_points(year, attestation.weight)
+        doubled = False
+        label = f"{attestation.weight} weight" if rules.uses_weights(year) else f"PY{year} activity"
+        reasons.append(f"MVP reporter: {label} earns {points} points ({rules.mvp_requirement(year)} is full credit)")
     else:
         base = rules.activity_base_points(year, attestation.weight)
         points = rules.activity_points(year, attestation.weight, special)
@@ -179,15 +211,19 @@ def _doubling_reason(applying: list[SpecialStatus], special: bool, points: int) 
     return reason
 
 
-def _pcmh_credit(year: int, recognized: bool) -> Credit:
-    if recognized:
+def _pcmh_credit(year: int, facts: YearFacts) -> Credit:
+    if facts.pcmh:
         points = rules.full_credit_points(year)
-        reason = (
-            "recognized patient-centered medical home (for a group: at least 50% of practice sites): "
-            f"full credit ({points} points)"
-        )
-        return Credit("pcmh", points, reason)
-    return Credit("pcmh", 0, "the practice is not recorded as a recognized medical home")
+        return Credit("pcmh", points, f"{facts.pcmh_reason()}: full credit ({points} points)")
+    return Credit("pcmh", 0, facts.pcmh_reason())
+
+
+def _apm_credit(year: int, facts: YearFacts) -> Credit:
+    points = rules.apm_credit(year, facts.apm)
+    problem = rules.apm_problem(year, facts.apm)
+    if problem:
+        return Credit(facts.apm, 0, f"no credit: {problem}")
+    return Credit(facts.apm, points, f"{_APM_REASONS[facts.apm]} in PY{year}")
 
 
 _APM_REASONS = {

@@ -2,8 +2,8 @@
 IA_PCMH (issue #14, "the full submission shape"), end to end through the CLI.
 
 Each document is read back and validated against the shipped schema, loaded here on its own (not
-through the code under test). MVP and APP reporters come from a seam: the test replaces
-qpp_export._year_status, where the per-year program record will be read."""
+through the code under test). MVP and APP reporters are recorded as users record them, with
+`practice set TIN --year Y --program ...`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from typing import Any
 
 import jsonschema
 import pytest
+from sqlalchemy import select
 
+from evidence.db.models import Practice
 from evidence.rules import qpp_export
 from tests import factories
 from tests.factories import TIN
@@ -30,7 +32,7 @@ def valid(document: dict[str, Any]) -> dict[str, Any]:
 def practice_with(app, year: int, *, pcmh: bool = False, attest: tuple[str, ...] = ("IA_BE_6",)) -> str:
     """A one-clinician TIN whose group (and the clinician) attest `attest` over the whole year; its NPI."""
     with app.write() as session:
-        practice = factories.practice(session, pcmh=pcmh)
+        practice = factories.practice(session, pcmh=pcmh, year=year)
         clinician = factories.clinician(session, practice, year)
         for activity_id in attest:
             factories.participations(
@@ -40,13 +42,17 @@ def practice_with(app, year: int, *, pcmh: bool = False, attest: tuple[str, ...]
         return clinician.npi
 
 
-def reporting(monkeypatch: pytest.MonkeyPatch, program: str, mvp_id: str | None = None) -> None:
-    """The seam: this entity reports the year through `program` (the lead re-points it to the per-year record)."""
+def reporting(run, year: int, program: str, mvp_id: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """The TIN reports `year` through `program`, recorded through the CLI as a user would."""
+    mvp = ("--mvp", mvp_id) if mvp_id else ()
+    run("practice", "set", TIN, "--year", year, "--program", program, *mvp, "--reason", "registered with CMS")
 
-    def status(session, entity):  # type: ignore[no-untyped-def]
-        return qpp_export._YearStatus(program, mvp_id, entity.practice.pcmh, entity.practice.apm)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(qpp_export, "_year_status", status)
+def carried(app, year: int, program: str, mvp_id: str | None = None) -> None:
+    """A year row `practice set` would refuse today, as a store upgraded from before 0006 may hold."""
+    with app.write() as session:
+        practice = session.scalars(select(Practice).where(Practice.tin == TIN)).one()
+        factories.reporting_year(session, practice, year, program=program, mvp_id=mvp_id)
 
 
 def events(run) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
@@ -54,7 +60,7 @@ def events(run) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     return [{**row, "details": json.loads(row["details"])} for row in rows]
 
 
-# (what, year, program seam or None, extra arguments, expected head of the document)
+# (what, year, program recorded or None, extra arguments, expected head of the document)
 ENTITIES = [
     ("individual", 2020, None, ["--npi", "{npi}"],
      {"entityType": "individual", "taxpayerIdentificationNumber": TIN, "nationalProviderIdentifier": "{npi}"}),
@@ -76,7 +82,7 @@ def test_each_entity_type_validates_and_reads_back(
 ) -> None:
     npi = practice_with(app, year)
     if program:
-        reporting(monkeypatch, *program)
+        reporting(run, year, *program)
     target = tmp_path / f"{what}.json"
     run("export-qpp", "--tin", TIN, "--year", year, *[a.format(npi=npi) for a in extra], "-o", target)
     document = valid(json.loads(target.read_text()))
@@ -97,7 +103,7 @@ def test_submission_method_is_the_users_and_reaches_the_document(run, app) -> No
     assert valid(json.loads(result.stdout))["measurementSets"][0]["submissionMethod"] == "electronicHealthRecord"
 
 
-# (what, year, program seam or None, arguments, the one error line)
+# (what, year, program recorded or None, arguments, the one error line)
 REFUSED = [
     ("method-not-for-ia", 2020, None, ["--submission-method", "claims"],
      "Error: not exported: submission method claims is not accepted for improvement activities "
@@ -114,7 +120,7 @@ REFUSED = [
      "'-' or '_'"),
     ("virtual-group-before-2018", 2017, None, ["--entity-type", "virtual-group", "--entity-id", "VG1"],
      "Error: not exported: virtual group submissions begin with PY2018, not PY2017"),
-    ("subgroup-before-2023", 2022, ("mvp", "G0053"), ["--entity-type", "subgroup", "--entity-id", "SG-00000001"],
+    ("subgroup-before-2023", 2022, ("carried", "mvp", "G0053"), ["--entity-type", "subgroup", "--entity-id", "SG-00000001"],
      "Error: not exported: subgroup submissions begin with PY2023, not PY2022"),
     ("subgroup-in-traditional-mips", 2024, None, ["--entity-type", "subgroup", "--entity-id", "SG-00000001"],
      "Error: not exported: program mips does not take subgroup submissions (only individual, group, virtual group, "
@@ -133,12 +139,10 @@ REFUSED = [
      "Error: not exported: an NPI names an individual, not a virtual group"),
     ("individual-without-npi", 2020, None, ["--entity-type", "individual"],
      "Error: not exported: an individual submission needs the clinician's NPI"),
-    ("app-before-2021", 2020, ("app",), [], "Error: not exported: program app1 exists PY2021 on, not PY2020"),
+    ("app-before-2021", 2020, ("carried", "app"), [], "Error: not exported: program app1 exists PY2021 on, not PY2020"),
     ("virtual-group-in-the-app", 2021, ("app",), ["--entity-type", "virtual-group", "--entity-id", "VG1"],
      "Error: not exported: program app1 does not take virtual group submissions (only individual, group, APM entity)"),
-    ("mvp-before-2023", 2022, ("mvp", "M0001"), [], "Error: not exported: MVPs begin with PY2023, not PY2022"),
-    ("mvp-without-its-id", 2024, ("mvp",), [],
-     "Error: not exported: the entity reports an MVP, but no MVP id is recorded for the year"),
+    ("mvp-before-2023", 2022, ("carried", "mvp", "M0001"), [], "Error: not exported: MVPs begin with PY2023, not PY2022"),
 ]  # fmt: skip
 
 
@@ -147,8 +151,10 @@ def test_refused_in_one_line_nothing_written_nothing_recorded(
     run, app, monkeypatch, tmp_path: Path, what: str, year: int, program, args: list[str], line: str
 ) -> None:
     npi = practice_with(app, year)
-    if program:
-        reporting(monkeypatch, *program)
+    if program and program[0] == "carried":
+        carried(app, year, *program[1:])
+    elif program:
+        reporting(run, year, *program)
     before = events(run)
     target = tmp_path / "out.json"
     result = run("export-qpp", "--tin", TIN, "--year", year, *[a.format(npi=npi) for a in args], "-o", target, expect=1)
@@ -173,7 +179,7 @@ def test_what_only_the_schema_refuses_is_refused_naming_the_field(run, app, monk
 
 def test_mvp_reporter_carries_its_mvp_id_as_program_name(run, app, monkeypatch) -> None:
     npi = practice_with(app, 2024)
-    reporting(monkeypatch, "mvp", "M0001")
+    reporting(run, 2024, "mvp", "M0001")
     for args in ((), ("--npi", npi)):
         document = valid(json.loads(run("export-qpp", "--tin", TIN, "--year", 2024, *args).stdout))
         assert document["measurementSets"][0]["programName"] == "M0001"
@@ -181,7 +187,7 @@ def test_mvp_reporter_carries_its_mvp_id_as_program_name(run, app, monkeypatch) 
 
 def test_app_reporter_exports_app1(run, app, monkeypatch) -> None:
     practice_with(app, 2021)
-    reporting(monkeypatch, "app")
+    reporting(run, 2021, "app")
     for args in ((), ("--entity-type", "apm-entity", "--entity-id", "A1234")):
         document = valid(json.loads(run("export-qpp", "--tin", TIN, "--year", 2021, *args).stdout))
         assert document["measurementSets"][0]["programName"] == "app1"
@@ -225,7 +231,7 @@ def test_no_ia_pcmh_without_recognition(run, app) -> None:
 
 def test_qpp_export_event_carries_entity_program_and_method(run, app, monkeypatch, tmp_path: Path) -> None:
     practice_with(app, 2024, pcmh=True)
-    reporting(monkeypatch, "mvp", "G0053")
+    reporting(run, 2024, "mvp", "G0053")
     target = tmp_path / "sub.json"
     args = ("--entity-type", "subgroup", "--entity-id", "SG-00000042", "--submission-method", "electronicHealthRecord")
     run("export-qpp", "--tin", TIN, "--year", 2024, *args, "-o", target)

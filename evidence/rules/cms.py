@@ -471,8 +471,6 @@ DEFAULT_SUBMISSION_METHOD = "registry"
 QPP_PROGRAM_YEARS: dict[str, tuple[int, int | None]] = {
     "mips": (2017, None), "app1": (2021, None), "appPlus": (2025, None), "cpcPlus": (2017, 2021), "pcf": (2021, 2024),
 }  # fmt: skip
-FIRST_MVP_YEAR = 2023
-MVP_ID_PATTERN = r"^[GM][0-9]{4}$"
 # Which entity types each program takes: APP "for entityType(s) = apm, group, or individual"
 # (8/15/21); PCF (and CPC+) only for APM entities; MVPs for individuals, groups, subgroups and APM
 # entities, never virtual groups (qpp-measures-data allowedRegistrationTypes, change log 3/18/25).
@@ -502,7 +500,7 @@ QPP_ENTITY_ID_SHAPES = {
 
 
 def is_mvp_id(program_name: str) -> bool:
-    return re.fullmatch(MVP_ID_PATTERN, program_name) is not None
+    return MVP_ID_PATTERN.fullmatch(program_name) is not None
 
 
 def qpp_entity_types(year: int) -> tuple[str, ...]:

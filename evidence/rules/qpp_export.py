@@ -19,14 +19,15 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from evidence.errors import ConflictError, InputError, NotFoundError
+from evidence.records.reporting import year_status
 from evidence.rules import cms as rules
 from evidence.rules.scoring import ActivityScore, score
-from evidence.rules.status import ReportingEntity, reporting_entity
+from evidence.rules.status import reporting_entity
 from evidence.support.text import plural
 
 if TYPE_CHECKING:  # jsonschema is imported where the validator is first built
@@ -41,34 +42,6 @@ ENTITY_TYPES = {
     "subgroup": "subgroup",
 }
 PCMH_MEASURE = "IA_PCMH"
-
-
-@dataclass(frozen=True)
-class _YearStatus:
-    """The entity's program and recognitions in the year: the five names the export reads.
-
-    Stands in for the per-year record (year_status(session, tin, year, npi) -> YearStatus) until it
-    lands; it has the same fields and property.
-    """
-
-    program: Literal["mips", "mvp", "app"]
-    mvp_id: str | None
-    pcmh: bool
-    apm: str
-
-    @property
-    def program_name(self) -> str:
-        """CMS's programName: "mips", "app1" for the APP, or the MVP's id."""
-        if self.program == "mvp":
-            if not self.mvp_id:
-                raise InputError("not exported: the entity reports an MVP, but no MVP id is recorded for the year")
-            return self.mvp_id
-        return "app1" if self.program == "app" else "mips"
-
-
-def _year_status(session: Session, entity: ReportingEntity) -> _YearStatus:
-    """The one place the export learns program, MVP id, PCMH and APM (today: the practice's flags)."""
-    return _YearStatus(program="mips", mvp_id=None, pcmh=entity.practice.pcmh, apm=entity.practice.apm)
 
 
 @dataclass(frozen=True)
@@ -165,7 +138,7 @@ def build_submission(
     entity_type = entity_type or ("individual" if npi else "group")
     _check_entity(entity_type, entity_id, npi)
     entity = reporting_entity(session, tin, year, npi)
-    status = _year_status(session, entity)
+    status = year_status(session, entity.practice.tin, entity.year, entity.clinician.npi if entity.clinician else None)
     program_name = status.program_name
     for problem in (
         rules.qpp_entity_problem(entity.year, entity_type, program_name),

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from fractions import Fraction
 
+import evidence.rules.activity_terms as activity_terms  # full path: see tests/test_layers.py
 from evidence.support.text import plural
 
 # The performance years a user may name. MIPS began with PY2017. The rules below are open-ended
@@ -82,13 +83,21 @@ def period_days(start: date, end: date) -> int:
     return (end - start).days + 1
 
 
-def latest_start(year: int) -> date:
-    """The last start date that still leaves `minimum_days` before December 31 (October 3)."""
-    return performance_period(year)[1] - timedelta(days=minimum_days(year) - 1)
+def latest_start(year: int, activity_id: str | None = None) -> date:
+    """The last start date that still leaves the minimum before December 31.
+
+    The 90-day floor: October 3. An activity whose own text demands longer (activity_terms.TERMS,
+    IA_ERP_1's 6 months) starts later than that at its peril: July 1 for 6 calendar months.
+    """
+    year_end = performance_period(year)[1]
+    found = activity_terms.term(year, activity_id) if activity_id else None
+    if found is not None:
+        return min(activity_terms.latest_term_start(year_end, found), year_end - timedelta(days=minimum_days(year) - 1))
+    return year_end - timedelta(days=minimum_days(year) - 1)
 
 
-def period_problem(year: int, start: date, end: date) -> str | None:
-    """Why a period cannot support an attestation for `year`, or None if it can."""
+def period_problem(year: int, start: date, end: date, activity_id: str | None = None) -> str | None:
+    """Why a period cannot support an attestation for `year` (of `activity_id`, if named), or None if it can."""
     first, last = performance_period(year)
     if end < start:
         return f"the period ends ({end}) before it starts ({start})"
@@ -100,7 +109,30 @@ def period_problem(year: int, start: date, end: date) -> str | None:
             f"the period {start} to {end} is {plural(days, 'day')}; an activity needs at least "
             f"{minimum_days(year)} consecutive days (latest start for PY{year}: {latest_start(year)})"
         )
-    return None
+    return activity_term_problem(year, activity_id, start, end) if activity_id else None
+
+
+def activity_term_problem(year: int, activity_id: str, start: date, end: date) -> str | None:
+    """The activity's own minimum (CMS's description, activity_terms.TERMS): IA_ERP_1 needs 6 months."""
+    found = activity_terms.term(year, activity_id)
+    if found is None or end >= activity_terms.earliest_end(start, found):
+        return None
+    return (
+        f'{activity_id} needs at least {found.words} (CMS: "{found.sentence}"); the period {start} to {end} '
+        f"is {plural(period_days(start, end), 'day')} (it would have to run through "
+        f"{activity_terms.earliest_end(start, found)}); latest start for PY{year}: {latest_start(year, activity_id)}"
+    )
+
+
+def suspension_problem(year: int, activity_id: str, start: date) -> str | None:
+    """A period that starts on or after CMS suspended the activity earns nothing (activity_terms.SUSPENSIONS)."""
+    found = activity_terms.suspension(year, activity_id)
+    if found is None or start < found.since:
+        return None
+    return (
+        f"{activity_id} is suspended for PY{year} from {found.since} ({found.rule}); the period starts {start} "
+        f"(source: {found.source})"
+    )
 
 
 # --- Group reporting ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -20,7 +21,8 @@ from evidence.db.models import (
 )
 from evidence.db.types import utcnow
 from evidence.errors import ConflictError, InputError, NotFoundError
-from evidence.rules.cms import UNWEIGHTED, Weight, uses_weights
+from evidence.rules import activity_terms
+from evidence.rules.cms import UNWEIGHTED, Weight, latest_start, uses_weights
 from evidence.support.resources import shipped_catalog_path
 
 SHIPPED_FINGERPRINT = "shipped_catalog_sha256"
@@ -314,6 +316,7 @@ class ActivityListing:
     rule: str
     items: int
     generic: bool
+    suspended_since: date | None = None  # CMS suspended it that year (rules.activity_terms.SUSPENSIONS)
 
 
 def list_activities(
@@ -341,7 +344,17 @@ def list_activities(
     elif weight is not None:
         query = query.where(Activity.weight == weight)
     rows = [
-        ActivityListing(year, a.activity_id, a.title, a.subcategory, a.weight, r.rule, n, r.generic)
+        ActivityListing(
+            year,
+            a.activity_id,
+            a.title,
+            a.subcategory,
+            a.weight,
+            r.rule,
+            n,
+            r.generic,
+            suspended.since if (suspended := activity_terms.suspension(year, a.activity_id)) else None,
+        )
         for a, r, n in session.execute(query)
     ]
     return sorted(rows, key=lambda row: activity_sort_key(row.activity_id))
@@ -363,6 +376,13 @@ class ActivityDetail:
     activity_id: str
     years: list[Activity]
     requirement: DocumentationRequirement
+    # What the activity's own CMS text sets in those years (rules.activity_terms), one row per span.
+    terms: tuple[activity_terms.Term, ...] = ()
+    schedules: tuple[activity_terms.Schedule, ...] = ()
+    suspensions: tuple[activity_terms.Suspension, ...] = ()
+
+    def latest_start(self, year: int) -> date:
+        return latest_start(year, self.activity_id)
 
 
 def activity_detail(session: Session, activity_id: str, year: int | None = None) -> ActivityDetail:
@@ -376,4 +396,14 @@ def activity_detail(session: Session, activity_id: str, year: int | None = None)
         )
         if not years:
             raise NotFoundError(f"activity {activity_id} is in no performance year's inventory")
-    return ActivityDetail(activity_id, years, requirement_for(session, activity_id))
+    shown = [row.performance_year for row in years]
+    found_terms = {t for y in shown if (t := activity_terms.term(y, activity_id))}
+    found_schedules = {x for y in shown if (x := activity_terms.schedule(y, activity_id))}
+    return ActivityDetail(
+        activity_id,
+        years,
+        requirement_for(session, activity_id),
+        terms=tuple(sorted(found_terms, key=lambda t: t.first_year)),
+        schedules=tuple(sorted(found_schedules, key=lambda s: s.first_year)),
+        suspensions=tuple(z for y in shown if (z := activity_terms.suspension(y, activity_id))),
+    )

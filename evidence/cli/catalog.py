@@ -15,6 +15,7 @@ from evidence.support.text import plural
 
 if TYPE_CHECKING:
     from evidence.catalog.qpp import QppPreview
+    from evidence.catalog.store import ActivityDetail
 
 WEIGHT_CHOICES = (*(weight.value for weight in Weight), UNWEIGHTED)
 
@@ -101,12 +102,13 @@ def list_(app: App, year: int | None, subcategory: str | None, weight: str | Non
                 else f"{r.rule} of {r.items}"
                 if r.rule != "single"
                 else "single",
+                "status": f"suspended {r.suspended_since}" if r.suspended_since else "",
                 "title": r.title,
             }
             for r in rows
         ],
         fmt,
-        columns=["year", "activity", "weight", "subcategory", "documentation", "title"],
+        columns=["year", "activity", "weight", "subcategory", "documentation", "status", "title"],
     )
 
 
@@ -135,6 +137,7 @@ def show(app: App, activity_id: str, year: int | None) -> None:
     for row in detail.years:
         title = "" if row.title == latest.title else f"  (title: {printable(row.title)})"
         click.echo(f"  PY{row.performance_year}: weight {weight_label(row.weight)}{title}")
+    _show_terms(detail)
     if latest.description:
         click.echo(f"Description (CMS, PY{latest.performance_year}):")
         # An imported CMS file may carry any text: each of its lines is shown inert, then wrapped.
@@ -150,6 +153,26 @@ def show(app: App, activity_id: str, year: int | None) -> None:
     click.echo(f"Suggested documentation: {kind}")
     for item in requirement.items:
         click.echo(f"  {item.key}) {printable(item.label)}: {printable(item.description)}")
+
+
+def _span(first: int, last: int) -> str:
+    return f"PY{first}-PY{last}" if last > first else f"PY{first}"
+
+
+def _show_terms(detail: ActivityDetail) -> None:
+    """What the activity's own CMS text demands, and CMS's suspensions, for the years shown."""
+    for term in detail.terms:
+        years = _span(term.first_year, term.last_year)
+        latest = detail.latest_start(min(max(r.performance_year for r in detail.years), term.last_year))
+        click.echo(f"Minimum period ({years}): {term.words}, not 90 days; latest start PY{latest.year}: {latest}")
+        click.echo(f'  CMS: "{printable(term.sentence)}"')
+    for schedule in detail.schedules:
+        years = _span(schedule.first_year, schedule.last_year)
+        click.echo(f"Schedule ({years}): {schedule.schedule} (shown, not checked by the tool)")
+        click.echo(f'  CMS: "{printable(schedule.sentence)}"')
+    for suspension in detail.suspensions:
+        click.echo(f"Suspended (PY{suspension.year}): from {suspension.since}; {suspension.rule}")
+        click.echo(f"  Source: {suspension.source}")
 
 
 @catalog.command("import-qpp")

@@ -99,7 +99,7 @@ def test_0005_adds_effective_until_keeping_rows_ids_and_dates(tmp_path: Path) ->
                                     "registered_at) VALUES (:id, 3, 'a.txt', :day, 'x', '2026-01-01 00:00:00')"),
                                {"id": evidence_id, "day": day})  # fmt: skip
         connection.execute(text("DELETE FROM evidence WHERE id = 9"))  # as a purge would: 9 stays used
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, "0005")
     assert migrate.current_revision(engine) == "0005"
     with engine.begin() as connection:
         rows = connection.execute(text("SELECT id, effective_date, effective_until FROM evidence")).all()

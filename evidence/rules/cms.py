@@ -135,6 +135,82 @@ def suspension_problem(year: int, activity_id: str, start: date) -> str | None:
     )
 
 
+# --- Programs (who may report an activity) -----------------------------------------------------
+
+
+class Program(StrEnum):
+    """How a reporting entity reports a year: traditional MIPS, an MVP, or the APM Performance Pathway."""
+
+    MIPS = "mips"
+    MVP = "mvp"
+    APP = "app"
+
+
+# CMS's inventory lists allowedPrograms per activity from its PY2023 file (qpp-measures-data
+# measures/2023/measures-data.json; ../shared/RULES.md says 2024) and allowedRegistrationTypes from
+# PY2025 (measures-schema.yaml: "Programs to which the measure can be submitted", "Entity types which
+# the measure is eligible for registration"). Before that, every activity was open to every program.
+FIRST_ALLOWED_PROGRAMS_YEAR = 2023
+FIRST_MVP_YEAR = 2023  # MVPs began with PY2023 (CY2022 PFS final rule)
+FIRST_APP_YEAR = 2021  # the APP began with PY2021 (CY2021 PFS final rule)
+FIRST_APP_PLUS_YEAR = 2025  # APP Plus, CMS program name appPlus (CY2025 PFS final rule)
+
+
+def cms_program_names(year: int, program: str) -> tuple[str, ...]:
+    """The allowedPrograms names a reporter of `program` answers to: app -> app1 (and appPlus from PY2025)."""
+    if program == Program.MIPS:
+        return ("mips",)
+    if program == Program.APP:
+        return ("app1", "appPlus") if year >= FIRST_APP_PLUS_YEAR else ("app1",)
+    raise ValueError(f"program {program!r} has no fixed CMS name (an MVP is named by its id)")
+
+
+def program_problem(
+    year: int, activity_id: str, allowed_programs: Iterable[str] | None, program: str, mvp_id: str | None
+) -> str | None:
+    """Why a reporter of `program` (mips | mvp | app, with `mvp_id` for an MVP) cannot claim the activity.
+
+    `allowed_programs` is CMS's allowedPrograms for the activity-year; None (a year CMS lists none
+    for) allows every program. IA_MVP (PY2024 on) is for MVP reporters only.
+    """
+    if program not in set(Program):
+        return f"program {program!r} is not one of {', '.join(Program)}"
+    if program == Program.APP and year < FIRST_APP_YEAR:
+        return f"the APP exists from PY{FIRST_APP_YEAR}; PY{year} has no APP reporting"
+    if program == Program.MVP:
+        if year < FIRST_MVP_YEAR:
+            return f"MVPs exist from PY{FIRST_MVP_YEAR}; PY{year} has no MVP reporting"
+        if not mvp_id:
+            return "an MVP reporter names its MVP id (e.g. M0001)"
+    if allowed_programs is None:
+        return None
+    allowed = tuple(allowed_programs)
+    names = (mvp_id,) if program == Program.MVP else cms_program_names(year, program)
+    if any(name in allowed for name in names):
+        return None
+    listed = f"allowed: {', '.join(allowed)}" if allowed else "CMS lists no program for it"
+    mvps = [p for p in allowed if p[:1] in ("G", "M") and p[1:].isdigit()]
+    if mvps and len(mvps) == len(allowed):
+        return f"{activity_id} is for MVP reporters only ({listed})"
+    reporter = f"MVP {mvp_id}" if program == Program.MVP else {"mips": "traditional MIPS", "app": "APP"}[program]
+    return f"{activity_id} is not open to {reporter} reporters in PY{year} ({listed})"
+
+
+def registration_type_problem(
+    year: int, allowed_registration_types: Iterable[str] | None, entity_type: str
+) -> str | None:
+    """Why an entity of `entity_type` (individual, group, subgroup, apm) cannot report the activity.
+
+    None where CMS lists no registration types for the year (before PY2025): every type may.
+    """
+    if allowed_registration_types is None:
+        return None
+    allowed = tuple(allowed_registration_types)
+    if entity_type in allowed:
+        return None
+    return f"PY{year}: the activity is not open to {entity_type} reporting (allowed: {', '.join(allowed) or 'none'})"
+
+
 # --- Group reporting ---------------------------------------------------------------------------
 
 

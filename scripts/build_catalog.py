@@ -81,9 +81,7 @@ def generated_part(reference: Path) -> str:
         if registration is not None:
             lines.append(f"    registration_types: {flow(registration)}")
         lines.append("    activities:")
-        lines.extend(
-            activity_line(e, programs, registration) for e in sorted(entries, key=lambda e: e["measureId"])
-        )
+        lines.extend(activity_line(e, programs, registration) for e in sorted(entries, key=lambda e: e["measureId"]))
     return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from evidence.rules import activity_terms as terms
-from evidence.rules import cms
+from evidence.rules import cms, credit
 from tests.conftest import reference_file
 
 CMS_YEARS = range(2017, 2028)
@@ -198,3 +198,46 @@ def test_latest_start_is_the_last_start_that_fits(year: int) -> None:
     latest = cms.latest_start(year, "IA_ERP_1")
     assert terms.earliest_end(latest, SIX_MONTHS) <= D(year, 12, 31)
     assert terms.earliest_end(latest + timedelta(days=1), SIX_MONTHS) > D(year, 12, 31)
+
+
+# --- The credit verdict ---------------------------------------------------------------------------
+
+COVERED = (credit.ItemFacts(1, covered=True),)
+
+
+def _facts(activity_id: str, start: date, end: date, *, participants=(), clinicians: int = 0) -> credit.CreditFacts:
+    group = bool(clinicians)
+    return credit.CreditFacts(2025, activity_id, start, end, group, "single", COVERED, tuple(participants), clinicians)
+
+
+def _participant(number: int, start: date, end: date) -> credit.ParticipantFacts:
+    return credit.ParticipantFacts(f"10000000{number:02d}", start, end, bills_under_tin=True)
+
+
+VERDICT_ROWS = {
+    # name: (facts, failed checks, claimable)
+    "IA_ERP_1 for 90 days": (_facts("IA_ERP_1", D(2025, 10, 3), D(2025, 12, 31)), ["duration"], False),
+    "IA_ERP_1 for 6 months": (_facts("IA_ERP_1", D(2025, 1, 1), D(2025, 6, 30)), [], True),
+    "IA_ERP_3 started 2025-06-01": (_facts("IA_ERP_3", D(2025, 6, 1), D(2025, 12, 31)), ["suspension"], False),
+    "IA_ERP_3 started 2025-04-01": (_facts("IA_ERP_3", D(2025, 4, 1), D(2025, 12, 31)), [], True),
+    "group: participants' own 90 days do not meet 6 months": (
+        _facts("IA_ERP_1", D(2025, 1, 1), D(2025, 12, 31), clinicians=2,
+               participants=[_participant(1, D(2025, 1, 1), D(2025, 3, 31)), _participant(2, D(2025, 1, 1),
+                                                                                          D(2025, 6, 30))]),
+        ["participants"], True),  # 1 of 2 valid: 50% met, the short one puts it at risk
+    "group: a participant who started after the suspension does not count": (
+        _facts("IA_PM_26", D(2025, 1, 1), D(2025, 12, 31), clinicians=2,
+               participants=[_participant(1, D(2025, 6, 1), D(2025, 12, 31))]),
+        ["group participation", "participants"], False),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", VERDICT_ROWS)
+def test_the_verdict_judges_the_activitys_own_terms(name: str) -> None:
+    facts, failed, claimable = VERDICT_ROWS[name]
+    verdict = credit.verdict(facts)
+    assert [c.name for c in verdict.failed] == failed, verdict.reasons
+    assert verdict.claimable == claimable
+    names = [c.name for c in verdict.checks]
+    assert ("duration" in names) == (facts.activity_id == "IA_ERP_1")
+    assert ("suspension" in names) == (facts.activity_id in terms.SUSPENDED_IN_2025)

@@ -206,14 +206,10 @@ def test_0007_adds_the_program_columns_keeping_every_activity_and_attestation(tm
     engine.dispose()
 
 
-def test_an_upgraded_store_gets_the_shipped_programs_on_its_next_start(tmp_path: Path, run) -> None:
-    home = tmp_path / "home"
-    run("--home", home, "init")
-    database = home / "evidence.sqlite3"
-    engine = make_engine(f"sqlite:///{database}")
-    with engine.begin() as connection:  # as a store from before 0007 holds them, with its old fingerprint
+def test_an_upgraded_store_gets_the_shipped_programs_on_its_next_start(app, run) -> None:
+    run("init")
+    with app.engine.begin() as connection:  # as a store from before 0007 holds them, with its old fingerprint
         connection.execute(text("UPDATE activities SET allowed_programs = NULL, allowed_registration_types = NULL"))
         connection.execute(text("UPDATE settings SET value = 'old' WHERE key = 'shipped_catalog_sha256'"))
-    engine.dispose()
-    shown = run("--home", home, "catalog", "show", "IA_MVP", "--year", "2024", "--format", "json").output
+    shown = run("catalog", "show", "IA_MVP", "--year", "2024", "--format", "json").output
     assert "M0001" in json.loads(shown)["years"][0]["allowed_programs"]

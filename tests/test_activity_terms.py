@@ -238,6 +238,11 @@ def test_the_verdict_judges_the_activitys_own_terms(name: str) -> None:
     verdict = credit.verdict(facts)
     assert [c.name for c in verdict.failed] == failed, verdict.reasons
     assert verdict.claimable == claimable
+    if "group participation" in failed:
+        assert "have their own period of 90+ days" in " ".join(verdict.reasons)  # IA_PM_26: the floor
+    if facts.group and facts.activity_id == "IA_ERP_1":
+        group = next(c for c in verdict.checks if c.name == "group participation")
+        assert "1 of 2 clinicians (50%) have their own period of at least 6 months" in group.reasons[0]
     names = [c.name for c in verdict.checks]
     assert ("duration" in names) == (facts.activity_id == "IA_ERP_1")
     assert ("suspension" in names) == (facts.activity_id in terms.SUSPENDED_IN_2025)

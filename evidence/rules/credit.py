@@ -241,9 +241,11 @@ def check_group_participation(facts: CreditFacts) -> Check | None:
     if total == 0:
         summary = f"no clinicians are recorded as billing under the TIN in PY{year}"
     else:
+        own = activity_terms.term(year, facts.activity_id)  # IA_ERP_1: 6 months, not 90 days
+        length = f"at least {own.words}" if own else f"{rules.minimum_days(year)}+ days"
         summary = (
             f"{valid} of {total} clinicians ({percent(valid, total)}) have their own period of "
-            f"{rules.minimum_days(year)}+ days; at least 50% needed from PY{rules.FIRST_HALF_OF_CLINICIANS_YEAR}"
+            f"{length}; at least 50% needed from PY{rules.FIRST_HALF_OF_CLINICIANS_YEAR}"
         )
     reason = f"group requirement {'met' if met else 'not met'}: {summary}"
     return Check("group participation", met, (reason,), decides_claim=True)

@@ -51,10 +51,16 @@ def test_the_check_catches_a_leak(tmp_path: Path) -> None:
 LOWER_LAYERS = {
     "support": ("evidence.errors", "evidence.support"),
     "errors.py": (),
-    "rules/cms.py": ("evidence.errors", "evidence.support", "evidence.rules.identifiers"),
+    "rules/cms.py": (
+        "evidence.errors",
+        "evidence.support",
+        "evidence.rules.identifiers",
+        "evidence.rules.activity_terms",
+    ),
+    "rules/activity_terms.py": ("evidence.errors", "evidence.support"),
     "rules/identifiers.py": ("evidence.errors", "evidence.support", "evidence.rules.cms"),
     "rules/coverage.py": ("evidence.errors", "evidence.support", "evidence.rules.cms", "evidence.rules.identifiers"),
-    "rules/credit.py": ("evidence.errors", "evidence.support", "evidence.rules.cms"),
+    "rules/credit.py": ("evidence.errors", "evidence.support", "evidence.rules.cms", "evidence.rules.activity_terms"),
     "db": ("evidence.db", "evidence.rules.cms", "evidence.support", "evidence.errors"),
 }
 

@@ -50,6 +50,10 @@ class ActivityFacts:
     title: str
     subcategory: str | None
     weight: str | None  # high | medium | none; None in unweighted years
+    # CMS's allowedPrograms (MVP ids sorted, after the others) and allowedRegistrationTypes;
+    # None where CMS published no list for the year.
+    programs: tuple[str, ...] | None = None
+    registration_types: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,16 @@ def _semantic_problems(document: YamlDocument, data: dict[str, Any]) -> list[tup
             )
         for activity_id, activity in year["activities"].items():
             known_ids.add(activity_id)
+            for field, year_field in (("programs", "programs"), ("mvps", "programs"),
+                                      ("registration_types", "registration_types")):  # fmt: skip
+                if field in activity and year_field not in year:
+                    location = ["years", year_key, "activities", activity_id, field]
+                    problems.append(
+                        (
+                            document.line_of(location),
+                            f"{describe_location(location)}: the year lists no {year_field.replace('_', ' ')}",
+                        )
+                    )
             sub = activity["subcategory"]
             if sub is not None and sub not in subcategories:
                 location = ["years", year_key, "activities", activity_id, "subcategory"]
@@ -301,6 +315,23 @@ def load_catalog_file(path: Path) -> CatalogFile:
     return _build(path, data)
 
 
+def _programs(year: dict[str, Any], activity: dict[str, Any]) -> tuple[str, ...] | None:
+    """The activity's own programs (or the year's), then its MVP ids: CMS's allowedPrograms."""
+    if "programs" not in year:
+        return None
+    return normal_programs([*activity.get("programs", year["programs"]), *activity.get("mvps", [])])
+
+
+def is_mvp_id(program: str) -> bool:
+    return re.fullmatch(r"[GM][0-9]{4}", program) is not None
+
+
+def normal_programs(programs: Iterable[str]) -> tuple[str, ...]:
+    """One order for CMS's allowedPrograms, wherever they come from: the others as CMS lists them, then MVPs sorted."""
+    listed = list(dict.fromkeys(programs))
+    return tuple([p for p in listed if not is_mvp_id(p)] + sorted(p for p in listed if is_mvp_id(p)))
+
+
 def _build(path: Path, data: dict[str, Any]) -> CatalogFile:
     def items(raw: dict[str, Any]) -> tuple[ItemFacts, ...]:
         return tuple(
@@ -314,7 +345,16 @@ def _build(path: Path, data: dict[str, Any]) -> CatalogFile:
             int(year_key),
             year["weighted"],
             tuple(
-                ActivityFacts(activity_id, a["title"], a["subcategory"], a.get("weight"))
+                ActivityFacts(
+                    activity_id,
+                    a["title"],
+                    a["subcategory"],
+                    a.get("weight"),
+                    _programs(year, a),
+                    tuple(a.get("registration_types", year["registration_types"]))
+                    if "registration_types" in year
+                    else None,
+                )
                 for activity_id, a in sorted(year["activities"].items())
             ),
         )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from evidence.catalog.model import ActivityFacts
+from evidence.catalog.model import ActivityFacts, normal_programs
 from evidence.catalog.store import (
     YearChange,
     YearDiff,
@@ -48,8 +48,12 @@ IA_ENTRY_SCHEMA: dict[str, Any] = {
         "weight": {"enum": [rules.Weight.HIGH, rules.Weight.MEDIUM, None]},  # CMS writes IA_PCMH's "none" as null
         "firstPerformanceYear": {"type": "integer"},
         "lastPerformanceYear": {"type": ["integer", "null"]},
+        # From PY2023 (programs) and PY2025 (registration types): who may report the activity.
+        "allowedPrograms": {"type": "array", "items": {"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9]*$"}},
+        "allowedRegistrationTypes": {"type": "array", "items": {"type": "string", "pattern": "^[a-zA-Z]+$"}},
     },
 }
+LISTS = ("allowedPrograms", "allowedRegistrationTypes")
 
 
 @cache
@@ -145,6 +149,7 @@ def read_qpp_file(path: Path, year: int) -> tuple[list[ActivityFacts], dict[str,
         entries.append((index, entry))
 
     weighted = any("weight" in entry for _, entry in entries)
+    listed = {field for field in LISTS for _, entry in entries if field in entry}
     seen: dict[str, int] = {}
     for index, entry in entries:
         measure = str(entry.get("measureId", "?"))
@@ -165,6 +170,9 @@ def read_qpp_file(path: Path, year: int) -> tuple[list[ActivityFacts], dict[str,
             seen.setdefault(measure_id, index)
         if weighted and "weight" not in entry:
             problems.append(f"{label}, field 'weight': missing while other entries have one")
+        for field in LISTS:
+            if field in listed and field not in entry:
+                problems.append(f"{label}, field {field!r}: missing while other entries have one")
 
     if not entries and not problems:
         problems.append("no improvement activities (category 'ia') in the file")
@@ -181,6 +189,8 @@ def read_qpp_file(path: Path, year: int) -> tuple[list[ActivityFacts], dict[str,
             " ".join(entry["title"].split()),
             entry["subcategoryId"],
             (entry.get("weight") or rules.Weight.NONE) if weighted else None,
+            normal_programs(entry["allowedPrograms"]) if "allowedPrograms" in entry else None,
+            tuple(dict.fromkeys(entry["allowedRegistrationTypes"])) if "allowedRegistrationTypes" in entry else None,
         )
         for _, entry in entries
     ]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from evidence.catalog.model import ActivityFacts, CatalogFile, DocumentationFacts, load_catalog_file
+from evidence.catalog.model import ActivityFacts, CatalogFile, DocumentationFacts, is_mvp_id, load_catalog_file
 from evidence.db.models import (
     Activity,
     Attestation,
@@ -20,7 +21,8 @@ from evidence.db.models import (
 )
 from evidence.db.types import utcnow
 from evidence.errors import ConflictError, InputError, NotFoundError
-from evidence.rules.cms import UNWEIGHTED, Weight, uses_weights
+from evidence.rules import activity_terms
+from evidence.rules.cms import UNWEIGHTED, Weight, latest_start, uses_weights
 from evidence.support.resources import shipped_catalog_path
 
 SHIPPED_FINGERPRINT = "shipped_catalog_sha256"
@@ -111,6 +113,26 @@ class YearDiff:
     unchanged: int
 
 
+def _ids_text(ids: tuple[str, ...] | None) -> str | None:
+    return None if ids is None else " ".join(ids)
+
+
+def _stored_values(facts: ActivityFacts) -> dict[str, str | None]:
+    """The activity's columns as the database keeps them (programs as space-separated ids)."""
+    return {
+        "title": facts.title,
+        "subcategory": facts.subcategory,
+        "weight": facts.weight,
+        "allowed_programs": _ids_text(facts.programs),
+        "allowed_registration_types": _ids_text(facts.registration_types),
+    }
+
+
+def stored_ids(text: str | None) -> tuple[str, ...] | None:
+    """Back from the column: None where CMS published no list; () for an empty one."""
+    return None if text is None else tuple(text.split())
+
+
 def diff_year_activities(
     session: Session,
     year: int,
@@ -128,8 +150,7 @@ def diff_year_activities(
         if row is None:
             added.append(activity_id)
             continue
-        new_values: dict[str, str | None] = {"title": facts.title, "subcategory": facts.subcategory}
-        new_values["weight"] = facts.weight
+        new_values = _stored_values(facts)
         if descriptions is not None:
             new_values["description"] = descriptions.get(activity_id)
         fields = tuple(k for k, v in new_values.items() if getattr(row, k) != v)
@@ -173,17 +194,12 @@ def apply_year_activities(
         if row is None:
             session.add(
                 Activity(
-                    performance_year=year,
-                    activity_id=activity_id,
-                    title=facts.title,
-                    subcategory=facts.subcategory,
-                    weight=facts.weight,
-                    description=description,
+                    performance_year=year, activity_id=activity_id, description=description, **_stored_values(facts)
                 )
             )
             added += 1
             continue
-        new_values = {"title": facts.title, "subcategory": facts.subcategory, "weight": facts.weight}
+        new_values = _stored_values(facts)
         if descriptions is not None:
             new_values["description"] = description
         if any(getattr(row, k) != v for k, v in new_values.items()):
@@ -293,6 +309,16 @@ def require_activity(session: Session, activity_id: str, year: int) -> Activity:
     return row
 
 
+def allowed_programs(session: Session, activity_id: str, year: int) -> tuple[str, ...] | None:
+    """CMS's allowedPrograms for the activity in `year` (mips, app1, MVP ids); None where CMS lists none."""
+    return stored_ids(require_activity(session, activity_id, year).allowed_programs)
+
+
+def allowed_registration_types(session: Session, activity_id: str, year: int) -> tuple[str, ...] | None:
+    """CMS's allowedRegistrationTypes for the activity in `year`; None where CMS lists none (before PY2025)."""
+    return stored_ids(require_activity(session, activity_id, year).allowed_registration_types)
+
+
 def requirement_for(session: Session, activity_id: str) -> DocumentationRequirement:
     row = session.scalar(
         select(DocumentationRequirement)
@@ -314,6 +340,7 @@ class ActivityListing:
     rule: str
     items: int
     generic: bool
+    suspended_since: date | None = None  # CMS suspended it that year (rules.activity_terms.SUSPENSIONS)
 
 
 def list_activities(
@@ -341,7 +368,17 @@ def list_activities(
     elif weight is not None:
         query = query.where(Activity.weight == weight)
     rows = [
-        ActivityListing(year, a.activity_id, a.title, a.subcategory, a.weight, r.rule, n, r.generic)
+        ActivityListing(
+            year,
+            a.activity_id,
+            a.title,
+            a.subcategory,
+            a.weight,
+            r.rule,
+            n,
+            r.generic,
+            suspended.since if (suspended := activity_terms.suspension(year, a.activity_id)) else None,
+        )
         for a, r, n in session.execute(query)
     ]
     return sorted(rows, key=lambda row: activity_sort_key(row.activity_id))
@@ -363,6 +400,30 @@ class ActivityDetail:
     activity_id: str
     years: list[Activity]
     requirement: DocumentationRequirement
+    # What the activity's own CMS text sets in those years (rules.activity_terms), one row per span.
+    terms: tuple[activity_terms.Term, ...] = ()
+    schedules: tuple[activity_terms.Schedule, ...] = ()
+    suspensions: tuple[activity_terms.Suspension, ...] = ()
+
+    def latest_start(self, year: int) -> date:
+        return latest_start(year, self.activity_id)
+
+    def _row(self, year: int) -> Activity:
+        return next(row for row in self.years if row.performance_year == year)
+
+    def programs(self, year: int) -> tuple[str, ...] | None:
+        """CMS's allowedPrograms that year; None where CMS lists none."""
+        return stored_ids(self._row(year).allowed_programs)
+
+    def programs_and_mvps(self, year: int) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """The programs (mips, app1, ...) and the MVP ids apart, for display; None where CMS lists none."""
+        programs = self.programs(year)
+        if programs is None:
+            return None
+        return tuple(p for p in programs if not is_mvp_id(p)), tuple(p for p in programs if is_mvp_id(p))
+
+    def registration_types(self, year: int) -> tuple[str, ...] | None:
+        return stored_ids(self._row(year).allowed_registration_types)
 
 
 def activity_detail(session: Session, activity_id: str, year: int | None = None) -> ActivityDetail:
@@ -376,4 +437,14 @@ def activity_detail(session: Session, activity_id: str, year: int | None = None)
         )
         if not years:
             raise NotFoundError(f"activity {activity_id} is in no performance year's inventory")
-    return ActivityDetail(activity_id, years, requirement_for(session, activity_id))
+    shown = [row.performance_year for row in years]
+    found_terms = {t for y in shown if (t := activity_terms.term(y, activity_id))}
+    found_schedules = {x for y in shown if (x := activity_terms.schedule(y, activity_id))}
+    return ActivityDetail(
+        activity_id,
+        years,
+        requirement_for(session, activity_id),
+        terms=tuple(sorted(found_terms, key=lambda t: t.first_year)),
+        schedules=tuple(sorted(found_schedules, key=lambda s: s.first_year)),
+        suspensions=tuple(z for y in shown if (z := activity_terms.suspension(y, activity_id))),
+    )

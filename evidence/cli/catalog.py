@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from evidence.app import App
-from evidence.cli.output import emit, emit_json, format_option, printable
+from evidence.cli.output import document_format_option, emit, emit_json, format_option, printable
 from evidence.cli.params import ACTIVITY, TEXT, YEAR, actor_option, read_only
 from evidence.rules.cms import UNWEIGHTED, Weight, weight_label
 from evidence.support.text import plural
 
 if TYPE_CHECKING:
     from evidence.catalog.qpp import QppPreview
+    from evidence.catalog.store import ActivityDetail
 
 WEIGHT_CHOICES = (*(weight.value for weight in Weight), UNWEIGHTED)
 
@@ -101,32 +102,39 @@ def list_(app: App, year: int | None, subcategory: str | None, weight: str | Non
                 else f"{r.rule} of {r.items}"
                 if r.rule != "single"
                 else "single",
+                "status": f"suspended {r.suspended_since}" if r.suspended_since else "",
                 "title": r.title,
             }
             for r in rows
         ],
         fmt,
-        columns=["year", "activity", "weight", "subcategory", "documentation", "title"],
+        columns=["year", "activity", "weight", "subcategory", "documentation", "status", "title"],
     )
 
 
 @catalog.command()
 @click.argument("activity_id", type=ACTIVITY)
 @click.option("--year", type=YEAR, help="Only this performance year.")
+@document_format_option
 @read_only
 @click.pass_obj
-def show(app: App, activity_id: str, year: int | None) -> None:
-    """Show an activity: title, weight and subcategory per year, and its suggested documentation.
+def show(app: App, activity_id: str, year: int | None, fmt: str) -> None:
+    """Show an activity: title, weight, subcategory and programs per year, its own minimum period or
+    suspension where CMS set one, and its suggested documentation.
 
     \b
     Example:
         evidence catalog show IA_PM_15 --year 2020
+        evidence catalog show IA_MVP --year 2025 --format json
     """
     from evidence.catalog.store import activity_detail, subcategory_names
 
     with app.read() as session:
         detail = activity_detail(session, activity_id, year)
         names = subcategory_names(session)
+    if fmt == "json":
+        emit_json(_show_document(detail))
+        return
     latest = detail.years[-1]
     click.echo(f"{activity_id}: {printable(latest.title)}")
     sub = latest.subcategory
@@ -135,6 +143,15 @@ def show(app: App, activity_id: str, year: int | None) -> None:
     for row in detail.years:
         title = "" if row.title == latest.title else f"  (title: {printable(row.title)})"
         click.echo(f"  PY{row.performance_year}: weight {weight_label(row.weight)}{title}")
+        split = detail.programs_and_mvps(row.performance_year)
+        if split is not None:
+            others, mvps = split
+            click.echo(f"    programs: {printable(', '.join(others)) or 'MVP reporters only'}"
+                       + (f"; MVPs: {printable(', '.join(mvps))}" if mvps else ""))  # fmt: skip
+        types = detail.registration_types(row.performance_year)
+        if types is not None:
+            click.echo(f"    registration types: {printable(', '.join(types))}")
+    _show_terms(detail)
     if latest.description:
         click.echo(f"Description (CMS, PY{latest.performance_year}):")
         # An imported CMS file may carry any text: each of its lines is shown inert, then wrapped.
@@ -150,6 +167,79 @@ def show(app: App, activity_id: str, year: int | None) -> None:
     click.echo(f"Suggested documentation: {kind}")
     for item in requirement.items:
         click.echo(f"  {item.key}) {printable(item.label)}: {printable(item.description)}")
+
+
+def _show_document(detail: ActivityDetail) -> dict[str, Any]:
+    def listed(ids: tuple[str, ...] | None) -> list[str] | None:
+        return None if ids is None else list(ids)
+
+    requirement = detail.requirement
+    return {
+        "activity": detail.activity_id,
+        "years": [
+            {
+                "year": row.performance_year,
+                "title": row.title,
+                "subcategory": row.subcategory,
+                "weight": weight_label(row.weight),
+                "allowed_programs": listed(detail.programs(row.performance_year)),
+                "allowed_registration_types": listed(detail.registration_types(row.performance_year)),
+                "latest_start": detail.latest_start(row.performance_year),
+            }
+            for row in detail.years
+        ],
+        "minimum_periods": [
+            {
+                "first_year": t.first_year,
+                "last_year": t.last_year,
+                "minimum_months": t.minimum_months,
+                "minimum_days": t.minimum_days,
+                "cms_text": t.sentence,
+                "source": t.source,
+            }
+            for t in detail.terms
+        ],
+        "schedules": [
+            {
+                "first_year": s.first_year,
+                "last_year": s.last_year,
+                "schedule": s.schedule,
+                "cms_text": s.sentence,
+                "checked": False,
+                "source": s.source,
+            }
+            for s in detail.schedules
+        ],
+        "suspensions": [
+            {"year": s.year, "since": s.since, "rule": s.rule, "cms_text": s.sentence, "source": s.source}
+            for s in detail.suspensions
+        ],
+        "documentation": {
+            "rule": requirement.rule,
+            "generic": requirement.generic,
+            "items": [{"key": i.key, "label": i.label, "description": i.description} for i in requirement.items],
+        },
+    }
+
+
+def _span(first: int, last: int) -> str:
+    return f"PY{first}-PY{last}" if last > first else f"PY{first}"
+
+
+def _show_terms(detail: ActivityDetail) -> None:
+    """What the activity's own CMS text demands, and CMS's suspensions, for the years shown."""
+    for term in detail.terms:
+        years = _span(term.first_year, term.last_year)
+        latest = detail.latest_start(min(max(r.performance_year for r in detail.years), term.last_year))
+        click.echo(f"Minimum period ({years}): {term.words}, not 90 days; latest start PY{latest.year}: {latest}")
+        click.echo(f'  CMS: "{printable(term.sentence)}"')
+    for schedule in detail.schedules:
+        years = _span(schedule.first_year, schedule.last_year)
+        click.echo(f"Schedule ({years}): {schedule.schedule} (shown, not checked by the tool)")
+        click.echo(f'  CMS: "{printable(schedule.sentence)}"')
+    for suspension in detail.suspensions:
+        click.echo(f"Suspended (PY{suspension.year}): from {suspension.since}; {suspension.rule}")
+        click.echo(f"  Source: {suspension.source}")
 
 
 @catalog.command("import-qpp")

@@ -98,6 +98,10 @@ class Activity(Base):
     weight: Mapped[str | None] = mapped_column(String(8))
     # CMS's long description; only filled by import-qpp (it is not copied into the repo).
     description: Mapped[str | None] = mapped_column(Text)
+    # CMS's allowedPrograms / allowedRegistrationTypes as space-separated ids ("mips app1 M0001");
+    # NULL where CMS published no list for the year (before PY2023; registration types before PY2025).
+    allowed_programs: Mapped[str | None] = mapped_column(Text)
+    allowed_registration_types: Mapped[str | None] = mapped_column(Text)
 
     catalog_year: Mapped[CatalogYear] = relationship(back_populates="activities")
 

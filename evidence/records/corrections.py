@@ -101,7 +101,7 @@ def edit_attestation(
     name = describe_attestation(row)
     if (new_start, new_end) == (row.start_date, row.end_date):
         raise nothing_to_change(f"{name} already covers {new_start} to {new_end}")
-    check_period(row.performance_year, new_start, new_end)
+    check_period(row.performance_year, new_start, new_end, row.activity.activity_id)
     old = _period(row.start_date, row.end_date)
     row.start_date, row.end_date = new_start, new_end
     session.flush()
@@ -202,7 +202,7 @@ def edit_participation(
     if (new_start, new_end) == (row.start_date, row.end_date):
         raise nothing_to_change(f"{name} already covers {new_start} to {new_end}")
     year = row.attestation.performance_year
-    check_period(year, new_start, new_end)
+    check_period(year, new_start, new_end, row.attestation.activity.activity_id)
     old = _period(row.start_date, row.end_date)
     row.start_date, row.end_date = new_start, new_end
     session.flush()

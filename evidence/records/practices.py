@@ -283,10 +283,21 @@ def list_clinicians(session: Session, tin: str, year: int | None = None) -> list
 # --- Attestations and participation ---------------------------------------------------------------
 
 
-def check_period(year: int, start: date, end: date) -> None:
-    problem = rules.period_problem(year, start, end)
+def check_period(year: int, start: date, end: date, activity_id: str) -> None:
+    """The period holds for the year, the activity's own minimum, and any CMS suspension of it."""
+    problem = rules.period_problem(year, start, end, activity_id) or rules.suspension_problem(year, activity_id, start)
     if problem:
         raise InputError(problem)
+
+
+def check_program(session: Session, tin: str, year: int, npi: str | None, activity: Activity) -> None:
+    """The activity is open to the program the entity reports the year through (CMS allowedPrograms)."""
+    from evidence.records.reporting import program_refusal  # reporting builds on this module
+
+    allowed = None if activity.allowed_programs is None else tuple(activity.allowed_programs.split())
+    refusal = program_refusal(session, tin, year, npi, activity.activity_id, allowed)
+    if refusal:
+        raise InputError(refusal)
 
 
 def find_attestation(
@@ -324,7 +335,8 @@ def attest(
     practice = lookup.require_practice(tin)
     clinician = lookup.require_member(practice, parse_npi(npi), year) if npi else None
     activity = lookup.activity(activity_id, year)
-    check_period(year, start, end)
+    check_period(year, start, end, activity_id)
+    check_program(session, tin, year, clinician.npi if clinician else None, activity)
     existing = find_attestation(session, practice, activity, clinician)
     who = f"NPI {clinician.npi}" if clinician else f"the group (TIN {tin})"
     if existing is not None:
@@ -378,7 +390,7 @@ def participate(
             f"TIN {tin} has no group attestation of {activity_id} for {year}; "
             f"record it first with `evidence attest --tin {tin} --activity {activity_id} --year {year} ...`"
         )
-    check_period(year, start, end)
+    check_period(year, start, end, activity_id)
     existing = session.scalar(
         select(Participation).where(
             Participation.attestation_id == attestation.id, Participation.clinician_id == clinician.id

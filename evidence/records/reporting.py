@@ -149,6 +149,26 @@ def year_status(session: Session, tin: str, year: int | str, npi: str | None = N
     return year_facts(session, tin, year, npi).status
 
 
+def program_refusal(
+    session: Session, tin: str, year: int, npi: str | None, activity_id: str, allowed_programs: tuple[str, ...] | None
+) -> str | None:
+    """Why the entity cannot attest `activity_id` in `year` through the program it reports, or None.
+
+    `allowed_programs` is the catalog's CMS allowedPrograms for the activity-year (None: every program).
+    """
+    facts = year_facts(session, tin, year, npi)
+    problem = rules.activity_program_problem(year, activity_id, allowed_programs, facts.program, facts.mvp_id)
+    if problem is None:
+        return None
+    who = f"NPI {npi} under TIN {tin}" if npi else f"TIN {tin}"
+    how = (
+        f"MVP {facts.mvp_id}"
+        if facts.program == rules.Program.MVP
+        else {"mips": "traditional MIPS", "app": "the APP"}[facts.program]
+    )
+    return f"{problem}; {who} reports PY{year} through {how} (`evidence practice set --year` records another program)"
+
+
 def _row(session: Session, practice: Practice, year: int, clinician: Clinician | None) -> ReportingYear | None:
     query = select(ReportingYear).where(
         ReportingYear.practice_id == practice.id, ReportingYear.performance_year == year

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from fractions import Fraction
 
+import evidence.rules.activity_terms as activity_terms  # full path: see tests/test_layers.py
 from evidence.support.text import plural
 
 # The performance years a user may name. MIPS began with PY2017. The rules below are open-ended
@@ -83,13 +84,21 @@ def period_days(start: date, end: date) -> int:
     return (end - start).days + 1
 
 
-def latest_start(year: int) -> date:
-    """The last start date that still leaves `minimum_days` before December 31 (October 3)."""
-    return performance_period(year)[1] - timedelta(days=minimum_days(year) - 1)
+def latest_start(year: int, activity_id: str | None = None) -> date:
+    """The last start date that still leaves the minimum before December 31.
+
+    The 90-day floor: October 3. An activity whose own text demands longer (activity_terms.TERMS,
+    IA_ERP_1's 6 months) starts later than that at its peril: July 1 for 6 calendar months.
+    """
+    year_end = performance_period(year)[1]
+    found = activity_terms.term(year, activity_id) if activity_id else None
+    if found is not None:
+        return min(activity_terms.latest_term_start(year_end, found), year_end - timedelta(days=minimum_days(year) - 1))
+    return year_end - timedelta(days=minimum_days(year) - 1)
 
 
-def period_problem(year: int, start: date, end: date) -> str | None:
-    """Why a period cannot support an attestation for `year`, or None if it can."""
+def period_problem(year: int, start: date, end: date, activity_id: str | None = None) -> str | None:
+    """Why a period cannot support an attestation for `year` (of `activity_id`, if named), or None if it can."""
     first, last = performance_period(year)
     if end < start:
         return f"the period ends ({end}) before it starts ({start})"
@@ -101,7 +110,92 @@ def period_problem(year: int, start: date, end: date) -> str | None:
             f"the period {start} to {end} is {plural(days, 'day')}; an activity needs at least "
             f"{minimum_days(year)} consecutive days (latest start for PY{year}: {latest_start(year)})"
         )
-    return None
+    return activity_term_problem(year, activity_id, start, end) if activity_id else None
+
+
+def activity_term_problem(year: int, activity_id: str, start: date, end: date) -> str | None:
+    """The activity's own minimum (CMS's description, activity_terms.TERMS): IA_ERP_1 needs 6 months."""
+    found = activity_terms.term(year, activity_id)
+    if found is None or end >= activity_terms.earliest_end(start, found):
+        return None
+    return (
+        f'{activity_id} needs at least {found.words} (CMS: "{found.sentence}"); the period {start} to {end} '
+        f"is {plural(period_days(start, end), 'day')} (it would have to run through "
+        f"{activity_terms.earliest_end(start, found)}); latest start for PY{year}: {latest_start(year, activity_id)}"
+    )
+
+
+def suspension_problem(year: int, activity_id: str, start: date) -> str | None:
+    """A period that starts on or after CMS suspended the activity earns nothing (activity_terms.SUSPENSIONS)."""
+    found = activity_terms.suspension(year, activity_id)
+    if found is None or start < found.since:
+        return None
+    return (
+        f"{activity_id} is suspended for PY{year} from {found.since} ({found.rule}); the period starts {start} "
+        f"(source: {found.source})"
+    )
+
+
+# --- Programs (who may report an activity) -----------------------------------------------------
+
+
+# CMS's inventory lists allowedPrograms per activity from its PY2023 file (qpp-measures-data
+# measures/2023/measures-data.json; ../shared/RULES.md says 2024) and allowedRegistrationTypes from
+# PY2025 (measures-schema.yaml: "Programs to which the measure can be submitted", "Entity types which
+# the measure is eligible for registration"). Before that, every activity was open to every program.
+FIRST_ALLOWED_PROGRAMS_YEAR = 2023
+FIRST_APP_PLUS_YEAR = 2025  # APP Plus, CMS program name appPlus (CY2025 PFS final rule)
+
+
+def cms_program_names(year: int, program: str) -> tuple[str, ...]:
+    """The allowedPrograms names a reporter of `program` answers to: app -> app1 (and appPlus from PY2025)."""
+    if program == Program.MIPS:
+        return ("mips",)
+    if program == Program.APP:
+        return ("app1", "appPlus") if year >= FIRST_APP_PLUS_YEAR else ("app1",)
+    raise ValueError(f"program {program!r} has no fixed CMS name (an MVP is named by its id)")
+
+
+def activity_program_problem(
+    year: int, activity_id: str, allowed_programs: Iterable[str] | None, program: str, mvp_id: str | None
+) -> str | None:
+    """Why a reporter of `program` (mips | mvp | app, with `mvp_id` for an MVP) cannot claim the activity.
+
+    `allowed_programs` is CMS's allowedPrograms for the activity-year; None (a year CMS lists none
+    for) allows every program. IA_MVP (PY2024 on) is for MVP reporters only.
+    """
+    year_problem = program_problem(year, program)
+    if year_problem:
+        return year_problem
+    if program == Program.MVP and not mvp_id:
+        return "an MVP reporter names its MVP id (e.g. M0001)"
+    if allowed_programs is None:
+        return None
+    allowed = tuple(allowed_programs)
+    names = (mvp_id,) if program == Program.MVP else cms_program_names(year, program)
+    if any(name in allowed for name in names):
+        return None
+    listed = f"allowed: {', '.join(allowed)}" if allowed else "CMS lists no program for it"
+    mvps = [p for p in allowed if p[:1] in ("G", "M") and p[1:].isdigit()]
+    if mvps and len(mvps) == len(allowed):
+        return f"{activity_id} is for MVP reporters only ({listed})"
+    reporter = f"MVP {mvp_id}" if program == Program.MVP else {"mips": "traditional MIPS", "app": "APP"}[program]
+    return f"{activity_id} is not open to {reporter} reporters in PY{year} ({listed})"
+
+
+def registration_type_problem(
+    year: int, allowed_registration_types: Iterable[str] | None, entity_type: str
+) -> str | None:
+    """Why an entity of `entity_type` (individual, group, subgroup, apm) cannot report the activity.
+
+    None where CMS lists no registration types for the year (before PY2025): every type may.
+    """
+    if allowed_registration_types is None:
+        return None
+    allowed = tuple(allowed_registration_types)
+    if entity_type in allowed:
+        return None
+    return f"PY{year}: the activity is not open to {entity_type} reporting (allowed: {', '.join(allowed) or 'none'})"
 
 
 # --- Group reporting ---------------------------------------------------------------------------

@@ -8,8 +8,8 @@ Each check is one function in CHECKS. A check that fails because of the *claim i
 attested period, the 50% group rule) keeps the activity out of the score and the submission;
 one that fails for want of *documentation* lets the activity be claimed but puts its points
 at risk in an audit (CMS validates attestations against documentation dated inside the
-attested period, RULES.md "Performance period"). The next checks (the activity's own minimum
-duration, its programs) are added to CHECKS.
+attested period, RULES.md "Performance period"). The activity's own minimum duration and a CMS
+suspension decide the claim too (rules.activity_terms); its programs are the next check.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import evidence.rules.activity_terms as activity_terms
 import evidence.rules.cms as rules  # full path: tests/test_layers.py reads `evidence.rules` as above this layer
 from evidence.support.text import percent, plural
 
@@ -158,14 +159,44 @@ def check_period(facts: CreditFacts) -> Check:
     return Check("period", True, (reason,), decides_claim=True)
 
 
+def check_duration(facts: CreditFacts) -> Check | None:
+    """The activity's own minimum, where its CMS text demands more than 90 days (rules.activity_terms)."""
+    found = activity_terms.term(facts.year, facts.activity_id)
+    if found is None:
+        return None
+    problem = rules.activity_term_problem(facts.year, facts.activity_id, facts.start, facts.end)
+    if problem:
+        return Check("duration", False, (problem,), decides_claim=True)
+    reason = f"period {facts.start} to {facts.end} meets {facts.activity_id}'s own minimum of {found.words}"
+    return Check("duration", True, (reason,), decides_claim=True)
+
+
+def check_suspension(facts: CreditFacts) -> Check | None:
+    """CMS suspended the activity from a date: a period started on or after it earns nothing."""
+    found = activity_terms.suspension(facts.year, facts.activity_id)
+    if found is None:
+        return None
+    problem = rules.suspension_problem(facts.year, facts.activity_id, facts.start)
+    if problem:
+        return Check("suspension", False, (problem,), decides_claim=True)
+    reason = f"started {facts.start}, before CMS suspended {facts.activity_id} on {found.since}: credit kept"
+    return Check("suspension", True, (reason,), decides_claim=True)
+
+
 # --- Group attestations ---------------------------------------------------------------------------
 
 
-def participant_problem(year: int, participant: ParticipantFacts) -> str | None:
-    """Why a participation does not count toward the group rule, or None if it does."""
+def participant_problem(year: int, participant: ParticipantFacts, activity_id: str | None = None) -> str | None:
+    """Why a participation does not count toward the group rule, or None if it does.
+
+    With `activity_id`, the participant's own period must also meet the activity's own minimum
+    (IA_ERP_1: 6 months) and start before any CMS suspension of it.
+    """
     if not participant.bills_under_tin:
         return f"NPI {participant.npi} does not bill under the TIN in PY{year}"
-    problem = rules.period_problem(year, participant.start, participant.end)
+    problem = rules.period_problem(year, participant.start, participant.end, activity_id)
+    if problem is None and activity_id is not None:
+        problem = rules.suspension_problem(year, activity_id, participant.start)
     return f"NPI {participant.npi}: {problem}" if problem else None
 
 
@@ -182,7 +213,7 @@ def check_participants(facts: CreditFacts) -> Check | None:
     """
     if not _applies_to_participants(facts) or not facts.participants:
         return None
-    rejected = [p for p in (participant_problem(facts.year, p) for p in facts.participants) if p]
+    rejected = [p for p in (participant_problem(facts.year, p, facts.activity_id) for p in facts.participants) if p]
     if not rejected:
         reason = f"every participant bills under the TIN with an own period valid for PY{facts.year}"
         return Check("participants", True, (reason,), decides_claim=False)
@@ -204,15 +235,17 @@ def check_group_participation(facts: CreditFacts) -> Check | None:
     if not rules.group_needs_half_of_clinicians(year):
         reason = f"PY{year}: one clinician completing it lets the TIN claim it (participation optional)"
         return Check("group participation", True, (reason,), decides_claim=True)
-    valid = sum(1 for p in facts.participants if participant_problem(year, p) is None)
+    valid = sum(1 for p in facts.participants if participant_problem(year, p, facts.activity_id) is None)
     total = facts.clinicians
     met = rules.group_participation_met(year, valid, total)
     if total == 0:
         summary = f"no clinicians are recorded as billing under the TIN in PY{year}"
     else:
+        own = activity_terms.term(year, facts.activity_id)  # IA_ERP_1: 6 months, not 90 days
+        length = f"at least {own.words}" if own else f"{rules.minimum_days(year)}+ days"
         summary = (
             f"{valid} of {total} clinicians ({percent(valid, total)}) have their own period of "
-            f"{rules.minimum_days(year)}+ days; at least 50% needed from PY{rules.FIRST_HALF_OF_CLINICIANS_YEAR}"
+            f"{length}; at least 50% needed from PY{rules.FIRST_HALF_OF_CLINICIANS_YEAR}"
         )
     reason = f"group requirement {'met' if met else 'not met'}: {summary}"
     return Check("group participation", met, (reason,), decides_claim=True)
@@ -222,6 +255,8 @@ def check_group_participation(facts: CreditFacts) -> Check | None:
 # Each returns None where it does not apply (an individual attestation has no group rule).
 CHECKS: tuple[Callable[[CreditFacts], Check | None], ...] = (
     check_period,
+    check_duration,
+    check_suspension,
     check_group_participation,
     check_participants,
     check_documentation,

@@ -146,7 +146,7 @@ def test_0006_moves_practice_flags_into_the_years_the_practice_has_records_for(t
         connection.execute(text("INSERT INTO attestations (practice_id, performance_year, activity_pk, start_date, "
                                 "end_date, created_at, created_by) VALUES (7, 2021, :a, '2021-01-01', '2021-12-31', "
                                 "'2026-01-01 00:00:00', 'x')"), {"a": activity})  # fmt: skip
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, "0006")
     assert migrate.current_revision(engine) == "0006"
     with engine.begin() as connection:
         rows = connection.execute(text("SELECT practice_id, clinician_id, performance_year, program, mvp_id, pcmh, "

@@ -9,7 +9,9 @@ Each activity also carries its credit verdict (evidence.rules.credit): the one a
 
 The report issues a fixed number of queries whatever the size of the store (five, and one
 more to check a --tin filter), so it stays fast for large practices: one loader per query,
-each returning typed rows, then an assembly step that needs no database.
+each returning plain rows (no ORM objects), then an assembly step that needs no database.
+The 100,000 links of bench/large_store.py are the one large result; docs/PERFORMANCE.md
+says where its time goes.
 """
 
 from __future__ import annotations
@@ -502,7 +504,8 @@ def _load_member_counts(session: Session) -> dict[tuple[int, int], int]:
 
 class _Verdicts:
     """credit.verdict, judged once per distinct set of facts: verdicts are pure, and in a large
-    practice many clinicians attest the same activity for the same period."""
+    practice many clinicians attest the same activity for the same period. A new fact in
+    credit.CreditFacts must therefore be hashable (a tuple, not a list)."""
 
     def __init__(self) -> None:
         self._known: dict[credit.CreditFacts, credit.Verdict] = {}

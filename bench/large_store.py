@@ -44,7 +44,9 @@ def npi_for(n: int) -> str:
     return body + str(luhn_check_digit("80840" + body))
 
 
-def build_large_store(home: Path, practices: int = 10, per_practice: int = 100) -> tuple[float, dict[str, int]]:
+def build_large_store(
+    home: Path, practices: int = 10, per_practice: int = 100, links: int = 100_000
+) -> tuple[float, dict[str, int]]:
     start = time.perf_counter()
     app = App(resolve_settings(home, None), actor="bench")
     now = datetime(2021, 1, 15, tzinfo=UTC)
@@ -96,7 +98,7 @@ def build_large_store(home: Path, practices: int = 10, per_practice: int = 100) 
         session.execute(insert(Attestation), attestations)
         session.execute(insert(Participation), participations)
         evidence_rows, link_rows, blob_rows = [], [], []
-        links_wanted, e = 100_000, 0
+        links_wanted, e = links, 0
         targets = [(row["id"], row["activity_pk"]) for row in attestations]
         activity_of = {pk: aid for aid, pk in activity.items()}
         while len(link_rows) < links_wanted:

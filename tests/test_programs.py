@@ -111,7 +111,7 @@ def test_practice_set_refuses_what_the_year_does_not_allow(run, app, dump, args:
 @pytest.mark.usefixtures("wide")
 def test_an_mvp_reporter_in_2024_with_one_high_activity_gets_full_credit(run, app) -> None:
     ids = large_practice(app, 2024)
-    attest(app, "IA_PM_2", 2024, ids[2024][:10])
+    attest(app, "IA_EPA_1", 2024, ids[2024][:10])  # high, and open to MVP M0001 (CMS allowedPrograms)
     assert score(run, 2024)["points"] == 20  # traditional MIPS: a high activity is half of full credit
     out = run("practice", "set", TIN, "--year", "2024", "--mvp", "m0001", "--reason", "registered for MVP M0001")
     assert out.output == f"practice {TIN} PY2024: nothing recorded -> program=mvp, mvp_id=M0001\n"
@@ -180,7 +180,7 @@ def test_an_npi_reports_through_its_own_program_and_otherwise_as_its_tin(run, ap
     ids = large_practice(app, 2024)
     with app.write() as session:
         npi = session.get_one(Clinician, ids[2024][0]).npi
-    attest(app, "IA_PM_2", 2024, npi_id=ids[2024][0])
+    attest(app, "IA_EPA_1", 2024, npi_id=ids[2024][0])  # high, open to MIPS and MVP G0053
     run("practice", "set", TIN, "--year", "2024", "--apm", "other", "--reason", "in an APM")
     inherited = score(run, 2024, "--npi", npi)
     assert inherited["program"]["recorded_for"] == "tin" and inherited["credits"]["apm"]["points"] == 20
@@ -208,6 +208,33 @@ def test_an_npi_inherits_the_tins_medical_home_only_when_every_site_is_recognise
     run("practice", "set", TIN, "--year", "2020", "--recognized-sites", "2", "--reason", "both sites")
     with app.read() as session:
         assert year_status(session, TIN, 2020, npi).pcmh
+
+
+def test_an_activity_outside_the_mvp_is_not_creditable_after_the_program_changes(run, app) -> None:
+    """IA_PM_2 is not among MVP M0001's activities in PY2024: attested under MIPS, it stops counting."""
+    ids = large_practice(app, 2024)
+    attest(app, "IA_PM_2", 2024, ids[2024][:10])
+    assert score(run, 2024)["points"] == 20
+    run("practice", "set", TIN, "--year", "2024", "--mvp", "M0001", "--reason", "registered for MVP M0001")
+    document = score(run, 2024)
+    (row,) = document["activities"]
+    assert document["points"] == 0 and row["points"] == 0
+    assert any("IA_PM_2 is not open to MVP M0001 reporters in PY2024" in reason for reason in row["reasons"])
+    missing = json.loads(run("missing", "--tin", TIN, "--year", "2024", "--format", "json").output)
+    assert "IA_PM_2 is not open to MVP M0001 reporters in PY2024" in json.dumps(missing)
+
+
+def test_attest_refuses_an_activity_outside_the_program_in_one_line(run, app) -> None:
+    large_practice(app, 2024)
+    args = ("attest", "--tin", TIN, "--activity", "IA_MVP", "--year", "2024", "--start", "2024-01-01", "--end",
+            "2024-12-31")  # fmt: skip
+    refused = run(*args, expect=1)
+    assert refused.stderr.startswith("Error: IA_MVP is for MVP reporters only (allowed: G0053, ")
+    assert "TIN 000123456 reports PY2024 through traditional MIPS" in refused.stderr
+    assert len(refused.stderr.splitlines()) == 1
+    assert json.loads(run("missing", "--tin", TIN, "--year", "2024", "--format", "json").output) == []
+    run("practice", "set", TIN, "--year", "2024", "--mvp", "M0001", "--reason", "MVP")
+    assert "attested IA_MVP" in run(*args).output
 
 
 def test_year_status_program_name() -> None:

@@ -9,7 +9,9 @@ Each activity also carries its credit verdict (evidence.rules.credit): the one a
 
 The report issues a fixed number of queries whatever the size of the store (five, and one
 more to check a --tin filter), so it stays fast for large practices: one loader per query,
-each returning typed rows, then an assembly step that needs no database.
+each returning plain rows (no ORM objects), then an assembly step that needs no database.
+The 100,000 links of bench/large_store.py are the one large result; docs/PERFORMANCE.md
+says where its time goes.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ScalarSelect, Select, func, select
+from sqlalchemy import Result, ScalarSelect, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from evidence.db.models import (
@@ -36,10 +38,11 @@ from evidence.db.models import (
     Participation,
     Practice,
 )
-from evidence.errors import NotFoundError
+from evidence.errors import InputError, NotFoundError
 from evidence.records.reporting import YearFacts, facts_in, recorded_years
 from evidence.rules import cms as rules
 from evidence.rules import coverage, credit
+from evidence.support.derived import derived_once
 
 
 class DocumentationStatus(StrEnum):
@@ -66,13 +69,11 @@ class EvidenceRef:
     effective_until: date | None  # None: a single day
     description: str | None
     size: int
-    hash_algorithm: str
-    digest: str
-    media_type: str
+    digest: str  # SHA-256
     registered_by: str
     registered_at: datetime
     clinician_npi: str | None
-    period_start: date
+    period_start: date  # the participant's own period for evidence about them, else the attested one
     period_end: date
     in_period: bool  # coverage.covers(...) of the dates and the period, decided once (100,000 links)
 
@@ -93,20 +94,23 @@ class EvidenceRef:
 
 @dataclass
 class ItemStatus:
+    """One suggested item and its evidence, oldest first. The report builds it complete and
+    nothing changes it afterwards, so what it derives is worked out once."""
+
     key: int
     label: str
     description: str
     evidence: list[EvidenceRef] = field(default_factory=list)
 
-    @property
+    @derived_once
     def covering(self) -> list[EvidenceRef]:
         return [e for e in self.evidence if e.in_period]
 
-    @property
+    @derived_once
     def outside(self) -> list[EvidenceRef]:
         return [e for e in self.evidence if not e.in_period]
 
-    @property
+    @derived_once
     def status(self) -> ItemState:
         if self.covering:
             return ItemState.COVERED
@@ -184,11 +188,13 @@ class ActivityStatus:
     def level(self) -> str:
         return "individual" if self.npi else "group"
 
-    @property
+    # Derived once: the report builds an activity complete, and `missing` asks each
+    # of 13,000 activities for its status several times.
+    @derived_once
     def covered_keys(self) -> list[int]:
         return [i.key for i in self.items if i.covering]
 
-    @property
+    @derived_once
     def status(self) -> DocumentationStatus:
         if credit.documentation_met(self.rule, len(self.covered_keys), len(self.items)):
             return DocumentationStatus.COMPLETE
@@ -196,7 +202,7 @@ class ActivityStatus:
             return DocumentationStatus.MISSING
         return DocumentationStatus.INCOMPLETE
 
-    @property
+    @derived_once
     def missing_text(self) -> str:
         """What is still needed, in words; empty when complete."""
         return credit.documentation_gap(self.rule, _item_facts(self.items))
@@ -228,6 +234,7 @@ class MissingReport:
 
 _Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
 _R = TypeVar("_R", bound=NamedTuple)
+_AnyResult = Result[*tuple[Any, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +244,7 @@ class _Scope:
     tin: str | None
     year: int | None
     npi: str | None
+    group: bool = False  # only group attestations (no NPI)
 
     def apply(self, query: _Q) -> _Q:
         if self.tin is not None:
@@ -249,15 +257,21 @@ class _Scope:
             query = query.where(
                 Attestation.clinician_id == select(Clinician.id).where(Clinician.npi == self.npi).scalar_subquery()
             )
+        if self.group:
+            query = query.where(Attestation.clinician_id.is_(None))
         return query
+
+    @property
+    def filters(self) -> bool:
+        return (self.tin, self.year, self.npi, self.group) != (None, None, None, False)
 
     def attestation_ids(self) -> ScalarSelect[int]:
         return self.apply(select(Attestation.id)).scalar_subquery()
 
 
 # One row type per query, filled by name from the SELECT list (the fields are the labels).
-# Plain columns, not ORM entities: a large practice has 100,000 evidence links, and
-# building that many tracked objects costs seconds.
+# Plain columns through the Core connection, not ORM entities or ORM results: a large
+# practice has 100,000 evidence links, and building that many tracked objects costs seconds.
 
 
 class _AttestationRow(NamedTuple):
@@ -275,6 +289,7 @@ class _AttestationRow(NamedTuple):
     practice_name: str
     npi: str | None
     clinician_name: str | None
+    allowed_programs: str | None  # CMS allowedPrograms of the activity-year, space-separated
 
 
 class _ItemRow(NamedTuple):
@@ -304,32 +319,25 @@ class _ParticipationRow(NamedTuple):
     membership_id: int | None  # None: the clinician does not bill under the TIN that year
 
 
-class _LinkRow(NamedTuple):
-    attestation_id: int
-    item_id: int
-    clinician_id: int | None
-    clinician_npi: str | None
-    evidence_id: int
-    name: str
-    effective_date: date
-    effective_until: date | None
-    description: str | None
-    size: int
-    hash_algorithm: str
-    digest: str
-    media_type: str
-    registered_by: str
-    registered_at: datetime
+@dataclass(frozen=True, slots=True)
+class _Links:
+    """The evidence of every (attestation, item), oldest first, and the distinct files linked
+    with each participant's NPI per (attestation, clinician)."""
+
+    evidence: dict[tuple[int, int], list[EvidenceRef]]
+    per_clinician: dict[tuple[int, int], set[int]]
+
+
+def _checked(result: _AnyResult, columns: tuple[str, ...], what: str) -> _AnyResult:
+    """`result`, once its labels are checked against `columns`: a column never lands in the wrong field."""
+    if tuple(result.keys()) != columns:
+        raise AssertionError(f"{what}: columns {tuple(result.keys())} do not match {columns}")
+    return result
 
 
 def _rows(session: Session, row_type: type[_R], query: Select[*tuple[Any, ...]]) -> list[_R]:
-    """Run `query`, whose columns are labelled with `row_type`'s field names, into `row_type` rows.
-
-    The labels are checked against the fields, so a column can never land in the wrong field.
-    """
-    result = session.execute(query)
-    if tuple(result.keys()) != row_type._fields:
-        raise AssertionError(f"{row_type.__name__}: columns {tuple(result.keys())} do not match {row_type._fields}")
+    """Run `query`, whose columns are labelled with `row_type`'s field names, into `row_type` rows."""
+    result = _checked(session.connection().execute(query), row_type._fields, row_type.__name__)
     make = row_type._make
     return [make(row) for row in result]
 
@@ -357,6 +365,7 @@ def _load_attestations(session: Session, scope: _Scope) -> list[_AttestationRow]
             Practice.name.label("practice_name"),
             attesting.npi.label("npi"),
             attesting.name.label("clinician_name"),
+            Activity.allowed_programs.label("allowed_programs"),
         )
         .join(Activity, Activity.id == Attestation.activity_pk)
         .join(Practice, Practice.id == Attestation.practice_id)
@@ -424,37 +433,70 @@ def _load_participations(session: Session, scope: _Scope) -> dict[int, list[_Par
     return by_attestation
 
 
-def _load_links(session: Session, scope: _Scope) -> dict[int, list[_LinkRow]]:
-    """Evidence links per attestation, oldest evidence first (withdrawn evidence never counts)."""
+def _load_links(
+    session: Session,
+    scope: _Scope,
+    attestations: list[_AttestationRow],
+    participations: dict[int, list[_ParticipationRow]],
+) -> _Links:
+    """The evidence linked to each item (withdrawn evidence never counts), each checked against
+    its period: the linked participant's own period, else the attestation's.
+
+    The check is coverage.covers in Python, on periods the earlier queries loaded: doing it in
+    SQL meant joining attestations and participations to every link, which cost more.
+    """
     linked = aliased(Clinician)
+    columns: list[Any] = [
+        EvidenceLink.attestation_id,
+        EvidenceLink.item_id,
+        EvidenceLink.clinician_id,
+        Evidence.id,
+        Evidence.original_name,
+        Evidence.effective_date,
+        Evidence.effective_until,
+        Evidence.description,
+        Blob.size,
+        Blob.digest,
+        Evidence.registered_by,
+        Evidence.registered_at,
+        linked.npi,
+    ]
     query = (
-        select(
-            EvidenceLink.attestation_id.label("attestation_id"),
-            EvidenceLink.item_id.label("item_id"),
-            EvidenceLink.clinician_id.label("clinician_id"),
-            linked.npi.label("clinician_npi"),
-            Evidence.id.label("evidence_id"),
-            Evidence.original_name.label("name"),
-            Evidence.effective_date.label("effective_date"),
-            Evidence.effective_until.label("effective_until"),
-            Evidence.description.label("description"),
-            Blob.size.label("size"),
-            Blob.hash_algorithm.label("hash_algorithm"),
-            Blob.digest.label("digest"),
-            Blob.media_type.label("media_type"),
-            Evidence.registered_by.label("registered_by"),
-            Evidence.registered_at.label("registered_at"),
-        )
+        select(*columns)
         .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
         .join(Blob, Blob.id == Evidence.blob_id)
         .outerjoin(linked, linked.id == EvidenceLink.clinician_id)
-        .where(EvidenceLink.attestation_id.in_(scope.attestation_ids()), Evidence.withdrawn_at.is_(None))
-        .order_by(Evidence.effective_date, Evidence.id)
+        .where(Evidence.withdrawn_at.is_(None))
     )
-    by_attestation: dict[int, list[_LinkRow]] = defaultdict(list)
-    for row in _rows(session, _LinkRow, query):
-        by_attestation[row.attestation_id].append(row)
-    return by_attestation
+    if scope.filters:
+        query = query.where(EvidenceLink.attestation_id.in_(scope.attestation_ids()))
+    periods = {a.id: (a.start, a.end) for a in attestations}
+    own = {(p.attestation_id, p.clinician_id): (p.start, p.end) for rows in participations.values() for p in rows}
+    covers = coverage.covers
+    evidence: dict[tuple[int, int], list[EvidenceRef]] = defaultdict(list)
+    per_clinician: dict[tuple[int, int], set[int]] = defaultdict(set)
+    for row in session.connection().execute(query):
+        (attestation_id, item_id, clinician_id, evidence_id, name, effective_date, effective_until, description,
+         size, digest, registered_by, registered_at, npi) = row  # fmt: skip
+        period = periods.get(attestation_id)
+        if period is None:  # not in the report (PostgreSQL: attested after the first query)
+            continue
+        if clinician_id is not None:
+            per_clinician[attestation_id, clinician_id].add(evidence_id)
+            period = own.get((attestation_id, clinician_id), period)
+        start, end = period
+        in_period = covers(effective_date, effective_until, start, end)
+        ref = EvidenceRef(evidence_id, name, effective_date, effective_until, description, size, digest,
+                          registered_by, registered_at, npi, start, end, in_period)  # fmt: skip
+        evidence[attestation_id, item_id].append(ref)
+    for refs in evidence.values():
+        if len(refs) > 1:
+            refs.sort(key=_oldest_first)  # sorted here: ORDER BY made SQLite sort 100,000 wide rows
+    return _Links(evidence, per_clinician)
+
+
+def _oldest_first(ref: EvidenceRef) -> tuple[date, int]:
+    return ref.effective_date, ref.id
 
 
 def _load_member_counts(session: Session) -> dict[tuple[int, int], int]:
@@ -462,48 +504,66 @@ def _load_member_counts(session: Session) -> dict[tuple[int, int], int]:
     query = select(Membership.practice_id, Membership.performance_year, func.count()).group_by(
         Membership.practice_id, Membership.performance_year
     )
-    return {(practice_id, year): count for practice_id, year, count in session.execute(query)}
+    return {(practice_id, year): count for practice_id, year, count in session.connection().execute(query)}
+
+
+class _Verdicts:
+    """credit.verdict, judged once per distinct set of facts: verdicts are pure, and in a large
+    practice many clinicians attest the same activity for the same period. A new fact in
+    credit.CreditFacts must therefore be hashable (a tuple, not a list)."""
+
+    def __init__(self) -> None:
+        self._known: dict[credit.CreditFacts, credit.Verdict] = {}
+
+    def __call__(self, facts: credit.CreditFacts) -> credit.Verdict:
+        known = self._known.get(facts)
+        if known is None:
+            known = self._known[facts] = credit.verdict(facts)
+        return known
+
+
+def _credit_facts(
+    attestation: _AttestationRow,
+    requirement: _Requirement,
+    items: list[ItemStatus],
+    participants: tuple[credit.ParticipantFacts, ...],
+    clinicians: int,
+    reporting: YearFacts,
+) -> credit.CreditFacts:
+    """THE one place the report gathers what the credit checks judge (evidence.rules.credit)."""
+    allowed = attestation.allowed_programs
+    return credit.CreditFacts(
+        year=attestation.year,
+        activity_id=attestation.activity_id,
+        start=attestation.start,
+        end=attestation.end,
+        group=attestation.clinician_id is None,
+        rule=requirement.rule,
+        items=_item_facts(items),
+        participants=participants,
+        clinicians=clinicians,
+        program=reporting.program,
+        mvp_id=reporting.mvp_id,
+        allowed_programs=None if allowed is None else tuple(allowed.split()),
+    )
 
 
 def _assemble(
     attestation: _AttestationRow,
     requirement: _Requirement,
     participations: list[_ParticipationRow],
-    links: list[_LinkRow],
+    links: _Links,
     member_counts: dict[tuple[int, int], int],
+    verdict: _Verdicts,
+    reporting: YearFacts,
 ) -> ActivityStatus:
     """One attested activity's status from the rows that concern it; no database access."""
-    item_status = {item.id: ItemStatus(item.key, item.label, item.description) for item in requirement.items}
-    own_periods: dict[int | None, tuple[date, date]] = {p.clinician_id: (p.start, p.end) for p in participations}
-    group_period = (attestation.start, attestation.end)
-    evidence_per_clinician: dict[int, set[int]] = defaultdict(set)  # distinct files linked with the NPI
-    for link in links:
-        start, end = own_periods.get(link.clinician_id, group_period)  # a participant's own period
-        if link.clinician_id is not None:
-            evidence_per_clinician[link.clinician_id].add(link.evidence_id)
-        status = item_status.get(link.item_id)
-        if status is not None:
-            status.evidence.append(
-                EvidenceRef(
-                    id=link.evidence_id,
-                    name=link.name,
-                    effective_date=link.effective_date,
-                    effective_until=link.effective_until,
-                    description=link.description,
-                    size=link.size,
-                    hash_algorithm=link.hash_algorithm,
-                    digest=link.digest,
-                    media_type=link.media_type,
-                    registered_by=link.registered_by,
-                    registered_at=link.registered_at,
-                    clinician_npi=link.clinician_npi,
-                    period_start=start,
-                    period_end=end,
-                    in_period=coverage.covers(link.effective_date, link.effective_until, start, end),
-                )
-            )
+    items = [
+        ItemStatus(item.key, item.label, item.description, links.evidence.get((attestation.id, item.id), []))
+        for item in requirement.items  # already in key order
+    ]
     check = None
-    facts = [credit.ParticipantFacts(p.npi, p.start, p.end, p.membership_id is not None) for p in participations]
+    facts = tuple(credit.ParticipantFacts(p.npi, p.start, p.end, p.membership_id is not None) for p in participations)
     clinicians = 0
     if attestation.clinician_id is None:
         participants = tuple(
@@ -513,27 +573,13 @@ def _assemble(
                 start=p.start,
                 end=p.end,
                 valid=credit.participant_problem(attestation.year, fact) is None,
-                evidence_count=len(evidence_per_clinician.get(p.clinician_id, ())),
+                evidence_count=len(links.per_clinician.get((attestation.id, p.clinician_id), ())),
                 bills_under_tin=fact.bills_under_tin,
             )
             for p, fact in zip(participations, facts, strict=True)
         )
         clinicians = member_counts.get((attestation.practice_id, attestation.year), 0)
         check = ParticipationCheck(attestation.year, clinicians, participants)
-    items = sorted(item_status.values(), key=lambda i: i.key)
-    verdict = credit.verdict(
-        credit.CreditFacts(
-            year=attestation.year,
-            activity_id=attestation.activity_id,
-            start=attestation.start,
-            end=attestation.end,
-            group=attestation.clinician_id is None,
-            rule=requirement.rule,
-            items=_item_facts(items),
-            participants=tuple(facts),
-            clinicians=clinicians,
-        )
-    )
     return ActivityStatus(
         attestation_id=attestation.id,
         tin=attestation.tin,
@@ -551,37 +597,49 @@ def _assemble(
         generic=requirement.generic,
         items=items,
         participation=check,
-        verdict=verdict,
+        verdict=verdict(_credit_facts(attestation, requirement, items, facts, clinicians, reporting)),
+        reporting=reporting,
     )
 
 
 def missing_report(
-    session: Session, *, tin: str | None = None, year: int | None = None, npi: str | None = None
+    session: Session,
+    *,
+    tin: str | None = None,
+    year: int | None = None,
+    npi: str | None = None,
+    group: bool = False,
 ) -> MissingReport:
-    """The report for the attestations matching the filters, in a fixed number of queries."""
+    """The report for the attestations matching the filters, in a fixed number of queries.
+
+    `group=True` keeps only group attestations (a group score leaves out the individual ones).
+    """
     from evidence.catalog.store import activity_sort_key
 
     _check_practice(session, tin)
-    scope = _Scope(tin, year, npi)
+    if group and npi is not None:
+        raise InputError("a group report has no NPI")
+    scope = _Scope(tin, year, npi, group)
     attestations = _load_attestations(session, scope)
     requirements = _load_requirements(session, scope)
     participations = _load_participations(session, scope)
-    links = _load_links(session, scope)
+    links = _load_links(session, scope, attestations, participations)
     member_counts = _load_member_counts(session)
+    recorded = recorded_years(session, tin=tin, year=year)
+    verdicts = _Verdicts()
     no_participations: list[_ParticipationRow] = []
-    no_links: list[_LinkRow] = []
     activities = [
         _assemble(
             attestation,
             requirements[attestation.activity_id],
             participations.get(attestation.id, no_participations),
-            links.get(attestation.id, no_links),
+            links,
             member_counts,
+            verdicts,
+            facts_in(recorded, attestation.tin, attestation.year, attestation.npi),
         )
         for attestation in attestations
     ]
-    recorded = recorded_years(session, tin=tin, year=year)
-    for a in activities:
-        a.reporting = facts_in(recorded, a.tin, a.year, a.npi)
-    activities.sort(key=lambda a: (a.tin, a.year, a.npi is not None, a.npi or "", activity_sort_key(a.activity_id)))
+    order = {a: activity_sort_key(a) for a in {a.activity_id for a in activities}}
+    activities.sort(key=lambda a: (a.tin, a.year, a.npi is not None, a.npi or "", order[a.activity_id]))
     return MissingReport(activities)

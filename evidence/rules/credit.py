@@ -58,6 +58,11 @@ class CreditFacts:
     items: tuple[ItemFacts, ...]
     participants: tuple[ParticipantFacts, ...] = ()
     clinicians: int = 0
+    # How the entity reports the year (records.reporting) and CMS's allowedPrograms for the
+    # activity-year (None: CMS lists none, every program may claim it).
+    program: str = "mips"
+    mvp_id: str | None = None
+    allowed_programs: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +188,22 @@ def check_suspension(facts: CreditFacts) -> Check | None:
     return Check("suspension", True, (reason,), decides_claim=True)
 
 
+def check_program(facts: CreditFacts) -> Check | None:
+    """The activity is open to the program the entity reports the year through (IA_MVP: MVPs only).
+
+    `attest` refuses such an activity; an attestation made before its program changed, or before
+    the catalog knew the programs, is judged here.
+    """
+    if facts.allowed_programs is None:
+        return None
+    problem = rules.activity_program_problem(
+        facts.year, facts.activity_id, facts.allowed_programs, facts.program, facts.mvp_id
+    )
+    if problem:
+        return Check("program", False, (problem,), decides_claim=True)
+    return None
+
+
 # --- Group attestations ---------------------------------------------------------------------------
 
 
@@ -257,6 +278,7 @@ CHECKS: tuple[Callable[[CreditFacts], Check | None], ...] = (
     check_period,
     check_duration,
     check_suspension,
+    check_program,
     check_group_participation,
     check_participants,
     check_documentation,

@@ -153,7 +153,7 @@ def _program(year: int, facts: YearFacts, mvp: bool) -> ProgramFacts:
 def _attestations(session: Session, entity: ReportingEntity) -> list[ActivityStatus]:
     """The group's attestations for a group score; the NPI's own for an individual score."""
     npi = entity.clinician.npi if entity.clinician else None
-    report = missing_report(session, tin=entity.practice.tin, year=entity.year, npi=npi)
+    report = missing_report(session, tin=entity.practice.tin, year=entity.year, npi=npi, group=npi is None)
     return [a for a in report.activities if a.npi == npi]
 
 

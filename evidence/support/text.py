@@ -63,12 +63,13 @@ def wrap_to_width(text: str, width: int) -> list[str]:
     Joining the lines (with a space where a space was broken) gives the text back: nothing is lost.
     """
     width = max(width, 1)
-    if display_width(text) <= width:
+    measure = len if text.isascii() else display_width  # the same count for ASCII, without a call per word
+    if measure(text) <= width:
         return [text]
     lines: list[str] = []
     line, used = "", 0
     for word in text.split(" "):
-        size = display_width(word)
+        size = measure(word)
         if line and used + 1 + size <= width:
             line, used = f"{line} {word}", used + 1 + size
             continue

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from evidence.catalog.model import ActivityFacts, CatalogFile, DocumentationFacts, load_catalog_file
 from evidence.db.models import (
+    SHIPPED_CATALOG_SETTING,
     Activity,
     Attestation,
     CatalogYear,
@@ -21,9 +22,9 @@ from evidence.db.models import (
 from evidence.db.types import utcnow
 from evidence.errors import ConflictError, InputError, NotFoundError
 from evidence.rules.cms import UNWEIGHTED, Weight, uses_weights
-from evidence.support.resources import shipped_catalog_path
+from evidence.support.resources import shipped_catalog_path, shipped_catalog_sha256
 
-SHIPPED_FINGERPRINT = "shipped_catalog_sha256"
+SHIPPED_FINGERPRINT = SHIPPED_CATALOG_SETTING
 SUBCATEGORY_NAMES = "subcategory_names"
 
 
@@ -33,9 +34,7 @@ def activity_sort_key(activity_id: str) -> tuple[tuple[int, int, str], ...]:
 
 
 def shipped_fingerprint() -> str:
-    import hashlib
-
-    return hashlib.sha256(shipped_catalog_path().read_bytes()).hexdigest()
+    return shipped_catalog_sha256()
 
 
 def sync_shipped_catalog(session: Session, *, force: bool = False, actor: str = "system") -> bool:

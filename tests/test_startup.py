@@ -149,3 +149,25 @@ def test_a_store_whose_stamp_query_fails_takes_the_full_path(home: Path, tmp_pat
         assert stored == shipped_fingerprint()
     finally:
         fresh.close()
+
+
+HEAVY = ("sqlalchemy", "weasyprint", "alembic", "jsonschema", "boto3", "yaml", "cryptography", "evidence.rules.cms")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["packet", "--help"]])
+def test_help_and_version_load_no_heavy_module(args: list[str]) -> None:
+    """Lazy imports: the root help and version load none of these; a command's help loads only its own module's needs."""
+    probe = (
+        "import sys; from evidence.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, env=environment, check=True
+    )
+    loaded = result.stdout.strip().splitlines()[-1]
+    if args[0] == "packet":  # the command module needs the App (SQLAlchemy), never WeasyPrint before it renders
+        assert "weasyprint" not in loaded and "alembic" not in loaded, loaded
+    else:
+        assert loaded == "[]", loaded

@@ -3,6 +3,7 @@
     python3 bench/bench_packet.py             # start-up, the typical and the large packet
     python3 bench/bench_packet.py typical     # start-up and the typical practice only
     python3 bench/bench_packet.py --profile   # where the typical packet's whole command spends its time
+    python3 bench/bench_packet.py --options [large]   # WeasyPrint's own options, one child each (typical by default)
 
 Two synthetic PY2020 group practices are built in a temporary home: a large one (200 clinicians,
 8 activities, 2,000 evidence files) and a typical one (4 activities, 40 files). Rows and anchors:
@@ -208,6 +209,92 @@ def profile_child(home: Path, tin: str, out: Path) -> dict[str, float]:
     return {"phases": phases, "pages": len(document.pages)}  # type: ignore[dict-item]
 
 
+# name: (HTML.render options, write_pdf options replacing the packet's). Each is measured in a child of its own.
+VARIANTS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
+    "the packet as shipped": ({}, {}),
+    "uncompressed_pdf": ({}, {"uncompressed_pdf": True}),
+    "full_fonts (no subsetting)": ({}, {"full_fonts": True}),
+    "hinting kept": ({}, {"hinting": True}),
+    "optimize_images": ({}, {"optimize_images": True}),
+    "presentational_hints on": ({"presentational_hints": True}, {}),
+    "(no tags: not an option, tags are kept)": ({}, {"pdf_tags": False}),
+    "(no PDF/A: not an option)": ({}, {"pdf_variant": None}),
+}
+
+
+def variant_child(home: Path, tin: str, out: Path, variant: str) -> dict[str, float]:
+    """The packet's layout and write with one WeasyPrint option changed; CPU seconds (load on a shared machine inflates wall time)."""
+    from weasyprint import CSS, HTML, Attachment
+    from weasyprint.text.fonts import FontConfiguration
+
+    from evidence.app import App
+    from evidence.config import resolve_settings
+    from evidence.packet import content, render
+
+    render_options, write_options = VARIANTS[variant]
+    app = App(resolve_settings(home, None), actor="bench")
+    with app.read() as session:
+        gathered = content.read_packet_content(session, tin, YEAR, generated_at=content.as_utc(_now()))
+    embedded = content.embedded_files(gathered, app.blob_store)
+    html = render.render_html(packet=gathered)
+    fetcher = render.make_url_fetcher(frozenset(file.name for file in embedded))
+    os.environ["FONTCONFIG_FILE"] = str(render.ASSETS_DIR / "fonts" / "fonts.conf")
+    os.environ["SOURCE_DATE_EPOCH"] = str(int(gathered.generated_at.timestamp()))
+    cpu = time.process_time()
+    fonts = FontConfiguration()
+    CSS(filename=str(render.TEMPLATES_DIR / "packet.css"), url_fetcher=fetcher, font_config=fonts)
+    stylesheet = time.process_time() - cpu
+    cpu = time.process_time()
+    document = HTML(string=html, base_url=render.BASE_URL, url_fetcher=fetcher).render(**render_options)
+    layout = time.process_time() - cpu
+    cpu = time.process_time()
+    attachments = [
+        Attachment(
+            string=f.data,
+            url_fetcher=fetcher,
+            name=f.name,
+            description=f.description,
+            created=f.timestamp,
+            modified=f.timestamp,
+        )
+        for f in embedded
+    ]
+    options: dict[str, object] = {
+        "attachments": attachments,
+        "pdf_identifier": content.packet_identifier(gathered),
+        "pdf_variant": render.PDF_VARIANT,
+        "pdf_tags": True,
+        "finisher": render._link_rows_to_attachments,
+        **write_options,
+    }
+    data = document.write_pdf(**options)
+    write = time.process_time() - cpu
+    out.write_bytes(data)
+    return {
+        "stylesheet": stylesheet,
+        "layout": layout,
+        "write": write,
+        "pages": len(document.pages),
+        "bytes": len(data),
+    }
+
+
+def options_table(name: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-packet-") as tmp:
+        root = Path(tmp)
+        home = build_store(root, [name])
+        print(f"{name} packet, CPU seconds per phase, one child per variant")
+        print(f"{'variant':<42}{'stylesheet':>11}{'layout':>8}{'write':>8}{'pages':>7}{'PDF KB':>9}")
+        for variant in VARIANTS:
+            f = run_child("variant", str(home), PRACTICES[name][0], str(root / "variant.pdf"), variant)
+            print(
+                f"{variant:<42}{f['stylesheet']:>11.2f}{f['layout']:>8.2f}{f['write']:>8.2f}{int(f['pages']):>7}{f['bytes'] / 1024:>9.0f}"
+            )
+    print(
+        "stylesheet: parsing packet.css with its @font-face fonts, what a cache across sections would save per section"
+    )
+
+
 def _now():  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
@@ -329,12 +416,19 @@ def child(argv: list[str]) -> None:
         command.add_argument("home", type=Path)
         command.add_argument("tin")
         command.add_argument("out", type=Path)
+    variant = sub.add_parser("variant")
+    variant.add_argument("home", type=Path)
+    variant.add_argument("tin")
+    variant.add_argument("out", type=Path)
+    variant.add_argument("variant", choices=sorted(VARIANTS))
     plain = sub.add_parser("plain")
     plain.add_argument("html", type=Path)
     plain.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     if args.kind == "packet":
         figures = render_packet_child(args.home, args.tin, args.out)
+    elif args.kind == "variant":
+        figures = variant_child(args.home, args.tin, args.out, args.variant)
     elif args.kind == "profile":
         figures = profile_child(args.home, args.tin, args.out)
     else:
@@ -346,9 +440,11 @@ def child(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in ("packet", "plain", "profile"):
+    if len(sys.argv) > 1 and sys.argv[1] in ("packet", "plain", "profile", "variant"):
         child(sys.argv[1:])
     elif "--profile" in sys.argv[1:]:
         profile()
+    elif "--options" in sys.argv[1:]:
+        options_table("large" if "large" in sys.argv[1:] else "typical")
     else:  # optional practice names: `bench_packet.py typical` renders the typical practice only
         main([name for name in sys.argv[1:] if name in PRACTICES])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -223,6 +224,10 @@ def render_pdf(html: str, *, generated_at: datetime, attachments: list[EmbeddedF
     """Lay out `html` and write the PDF; same inputs, same bytes."""
     names = frozenset(file.name for file in attachments)
     document = layout_html(html, names)
+    # Layout leaves its discarded boxes in reference cycles (1.8 million objects for the 358-page
+    # bench packet) that the collector's own schedule reaches late: collected here, their memory
+    # is reused by the write instead of adding to the peak (1.18 GB -> 0.99 GB for that packet).
+    gc.collect()
     data = write_document(document, generated_at=generated_at, attachments=attachments, identifier=identifier)
     return RenderedPdf(data, len(document.pages))
 

@@ -18,7 +18,7 @@ from evidence.db import migrate
 from evidence.db.engine import make_engine
 from evidence.db.models import SHIPPED_CATALOG_SETTING, Activity, Event, Practice, Setting
 from tests import factories
-from tests.conftest import REPO
+from tests.conftest import REPO, sqlite_only
 
 ACTIVITY, YEAR = "IA_PM_7", 2020
 
@@ -137,6 +137,7 @@ def test_an_unchanged_catalog_is_not_synced_again(app: App, home: Path) -> None:
         reopened.close()
 
 
+@sqlite_only  # on PostgreSQL the fresh home would share the test's database, already at head
 def test_a_store_whose_stamp_query_fails_takes_the_full_path(home: Path, tmp_path: Path) -> None:
     """A brand-new database has neither table: the stamp is no match, and the full path creates the schema."""
     fresh = _open(tmp_path / "fresh-home")

@@ -183,7 +183,7 @@ def profile_child(home: Path, tin: str, out: Path) -> dict[str, float]:
     ensure_schema(app.engine)
     with write_session(app.engine) as session:
         sync_shipped_catalog(session, actor="bench")
-    phase("(full path, taken when the stamp misses: Alembic, migrations check, catalog sync)")
+    phase("(full path if the stamp misses: Alembic, migrate check, sync)")
     app.ensure_writable()
     store = app.blob_store
     with app.read() as session:
@@ -406,7 +406,7 @@ def profile() -> None:
     for name, seconds in phases.items():
         print(f"  {name:<66}{seconds:>7.2f} s")
     print(
-        f"  {'the rest (interpreter exit, unattributed)':<66}{whole - baseline - measured - phases.get('(full path, taken when the stamp misses: Alembic, migrations check, catalog sync)', 0):>7.2f} s"
+        f"  {'the rest (interpreter exit, unattributed)':<66}{whole - baseline - measured - phases.get('(full path if the stamp misses: Alembic, migrate check, sync)', 0):>7.2f} s"
     )
 
 

@@ -69,9 +69,6 @@ class App:
 
         With `existing_only`, nothing is created: a missing home or database is one error.
         """
-        from evidence.catalog.store import sync_shipped_catalog
-        from evidence.db.migrate import ensure_schema
-
         self._recover_restore()  # a killed restore is undone or finished before anything opens the database
         if self.existing_only:
             self.require_existing_store()
@@ -79,6 +76,11 @@ class App:
             prepare_home(self.settings)
         engine = make_engine(self.settings.database_url)
         try:
+            if self._stamp_current(engine):
+                return engine
+            from evidence.catalog.store import sync_shipped_catalog
+            from evidence.db.migrate import ensure_schema
+
             ensure_schema(engine)
             with write_session(engine) as session:
                 self._audit_info(session)
@@ -97,6 +99,22 @@ class App:
             engine.dispose()
             raise
         return engine
+
+    def _stamp_current(self, engine: Engine) -> bool:
+        """Nothing to migrate or sync: the schema is at head and the shipped catalog is the one last synced.
+
+        One read query (evidence.db.migrate.stamp_matches), no Alembic, no catalog module, no write
+        lock; any mismatch takes the full path, which migrates and syncs exactly as before. The signing
+        key is still loaded here, so an unreadable key is refused at start-up on both paths.
+        """
+        from evidence.db.migrate import stamp_matches
+        from evidence.db.models import SHIPPED_CATALOG_SETTING
+        from evidence.support.resources import shipped_catalog_sha256
+
+        if not stamp_matches(engine, SHIPPED_CATALOG_SETTING, shipped_catalog_sha256()):
+            return False
+        self.signing_key  # noqa: B018 - loaded (and refused if unreadable) as the full path does
+        return True
 
     recovered: tuple[str, ...] = ()  # what the opening finished or undid of a killed restore (verify shows it)
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from evidence.catalog.model import ActivityFacts, CatalogFile, DocumentationFacts, is_mvp_id, load_catalog_file
 from evidence.db.models import (
+    SHIPPED_CATALOG_SETTING,
     Activity,
     Attestation,
     CatalogYear,
@@ -23,9 +24,9 @@ from evidence.db.types import utcnow
 from evidence.errors import ConflictError, InputError, NotFoundError
 from evidence.rules import activity_terms
 from evidence.rules.cms import UNWEIGHTED, Weight, latest_start, uses_weights
-from evidence.support.resources import shipped_catalog_path
+from evidence.support.resources import shipped_catalog_path, shipped_catalog_sha256
 
-SHIPPED_FINGERPRINT = "shipped_catalog_sha256"
+SHIPPED_FINGERPRINT = SHIPPED_CATALOG_SETTING
 SUBCATEGORY_NAMES = "subcategory_names"
 
 
@@ -35,9 +36,7 @@ def activity_sort_key(activity_id: str) -> tuple[tuple[int, int, str], ...]:
 
 
 def shipped_fingerprint() -> str:
-    import hashlib
-
-    return hashlib.sha256(shipped_catalog_path().read_bytes()).hexdigest()
+    return shipped_catalog_sha256()
 
 
 def sync_shipped_catalog(session: Session, *, force: bool = False, actor: str = "system") -> bool:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 from evidence.errors import InputError
-from evidence.rules.identifiers import parse_activity_id, parse_iso_date, parse_npi, parse_tin, parse_year
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,7 +20,9 @@ else:
 
 
 class _Parsed(ParamType):
-    parser: Any = None
+    # A parser of evidence.rules.identifiers, by name: imported on first use, so `evidence --help`
+    # and the root group never load the rules (and their decimal, uuid, datetime imports).
+    parser = ""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):
@@ -29,36 +30,38 @@ class _Parsed(ParamType):
         if problem := utf8_problem(value):  # the parser's message would quote the undecodable bytes
             self.fail(problem, param, ctx)
         try:
-            return type(self).parser(value)
+            from evidence.rules import identifiers
+
+            return getattr(identifiers, self.parser)(value)
         except InputError as exc:
             self.fail(exc.message, param, ctx)
 
 
 class TinType(_Parsed):
     name = "TIN"
-    parser = staticmethod(parse_tin)
+    parser = "parse_tin"
 
 
 class NpiType(_Parsed):
     name = "NPI"
-    parser = staticmethod(parse_npi)
+    parser = "parse_npi"
 
 
 class ActivityType(_Parsed):
     name = "IA_ID"
-    parser = staticmethod(parse_activity_id)
+    parser = "parse_activity_id"
 
 
 class IsoDateType(_Parsed):
     name = "YYYY-MM-DD"
-    parser = staticmethod(parse_iso_date)
+    parser = "parse_iso_date"
 
 
 class YearType(_Parsed):
     """A performance year, checked by the library's one rule (four digits, 2017-2100)."""
 
     name = "YEAR"
-    parser = staticmethod(parse_year)
+    parser = "parse_year"
 
 
 TIN, NPI, ACTIVITY, ISO_DATE, YEAR = TinType(), NpiType(), ActivityType(), IsoDateType(), YearType()

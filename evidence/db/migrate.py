@@ -69,19 +69,38 @@ def _run(engine: Engine, direction: str, revision: str) -> None:
                 raw.execute("PRAGMA foreign_keys = ON")
 
 
+def stamp_matches(engine: Engine, setting: str, expected: str) -> bool:
+    """True when the schema is at HEAD_REVISION and the settings row `setting` holds `expected`.
+
+    The start-up stamp (evidence.app): one read query, no Alembic, no write lock. Anything else (an
+    older or unknown revision, a changed value, no such table yet, an unreadable database) is
+    False, and the caller takes the full path (ensure_schema, then its own sync), which knows
+    what to do or what to say.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    query = text("SELECT (SELECT version_num FROM alembic_version), (SELECT value FROM settings WHERE key = :setting)")
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(query, {"setting": setting}).one()
+    except SQLAlchemyError:
+        return False
+    return tuple(row) == (HEAD_REVISION, expected)
+
+
 def ensure_schema(engine: Engine) -> bool:
     """Upgrade to head if needed; True when something was migrated.
 
     A revision this version does not know (the database was upgraded by a newer evidence, or a
     backup of one was restored) is one StoreError, and nothing is changed.
     """
+    current = current_revision(engine)
+    if current == HEAD_REVISION:
+        return False  # before Alembic is imported: it costs a quarter of a second
     from alembic.util import CommandError
 
     from evidence.errors import StoreError
 
-    current = current_revision(engine)
-    if current == HEAD_REVISION:
-        return False
     try:
         upgrade(engine)
     except CommandError as exc:

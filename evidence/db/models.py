@@ -63,6 +63,10 @@ class Setting(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+# The SHA-256 of the shipped catalog at its last sync: with the schema revision, the start-up stamp.
+SHIPPED_CATALOG_SETTING = "shipped_catalog_sha256"
+
+
 # --- The IA catalog -------------------------------------------------------------------------
 
 

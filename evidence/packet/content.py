@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,6 +38,9 @@ from evidence.rules.scoring import ActivityScore, ScoreReport, score
 from evidence.rules.status import SpecialStatus, special_statuses
 from evidence.store.blobstore import BlobStore
 from evidence.support.outputs import OutputGuard, OutputTarget
+
+if TYPE_CHECKING:  # WeasyPrint is imported only to render
+    from evidence.packet.render import EmbeddedFile
 
 
 @dataclass(frozen=True)
@@ -251,28 +255,39 @@ def build_packet(
 
 def render_packet(content: PacketContent, store: BlobStore) -> Packet:
     """The PDF for gathered content; each evidence file is read from the store and checked against its SHA-256."""
-    from evidence.packet.render import EmbeddedFile, render_html, render_pdf
+    from evidence.packet.render import render_html, render_pdf
 
-    when = content.generated_at
-    attachments = content.attachments_embedded
-    embedded = [
+    embedded = embedded_files(content, store)
+    rendered = render_pdf(
+        render_html(packet=content),
+        generated_at=content.generated_at,
+        attachments=embedded,
+        identifier=packet_identifier(content),
+    )
+    return Packet(content, rendered.data, rendered.pages, len(embedded))
+
+
+def embedded_files(content: PacketContent, store: BlobStore) -> list[EmbeddedFile]:
+    """The evidence files the PDF embeds (none in a light copy), each re-hashed against its SHA-256."""
+    from evidence.packet.render import EmbeddedFile
+
+    return [
         EmbeddedFile(
             name=row.file_name,
             description=f"SHA-256 {row.evidence.digest}: {row.evidence.description or row.evidence.name}",
             data=read_verified(store, row),
             timestamp=row.evidence.registered_at,
         )
-        for row in (content.manifest if attachments else [])
+        for row in (content.manifest if content.attachments_embedded else [])
     ]
-    # A stable file identifier: the same inputs name the same document.
-    identity = f"{content.tin}|{content.year}|{content.npi}|{when.isoformat()}|{content.manifest_sha256}"
-    rendered = render_pdf(
-        render_html(packet=content),
-        generated_at=when,
-        attachments=embedded,
-        identifier=hashlib.sha256(identity.encode()).digest()[:16],
+
+
+def packet_identifier(content: PacketContent) -> bytes:
+    """A stable file identifier: the same inputs name the same document."""
+    identity = (
+        f"{content.tin}|{content.year}|{content.npi}|{content.generated_at.isoformat()}|{content.manifest_sha256}"
     )
-    return Packet(content, rendered.data, rendered.pages, len(embedded))
+    return hashlib.sha256(identity.encode()).digest()[:16]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -221,11 +222,32 @@ PDF_VARIANT = "pdf/a-3b"
 
 def render_pdf(html: str, *, generated_at: datetime, attachments: list[EmbeddedFile], identifier: bytes) -> RenderedPdf:
     """Lay out `html` and write the PDF; same inputs, same bytes."""
-    from weasyprint import HTML, Attachment
+    names = frozenset(file.name for file in attachments)
+    document = layout_html(html, names)
+    # Layout leaves its discarded boxes in reference cycles (1.8 million objects for the 358-page
+    # bench packet) that the collector's own schedule reaches late: collected here, their memory
+    # is reused by the write instead of adding to the peak (1.26 GB -> 0.99 GB for that packet).
+    gc.collect()
+    data = write_document(document, generated_at=generated_at, attachments=attachments, identifier=identifier)
+    return RenderedPdf(data, len(document.pages))
+
+
+def layout_html(html: str, attachment_names: frozenset[str]) -> Any:
+    """The laid-out WeasyPrint document (its pages), with only the packet's own fonts in sight."""
+    from weasyprint import HTML
+
+    fetcher = make_url_fetcher(attachment_names)
+    with _environment("FONTCONFIG_FILE", str(ASSETS_DIR / "fonts" / "fonts.conf")):
+        return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render()
+
+
+def write_document(
+    document: Any, *, generated_at: datetime, attachments: list[EmbeddedFile], identifier: bytes
+) -> bytes:
+    """The PDF/A-3b, tagged bytes of a laid-out document, its files embedded and linked from their rows."""
+    from weasyprint import Attachment
 
     fetcher = make_url_fetcher(frozenset(file.name for file in attachments))
-    with _environment("FONTCONFIG_FILE", str(ASSETS_DIR / "fonts" / "fonts.conf")):
-        document = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render()
     # Without explicit dates the PDF would carry none (or the clock's, in PDF/A variants).
     stamp = f"{generated_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S}+00:00"
     document.metadata.created = document.metadata.modified = stamp
@@ -242,14 +264,14 @@ def render_pdf(html: str, *, generated_at: datetime, attachments: list[EmbeddedF
     ]
     # fontTools stamps the fonts it rewrites with the clock unless SOURCE_DATE_EPOCH is set.
     with _environment("SOURCE_DATE_EPOCH", str(int(generated_at.timestamp()))):
-        data = document.write_pdf(
+        data: bytes = document.write_pdf(
             attachments=embedded,
             pdf_identifier=identifier,
             pdf_variant=PDF_VARIANT,
             pdf_tags=True,
             finisher=_link_rows_to_attachments,
         )
-    return RenderedPdf(data, len(document.pages))
+    return data
 
 
 def _link_rows_to_attachments(document: Any, pdf: Any) -> None:

@@ -25,6 +25,13 @@ def shipped_catalog_path() -> Path:
     return catalog_dir() / "suggested_documentation.yaml"
 
 
+def shipped_catalog_sha256() -> str:
+    """The fingerprint of the shipped catalog, recorded at each sync (checked at every start-up)."""
+    import hashlib
+
+    return hashlib.sha256(shipped_catalog_path().read_bytes()).hexdigest()
+
+
 def catalog_schema_path() -> Path:
     return catalog_dir() / "suggested_documentation.schema.json"
 

@@ -1,10 +1,11 @@
 """Register evidence files: store each blob once, link it to an attestation's documentation items.
 
-Each file is its own unit of work: its blob is stored (fsynced, renamed into place) and then
-its rows are committed. If the transaction fails, a blob this run created is removed again,
-so a file is either fully registered or leaves no trace; a kill between the two leaves a blob
-with an intent marker, which the next command removes (evidence.store.recovery). Re-running a bulk registration is safe:
-links that already exist are reported as already present.
+Files are registered in batches: every blob of a batch is stored and made durable with one
+flush (data, intent markers, renames, folders) and then the batch's rows are committed. Each
+file is still all-or-nothing: if the transaction fails, a blob this run created is removed
+again; a kill before the commit leaves temporaries and blobs with intent markers, which the
+next command removes (evidence.store.recovery). Re-running a bulk registration is safe: links
+that already exist are reported as already present.
 
 Dates are honest: each registered file says which effective date (or range) it got and where it
 came from; one dated after its performance year or wholly outside its attested period is

@@ -228,8 +228,9 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
     registrations reuse an Evidence row with the same name, effective range and (where given)
     description, otherwise get their own.
 
-    Whatever the batch size: two SELECTs of what exists, one multi-row INSERT per table
-    (blobs, evidence, links, events) and one SELECT of the new ids each.
+    Whatever the batch size, the same statements: three SELECTs of what exists (blobs, their
+    records, their links), and one multi-row INSERT per table (blobs, evidence, links, events),
+    each but the events' followed by one SELECT of the new ids.
     """
     if not entries:
         return []

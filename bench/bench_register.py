@@ -3,10 +3,14 @@
 
 Prints figures; it asserts nothing (see docs/PERFORMANCE.md for the targets and results).
 
-    python bench/bench_register.py [--small 2000] [--large 5] [--large-mib 200] [--skip-missing]
+    python bench/bench_register.py [--small 1000] [--large 5] [--large-mib 200] [--profile]
+                                   [--skip-throughput] [--skip-memory] [--skip-missing]
 
-1. 2,000 files of 64 KiB and 5 files of 200 MiB registered with `evidence register`, each
-   timed against `sha256sum` + `cp` of the same files in the same run.
+1. 1,000 files of 64 KiB and 5 files of 200 MiB registered with the whole `evidence register`
+   command, each beside the anchor `sha256sum` + `cp` + `sync` of the same files in the same run
+   (the anchor runs first, then its copies are removed and the page cache is left warm for both).
+   With --profile, each workload is registered once more into a fresh store with timers around
+   the phases (bench/register_phases.py): hashing and copying, fsync, renames, SQL, commit.
 2. Peak memory (max RSS) of `evidence register` on one 1 GiB file.
 3. `evidence missing` on a store with 1,000 clinicians, 20,000 attestations and
    participations and 100,000 evidence links: wall time and SQL statements issued.
@@ -15,6 +19,7 @@ Prints figures; it asserts nothing (see docs/PERFORMANCE.md for the targets and 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -28,7 +33,7 @@ SAMPLE_CSV = REPO / "sample_evidence" / "practice.csv"
 
 
 def evidence(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EVIDENCE_HOME": str(home), "EVIDENCE_ACTOR": "bench"}
+    env = {**os.environ, "EVIDENCE_HOME": str(home), "EVIDENCE_ACTOR": "bench", "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, "-m", "evidence", *args], env=env, capture_output=True, text=True, check=True
     )
@@ -57,6 +62,7 @@ def make_files(folder: Path, count: int, size: int) -> list[Path]:
 
 
 def baseline(paths: list[Path], target: Path) -> float:
+    """The anchor: hash every file, copy it, and make the copies durable (one `sync`)."""
     target.mkdir(parents=True, exist_ok=True)
 
     def run() -> None:
@@ -69,33 +75,74 @@ def baseline(paths: list[Path], target: Path) -> float:
     return timed(run)
 
 
+REGISTER_ARGS = ("--tin", "000123456", "--year", "2020", "--activity", "IA_PM_7", "--effective-date", "2020-06-01")
+
+
 def register_folder(home: Path, folder: Path) -> float:
-    return timed(lambda: evidence(home, "register", str(folder), "--tin", "000123456", "--year", "2020",
-                                  "--activity", "IA_PM_7", "--effective-date", "2020-06-01"))  # fmt: skip
+    return timed(lambda: evidence(home, "register", str(folder), *REGISTER_ARGS))
 
 
 def fresh_home(root: Path, name: str) -> Path:
     home = root / name
+    shutil.rmtree(home, ignore_errors=True)
     evidence(home, "import", str(SAMPLE_CSV))
     return home
 
 
-def bench_throughput(root: Path, small: int, large: int, large_mib: int) -> None:
+def phases(root: Path, folder: Path) -> None:
+    """Register `folder` into a fresh store once more, with timers around each phase; print them."""
+    home = fresh_home(root, "home-phases")
+    env = {**os.environ, "EVIDENCE_HOME": str(home), "EVIDENCE_ACTOR": "bench", "PYTHONPATH": str(REPO)}
+    command = [sys.executable, str(REPO / "bench" / "register_phases.py"), "register", str(folder), *REGISTER_ARGS]
+    start = time.perf_counter()
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    report = json.loads(out.stderr.strip().splitlines()[-1])
+    steps = report["phases"]
+    whole = steps.pop("registration (all of it)", 0.0)
+    print(f"  profile (one more run, {wall:.2f} s wall, {report['sql_statements']} SQL statements; "
+          "wall and CPU time of the calling thread):")  # fmt: skip
+    measured = 0.0
+    closing = [name for name in steps if name.startswith("close")][-1]
+    for name, seconds in steps.items():
+        calls = report["calls"][name]
+        print(
+            f"    {name:<40} {seconds:6.3f} s {report['cpu'][name]:6.3f} s cpu  ({calls} call{'s' if calls != 1 else ''})"
+        )
+        measured += seconds if not name.startswith(" ") else 0.0
+        if name == closing:  # the phases above are outside register_files, the ones below inside
+            before, imports = wall - report["total"], report["start-up (interpreter + imports)"]
+            print(f"    {'interpreter start-up (process)':<40} {before:6.3f} s")
+            print(f"    {'imports (evidence, SQLAlchemy, click)':<40} {imports:6.3f} s")
+            print(
+                f"    {'output, finding the files, the rest':<40} {wall - whole - measured - before - imports:6.3f} s"
+            )
+            measured = 0.0
+    print(f"    {'registration, the rest':<40} {whole - measured:6.3f} s  (outcomes, settling markers, locks)")
+    shutil.rmtree(home)
+
+
+def compare(label: str, paths: list[Path], folder: Path, root: Path, amount: str, rate: float) -> tuple[float, float]:
+    t_base = baseline(paths, root / "copy")
+    shutil.rmtree(root / "copy")
+    t_ours = register_folder(fresh_home(root, "home"), folder)
+    shutil.rmtree(root / "home")
+    print(f"{label}: evidence register {t_ours:.2f} s ({rate / t_ours:.0f} {amount}/s); "
+          f"sha256sum+cp+sync {t_base:.2f} s; ratio {t_ours / t_base:.2f}")  # fmt: skip
+    return t_ours, t_base
+
+
+def bench_throughput(root: Path, small: int, large: int, large_mib: int, profile: bool) -> None:
     small_files = make_files(root / "small", small, 64 * 1024)
-    t_base = baseline(small_files, root / "copy-small")
-    t_ours = register_folder(fresh_home(root, "home-small"), root / "small")
-    print(f"small files: {small} x 64 KiB: evidence {t_ours:.2f} s ({small / t_ours:.0f} files/s); "
-          f"sha256sum+cp {t_base:.2f} s; ratio {t_ours / t_base:.2f}")  # fmt: skip
-    shutil.rmtree(root / "copy-small")
+    compare(f"small files: {small} x 64 KiB", small_files, root / "small", root, "files", small)
+    if profile:
+        phases(root, root / "small")
+    shutil.rmtree(root / "small")
     large_files = make_files(root / "large", large, large_mib << 20)
-    t_base = baseline(large_files, root / "copy-large")
-    shutil.rmtree(root / "copy-large")
-    t_ours = register_folder(fresh_home(root, "home-large"), root / "large")
-    mb = large * large_mib
-    print(f"large files: {large} x {large_mib} MiB: evidence {t_ours:.2f} s ({mb / t_ours:.0f} MiB/s); "
-          f"sha256sum+cp {t_base:.2f} s; ratio {t_ours / t_base:.2f}")  # fmt: skip
+    compare(f"large files: {large} x {large_mib} MiB", large_files, root / "large", root, "MiB", large * large_mib)
+    if profile:
+        phases(root, root / "large")
     shutil.rmtree(root / "large")
-    shutil.rmtree(root / "home-large")
 
 
 def bench_memory(root: Path) -> None:
@@ -107,9 +154,8 @@ def bench_memory(root: Path) -> None:
         "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    command = [sys.executable, "-m", "evidence", "register", str(folder), "--tin", "000123456", "--year", "2020",
-               "--activity", "IA_PM_7", "--effective-date", "2020-06-01"]  # fmt: skip
-    env = {**os.environ, "EVIDENCE_HOME": str(home), "EVIDENCE_ACTOR": "bench"}
+    command = [sys.executable, "-m", "evidence", "register", str(folder), *REGISTER_ARGS]
+    env = {**os.environ, "EVIDENCE_HOME": str(home), "EVIDENCE_ACTOR": "bench", "PYTHONPATH": str(REPO)}
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", probe, *command], env=env, capture_output=True, text=True, check=True)
     seconds = time.perf_counter() - start
@@ -143,18 +189,19 @@ def bench_missing(root: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", type=int, default=2000)
+    parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--large", type=int, default=5)
     parser.add_argument("--large-mib", type=int, default=200)
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-missing", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="print where registration's time goes, by phase")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         root = Path(tmp)
         if not args.skip_throughput:
-            bench_throughput(root, args.small, args.large, args.large_mib)
+            bench_throughput(root, args.small, args.large, args.large_mib, args.profile)
         if not args.skip_memory:
             bench_memory(root)
         if not args.skip_missing:

@@ -276,14 +276,22 @@ def test_each_batch_is_its_own_locked_transaction_and_no_transaction_is_open_whi
     event.listen(app.engine, "rollback", lambda _conn: log.append("<rollback>"))
     try:
         with app.write() as session:
-            put_file = store.put_file
+            calls: list[str] = []
 
-            def storing(*args, **kwargs):  # type: ignore[no-untyped-def]
-                assert not session.in_transaction(), "a transaction (the writer lock) is open while storing a file"
-                return put_file(*args, **kwargs)
+            def outside_transactions(name: str) -> None:  # staging a file, and publishing a batch of them
+                real = getattr(store, name)
 
-            monkeypatch.setattr(store, "put_file", storing)
+                def storing(*args, **kwargs):  # type: ignore[no-untyped-def]
+                    assert not session.in_transaction(), f"a transaction (the writer lock) is open during {name}"
+                    calls.append(name)
+                    return real(*args, **kwargs)
+
+                monkeypatch.setattr(store, name, storing)
+
+            outside_transactions("stage")
+            outside_transactions("publish")
             outcomes = register_files(session, store, files, actor="tester")
+            assert calls.count("stage") == 5 and calls.count("publish") == 3  # the checks above did run
     finally:
         event.remove(app.engine, "before_cursor_execute", on_statement)
     assert [o.status for o in outcomes] == [OutcomeStatus.REGISTERED] * 5

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from evidence.db.models import AuditCheckpoint, AuditHead, Event, Setting
@@ -89,15 +89,15 @@ def record(
     tin: str | None = None,
     year: int | None = None,
     details: dict[str, Any] | None = None,
-) -> Event:
+) -> None:
     """Append one event in the caller's transaction: it commits or rolls back with the change."""
-    return record_many(session, actor, [NewEvent(action, summary, tin, year, details)])[0]
+    record_many(session, actor, [NewEvent(action, summary, tin, year, details)])
 
 
-def record_many(session: Session, actor: str, new_events: list[NewEvent]) -> list[Event]:
-    """Append several events with one lock of the chain head and one flush (bulk registration)."""
+def record_many(session: Session, actor: str, new_events: list[NewEvent]) -> None:
+    """Append several events with one lock of the chain head and one multi-row INSERT (bulk registration)."""
     if not new_events:
-        return []
+        return
     session.info["audit_appended"] = True
     head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
     if head is None:
@@ -111,34 +111,33 @@ def record_many(session: Session, actor: str, new_events: list[NewEvent]) -> lis
             new_events = [rollback, *new_events]
     now = utcnow()
     occurred_at = now.replace(microsecond=now.microsecond // 1000 * 1000)  # same on every backend
-    events = []
+    rows = []
     seq, previous = head.seq, head.hash
     for new in new_events:
         seq += 1
         detail_text = canonical(new.details or {})
         digest = event_hash(seq, occurred_at, actor, new.action, new.tin, new.year, new.summary, detail_text, previous)
-        events.append(
-            Event(
-                seq=seq,
-                occurred_at=occurred_at,
-                actor=actor,
-                action=new.action,
-                tin=new.tin,
-                performance_year=new.year,
-                summary=new.summary,
-                details=detail_text,
-                prev_hash=previous,
-                hash=digest,
-            )
+        rows.append(
+            {
+                "seq": seq,
+                "occurred_at": occurred_at,
+                "actor": actor,
+                "action": new.action,
+                "tin": new.tin,
+                "performance_year": new.year,
+                "summary": new.summary,
+                "details": detail_text,
+                "prev_hash": previous,
+                "hash": digest,
+            }
         )
         previous = digest
-    session.add_all(events)
+    session.execute(insert(Event), rows)  # one executemany, not one INSERT per event
     head.seq, head.hash = seq, previous
     signer = session.info.get(SIGNER_INFO)
     if signer is not None:
         _add_checkpoint(session, signer, seq, previous, occurred_at, store_id)
     session.flush()
-    return events
 
 
 def _setting(session: Session, key: str) -> str | None:

@@ -1,13 +1,20 @@
 """The content-addressed file store: every file kept once, by its SHA-256, owner-only.
 
 Layout: <home>/store/sha256/ab/<64 hex digits> (256 folders, so a batch of files touches few
-folders and each is fsynced once). A file is streamed in chunks into a
-temporary file while it is hashed (one read of the source), fsynced, then renamed into
-place, so a crash leaves either the whole file or a temporary one, never a half-written blob
-under its final name. Before a new blob is renamed into place an intent marker
-(<home>/store/pending/<pid>-<digest>) is written, and it is removed once the rows naming the blob
-are committed: a marker left by a killed process says "this blob was never evidence unless the
-database names it", so recovery (evidence.store.recovery) can tell such a blob from an orphan.
+folders and each is fsynced once). Storing is two steps, so a batch pays for one durable flush
+instead of one per file:
+
+- `stage`: the file is streamed in chunks into a temporary file (store/incoming/<pid>-<random>.part)
+  while it is hashed (one read of the source); nothing is fsynced yet;
+- `publish` (a whole batch): the temporaries' data is fsynced (in parallel threads), an intent
+  marker (<home>/store/pending/<pid>-<digest>) is written for every new blob and the pending
+  folder fsynced once, each temporary is renamed into place, and every folder that received a
+  blob is fsynced once. Only then may the caller commit rows that name the blobs.
+
+A crash leaves either the whole file or a temporary one, never a half-written blob under its final
+name. The marker is removed once the rows naming the blob are committed: a marker left by a killed
+process says "this blob was never evidence unless the database names it", so recovery
+(evidence.store.recovery) can tell such a blob from an orphan.
 """
 
 from __future__ import annotations
@@ -20,11 +27,11 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 
 from evidence.errors import InputError, StoreError
 from evidence.store.mediatype import sniff_media_type
@@ -32,6 +39,9 @@ from evidence.support.fsutil import PRIVATE_FILE_MODE, atomic_write_bytes, fsync
 
 ALGORITHM = "sha256"
 CHUNK_SIZE = 1024 * 1024
+_T = TypeVar("_T")
+# fsyncs of one batch run in this many threads: a flush waits on the disk, not on the GIL.
+FLUSH_THREADS = 8
 
 
 def sha256_of_file(path: Path) -> tuple[str, int]:
@@ -65,14 +75,11 @@ class BlobStore(Protocol):
     """What the tool needs from a file store: the local folder, or an S3-compatible bucket."""
 
     def put_file(
-        self,
-        source: Path,
-        *,
-        follow_symlinks: bool = False,
-        dirs_to_sync: set[Path] | None = None,
-        retain_until: date | None = None,
+        self, source: Path, *, follow_symlinks: bool = False, retain_until: date | None = None
     ) -> StoredBlob: ...
-    def sync_dirs(self, dirs: set[Path]) -> None: ...
+    def stage(self, source: Path, *, follow_symlinks: bool = False, retain_until: date | None = None) -> Staged: ...
+    def publish(self, staged: Sequence[Staged]) -> None: ...
+    def discard(self, staged: Iterable[Staged]) -> None: ...
     def exists(self, digest: str) -> bool: ...
     def open(self, digest: str) -> BinaryIO: ...
     def hash_of(self, digest: str) -> str | None: ...
@@ -104,6 +111,25 @@ class StoredBlob:
     size: int
     media_type: str
     created: bool  # False when the same content was already stored
+
+
+@dataclass(eq=False)
+class Staged:
+    """A source file hashed (and, in the local store, copied to a temporary file), not yet a blob.
+
+    `publish` makes it durable and puts it in place, setting `stored` (or `error`, for this file
+    alone); `discard` removes what was never published. A store whose staging is already durable
+    and in place (S3: the upload) sets `stored` at once.
+    """
+
+    source: Path
+    digest: str
+    size: int
+    media_type: str
+    temporary: Path | None = None  # the local copy in store/incoming, until published or discarded
+    fd: int | None = None  # ... kept open, so the flush needs no second open
+    stored: StoredBlob | None = None
+    error: OSError | None = None  # its flush or rename failed: nothing of it is in the store
 
 
 @dataclass(frozen=True)
@@ -237,77 +263,151 @@ class LocalBlobStore:
     def exists(self, digest: str) -> bool:
         return self.path_for(digest).is_file()
 
-    def put_file(
-        self,
-        source: Path,
-        *,
-        follow_symlinks: bool = False,
-        dirs_to_sync: set[Path] | None = None,
-        retain_until: date | None = None,
-    ) -> StoredBlob:
-        """Copy `source` into the store; raises OSError for unreadable sources.
+    def put_file(self, source: Path, *, follow_symlinks: bool = False, retain_until: date | None = None) -> StoredBlob:
+        """Copy `source` into the store, durable and in place on return (a batch of one).
 
-        With `dirs_to_sync`, the folder that received the file is added to it instead of being
-        fsynced at once; the caller must call `sync_dirs` before it commits rows that name it.
-        `retain_until` is for stores with a lock of their own (S3 Object Lock). A source that is
-        not a regular file once opened, or that changed while it was read, raises InputError.
-        A new blob has an intent marker until `settle` is called with its digest.
+        Raises OSError for unreadable sources, InputError for a source that is not a regular file
+        once opened or that changed while it was read. A new blob has an intent marker until
+        `settle` is called with its digest.
         """
-        make_private_dir(self.incoming, tighten=True)
+        staged = self.stage(source, follow_symlinks=follow_symlinks, retain_until=retain_until)
+        try:
+            self.publish([staged])
+        finally:
+            self.discard([staged])
+        if staged.error is not None:
+            raise staged.error
+        assert staged.stored is not None
+        return staged.stored
+
+    def stage(self, source: Path, *, follow_symlinks: bool = False, retain_until: date | None = None) -> Staged:
+        """Hash `source` while copying it to a temporary file; nothing is durable or in place yet.
+
+        Safe to call from several threads (hashing and file I/O release the GIL). Content the
+        store already holds is not kept twice: its temporary is removed at once. Raises as
+        `put_file`; on any error nothing of the file is left. `retain_until` is for stores with
+        a lock of their own (S3 Object Lock).
+        """
         source_fd, before = open_regular(source, follow_symlinks=follow_symlinks)
         tmp = self.incoming / f"{os.getpid()}-{os.urandom(6).hex()}.part"
         hasher = hashlib.sha256()
         size = 0
         head = b""
+        out_fd: int | None = None
         try:
-            out_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-            try:
-                while chunk := os.read(source_fd, CHUNK_SIZE):
-                    if not head:
-                        head = chunk[:8192]
-                    hasher.update(chunk)
-                    size += len(chunk)
-                    view = memoryview(chunk)
-                    while view:
-                        written = os.write(out_fd, view)
-                        view = view[written:]
-                os.fsync(out_fd)
-            finally:
-                os.close(out_fd)
+            out_fd = self._create_temporary(tmp)
+            while chunk := os.read(source_fd, CHUNK_SIZE):
+                if not head:
+                    head = chunk[:8192]
+                hasher.update(chunk)
+                size += len(chunk)
+                view = memoryview(chunk)
+                while view:
+                    written = os.write(out_fd, view)
+                    view = view[written:]
             after = os.fstat(source_fd)
             if size != before.st_size or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
                 raise InputError(f"{source}: changed while it was being stored; register it again once it is complete")
             digest = hasher.hexdigest()
-            target = self.path_for(digest)
-            created = not target.exists()
-            if created:
-                make_private_dir(target.parent, tighten=True)
-                self._intend(digest)
-                os.replace(tmp, target)
-                if dirs_to_sync is None:
-                    fsync_dir(target.parent)
-                else:
-                    dirs_to_sync.add(target.parent)
-            else:
-                tmp.unlink()
+            staged = Staged(source, digest, size, sniff_media_type(head), tmp, out_fd)
+            if self.path_for(digest).exists():  # known content: the stored copy is the one that counts
+                self.discard([staged])
+                staged.stored = StoredBlob(ALGORITHM, digest, size, staged.media_type, created=False)
+            return staged
         except BaseException:
+            if out_fd is not None:
+                os.close(out_fd)
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
             raise
         finally:
             os.close(source_fd)
-        return StoredBlob(ALGORITHM, digest, size, sniff_media_type(head), created)
+
+    def _create_temporary(self, path: Path) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        try:
+            return os.open(path, flags, PRIVATE_FILE_MODE)
+        except FileNotFoundError:  # the first file of a new store (publish keeps the folder at 0700)
+            make_private_dir(self.incoming, tighten=True)
+            return os.open(path, flags, PRIVATE_FILE_MODE)
+
+    def publish(self, staged: Sequence[Staged]) -> None:
+        """Make a batch of staged files durable blobs in place, with one flush for the whole batch.
+
+        In this order: the temporaries' data is fsynced (in parallel threads); an intent marker
+        is written for every new blob and the pending folder fsynced once; each temporary is
+        renamed to its blob's name; every folder that received a blob is fsynced once. So when
+        this returns, every blob it reports is durable (its data and its folder entry) and
+        marked, and the caller may commit rows naming it. A file whose fsync or rename fails gets
+        `error` and leaves nothing; a failing folder fsync raises StoreError (nothing is durable
+        for sure). The same content staged twice becomes one blob; the others are "already stored".
+        """
+        waiting = [s for s in staged if s.stored is None and s.error is None and s.fd is not None]
+        if not waiting:
+            return
+        make_private_dir(self.incoming, tighten=True)  # once per batch, not once per file
+        self._flush_data(waiting)
+        flushed = [s for s in waiting if s.error is None]
+        new = {s.digest for s in flushed if not self.path_for(s.digest).exists()}
+        if new:
+            self._intend(sorted(new))
+        folders = self._rename_into_place(flushed, new)
+        self.settle(new - {s.digest for s in flushed if s.stored is not None and s.stored.created})  # never renamed
+        self._sync_folders(folders)
+
+    def _flush_data(self, waiting: list[Staged]) -> None:
+        descriptors = [s.fd for s in waiting if s.fd is not None]  # every one: `waiting` has only open ones
+        for item, problem in zip(waiting, _in_threads(_fsync_fd, descriptors), strict=True):
+            if problem is not None:
+                item.error = problem
+                self.discard([item])
+
+    def _rename_into_place(self, flushed: list[Staged], new: set[str]) -> set[Path]:
+        """Each new blob's temporary renamed to its name; the folders that received one."""
+        folders: set[Path] = set()
+        for item in flushed:
+            target, temporary = self.path_for(item.digest), item.temporary
+            created = item.digest in new and temporary is not None and not target.exists()
+            if created:
+                try:
+                    if target.parent not in folders:
+                        make_private_dir(target.parent, tighten=True)
+                    os.replace(temporary, target)  # type: ignore[arg-type]  # not None: checked above
+                except OSError as exc:
+                    item.error = exc
+                    self.discard([item])
+                    continue
+                item.temporary = None
+                folders.add(target.parent)
+            # else stored meanwhile, or staged twice in this batch: its temporary goes
+            item.stored = StoredBlob(ALGORITHM, item.digest, item.size, item.media_type, created=created)
+            self.discard([item])  # closes the descriptor
+        return folders
+
+    @staticmethod
+    def _sync_folders(folders: set[Path]) -> None:
+        ordered = sorted(folders)
+        for folder, problem in zip(ordered, _in_threads(fsync_dir, ordered), strict=True):
+            if problem is not None:
+                raise StoreError(f"cannot make the stored files durable: {folder}: {problem.strerror or problem}")
+
+    def discard(self, staged: Iterable[Staged]) -> None:
+        """Close and remove what staging left of files that were not published (idempotent)."""
+        for item in staged:
+            if item.fd is not None:
+                fd, item.fd = item.fd, None
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            if item.temporary is not None:
+                path, item.temporary = item.temporary, None
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
 
     def extend_retention(self, digest: str, until: date) -> None:
         """Local files have no lock of their own: retention is enforced by the tool."""
 
     def set_legal_hold(self, digest: str, on: bool) -> None:
         """Nor a legal hold of their own: the tool's legal holds keep them."""
-
-    @staticmethod
-    def sync_dirs(dirs: set[Path]) -> None:
-        for folder in sorted(dirs):
-            fsync_dir(folder)
 
     def open(self, digest: str) -> BinaryIO:
         handle = self._open_blob(digest)
@@ -360,11 +460,17 @@ class LocalBlobStore:
             return []
         return sorted(p for p in self.incoming.glob("*.part") if not _process_alive(p.name.split("-")[0]))
 
-    def _intend(self, digest: str) -> None:
-        """The marker of a blob about to appear that nothing names yet (see the module docstring)."""
+    def _intend(self, digests: Iterable[str]) -> None:
+        """Markers of blobs about to appear that nothing names yet (see the module docstring).
+
+        Durable before any of the blobs is renamed into place: a power cut cannot leave a new
+        blob without its marker.
+        """
         make_private_dir(self.pending, tighten=True)
-        fd = os.open(self._intent_path(digest), os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
-        os.close(fd)
+        for digest in digests:
+            fd = os.open(self._intent_path(digest), os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
+            os.close(fd)
+        fsync_dir(self.pending)
 
     def _intent_path(self, digest: str) -> Path:
         return self.pending / f"{os.getpid()}-{digest}"
@@ -460,6 +566,28 @@ class LocalBlobStore:
             return False
         fsync_dir(path.parent)
         return True
+
+
+def _fsync_fd(fd: int) -> None:
+    os.fsync(fd)  # looked up at each call: tests simulate a full disk by replacing os.fsync
+
+
+def _in_threads(work: Callable[[_T], object], items: Sequence[_T]) -> list[OSError | None]:
+    """Run `work` on every item (threads when there are several); the OSError each raised, or None."""
+
+    def attempt(item: _T) -> OSError | None:
+        try:
+            work(item)
+        except OSError as exc:
+            return exc
+        return None
+
+    if len(items) <= 1:
+        return [attempt(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor  # only where a batch has several files
+
+    with ThreadPoolExecutor(min(FLUSH_THREADS, len(items))) as pool:
+        return list(pool.map(attempt, items))
 
 
 def _entries(folder: Path) -> list[Path]:

@@ -1,10 +1,11 @@
 """Register evidence files: store each blob once, link it to an attestation's documentation items.
 
-Each file is its own unit of work: its blob is stored (fsynced, renamed into place) and then
-its rows are committed. If the transaction fails, a blob this run created is removed again,
-so a file is either fully registered or leaves no trace; a kill between the two leaves a blob
-with an intent marker, which the next command removes (evidence.store.recovery). Re-running a bulk registration is safe:
-links that already exist are reported as already present.
+Files are registered in batches: every blob of a batch is stored and made durable with one
+flush (data, intent markers, renames, folders) and then the batch's rows are committed. Each
+file is still all-or-nothing: if the transaction fails, a blob this run created is removed
+again; a kill before the commit leaves temporaries and blobs with intent markers, which the
+next command removes (evidence.store.recovery). Re-running a bulk registration is safe: links
+that already exist are reported as already present.
 
 Dates are honest: each registered file says which effective date (or range) it got and where it
 came from; one dated after its performance year or wholly outside its attested period is
@@ -25,9 +26,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -35,14 +36,14 @@ from evidence.catalog.store import requirement_for
 from evidence.db.engine import translated_errors
 from evidence.db.models import Attestation, Blob, Clinician, Evidence, EvidenceLink, Participation, Tombstone
 from evidence.db.types import utcnow
-from evidence.errors import EvidenceError, InputError, NotFoundError
+from evidence.errors import ConflictError, EvidenceError, InputError, NotFoundError
 from evidence.records.practices import Lookup, find_attestation
 from evidence.retention import audit
 from evidence.retention.policy import held_attestations, retention_years
 from evidence.rules import cms as rules
 from evidence.rules import coverage
 from evidence.rules.identifiers import parse_activity_id, parse_npi, parse_tin
-from evidence.store.blobstore import BlobStore, StoredBlob
+from evidence.store.blobstore import BlobStore, Staged, StoredBlob
 from evidence.store.recovery import recover
 
 
@@ -201,43 +202,76 @@ class RowsToRecord:
     dates_given: bool = False  # the dates were given (not the file's own date): a record must match them
 
 
+@dataclass
+class EvidenceRecord:
+    """An evidence row as registration compares it: read from the database, or about to be inserted."""
+
+    id: int  # 0 until a new row is inserted
+    original_name: str
+    effective_date: date
+    effective_until: date | None
+    description: str | None
+
+
 class Recorded(NamedTuple):
-    evidence: Evidence
+    evidence: EvidenceRecord
     changed: bool
     conflict: str | None = None  # known content whose record says otherwise: nothing was changed
 
 
 def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -> list[Recorded]:
-    """Rows for many stored files with a handful of queries; one Recorded per entry.
+    """Rows for many stored files with a handful of statements; one Recorded per entry.
 
     Idempotent: a file whose links all exist already is reported unchanged, unless the dates or
     description it was given differ from that record's: then it is a conflict (nothing changes;
     `evidence edit` corrects a record, with a reason). The same content is one Blob row; its
     registrations reuse an Evidence row with the same name, effective range and (where given)
     description, otherwise get their own.
+
+    Whatever the batch size, the same statements: three SELECTs of what exists (blobs, their
+    records, their links), and one multi-row INSERT per table (blobs, evidence, links, events),
+    each but the events' followed by one SELECT of the new ids.
     """
     if not entries:
         return []
-    digests = {e.blob.digest for e in entries}
-    blobs = {
-        b.digest: b
-        for b in session.scalars(select(Blob).where(Blob.hash_algorithm == "sha256", Blob.digest.in_(digests)))
-    }
-    for entry in entries:
-        if entry.blob.digest not in blobs:
-            b = entry.blob
-            blobs[b.digest] = Blob(hash_algorithm=b.algorithm, digest=b.digest, size=b.size, media_type=b.media_type)
-            session.add(blobs[b.digest])
-    session.flush()
-    blob_ids = {b.id for b in blobs.values()}
-    candidates: dict[int, list[Evidence]] = {}
-    for existing in session.scalars(
-        select(Evidence).where(Evidence.blob_id.in_(blob_ids), Evidence.withdrawn_at.is_(None)).order_by(Evidence.id)
+    digests = sorted({e.blob.digest for e in entries})
+    blob_ids = _blob_ids(session, digests)
+    new_blobs = {e.blob.digest: e.blob for e in entries if e.blob.digest not in blob_ids}
+    if new_blobs:
+        now = utcnow()
+        session.execute(
+            insert(Blob),
+            [
+                {
+                    "hash_algorithm": b.algorithm,
+                    "digest": b.digest,
+                    "size": b.size,
+                    "media_type": b.media_type,
+                    "stored_at": now,
+                }
+                for b in new_blobs.values()
+            ],
+        )
+        blob_ids |= _blob_ids(session, sorted(new_blobs))
+    candidates: dict[int, list[EvidenceRecord]] = {}
+    blob_of: dict[int, int] = {}  # id(record) -> its blob id
+    for row in session.execute(
+        select(
+            Evidence.id,
+            Evidence.blob_id,
+            Evidence.original_name,
+            Evidence.effective_date,
+            Evidence.effective_until,
+            Evidence.description,
+        )
+        .where(Evidence.blob_id.in_(set(blob_ids.values())), Evidence.withdrawn_at.is_(None))
+        .order_by(Evidence.id)
     ):
-        candidates.setdefault(existing.blob_id, []).append(existing)
-    linked: dict[int, set[tuple[int, int]]] = {}  # id(evidence) -> {(attestation, item)}
-    known = [e for group in candidates.values() for e in group]
-    by_id = {e.id: e for e in known}
+        record = EvidenceRecord(row.id, row.original_name, row.effective_date, row.effective_until, row.description)
+        candidates.setdefault(row.blob_id, []).append(record)
+        blob_of[id(record)] = row.blob_id
+    linked: dict[int, set[tuple[int, int]]] = {}  # id(record) -> {(attestation, item)}
+    by_id = {r.id: r for group in candidates.values() for r in group}
     if by_id:
         for evidence_id, attestation_id, item_id in session.execute(
             select(EvidenceLink.evidence_id, EvidenceLink.attestation_id, EvidenceLink.item_id).where(
@@ -247,9 +281,10 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
             linked.setdefault(id(by_id[evidence_id]), set()).add((attestation_id, item_id))
 
     results: list[Recorded] = []
-    new_links: list[tuple[Evidence, RowsToRecord, int]] = []
+    new_records: list[EvidenceRecord] = []
+    new_links: list[tuple[EvidenceRecord, RowsToRecord, int]] = []
     for entry in entries:
-        blob_id = blobs[entry.blob.digest].id
+        blob_id = blob_ids[entry.blob.digest]
         group = candidates.setdefault(blob_id, [])
         wanted = {(entry.target.attestation_id, item_id) for item_id in entry.target.item_ids}
         holders = [e for e in group if wanted <= linked.get(id(e), set())]
@@ -258,41 +293,58 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
             agreeing = next((e for e, c in zip(holders, conflicts, strict=True) if c is None), None)
             results.append(Recorded(agreeing or holders[0], False, None if agreeing else conflicts[0]))
             continue
-        reused = next((e for e in group if _same_record(e, entry)), None)
-        if reused is not None:
-            evidence = reused
-        else:
-            evidence = Evidence(
-                blob_id=blob_id,
-                original_name=entry.original_name,
-                effective_date=entry.effective_date,
-                effective_until=entry.effective_until,
-                description=entry.description,
-                registered_by=actor,
+        evidence = next((e for e in group if _same_record(e, entry)), None)
+        if evidence is None:
+            evidence = EvidenceRecord(
+                0, entry.original_name, entry.effective_date, entry.effective_until, entry.description
             )
-            session.add(evidence)
+            new_records.append(evidence)
+            blob_of[id(evidence)] = blob_id
             group.append(evidence)
         have = linked.setdefault(id(evidence), set())
         for pair in sorted(wanted - have):
             new_links.append((evidence, entry, pair[1]))
         have |= wanted
         results.append(Recorded(evidence, True))
-    session.flush()  # evidence ids, in one INSERT batch
-    link_rows = [
-        EvidenceLink(
-            evidence_id=evidence.id,
-            attestation_id=entry.target.attestation_id,
-            item_id=item_id,
-            clinician_id=entry.target.clinician_id,
-            created_by=actor,
-        )
-        for evidence, entry, item_id in new_links
-    ]
-    session.add_all(link_rows)
-    session.flush()
+    now = utcnow()
+    evidence_ids = _insert_in_order(
+        session,
+        Evidence,
+        [
+            {
+                "blob_id": blob_of[id(r)],
+                "original_name": r.original_name,
+                "effective_date": r.effective_date,
+                "effective_until": r.effective_until,
+                "description": r.description,
+                "registered_by": actor,
+                "registered_at": now,
+            }
+            for r in new_records
+        ],
+        key=("blob_id", "original_name"),
+    )
+    for record, evidence_id in zip(new_records, evidence_ids, strict=True):
+        record.id = evidence_id
+    link_ids = _insert_in_order(
+        session,
+        EvidenceLink,
+        [
+            {
+                "evidence_id": evidence.id,
+                "attestation_id": entry.target.attestation_id,
+                "item_id": item_id,
+                "clinician_id": entry.target.clinician_id,
+                "created_by": actor,
+                "created_at": now,
+            }
+            for evidence, entry, item_id in new_links
+        ],
+        key=("evidence_id", "attestation_id", "item_id"),
+    )
     links_of: dict[int, list[int]] = defaultdict(list)
-    for link in link_rows:
-        links_of[link.evidence_id].append(link.id)
+    for (evidence, _, _), link_id in zip(new_links, link_ids, strict=True):
+        links_of[evidence.id].append(link_id)
     keep_years = retention_years(session)  # chained with the links, so a purge can check the rows against it
     audit.record_many(
         session,
@@ -320,7 +372,43 @@ def record_batch(session: Session, entries: list[RowsToRecord], *, actor: str) -
     return results
 
 
-def _same_record(evidence: Evidence, entry: RowsToRecord) -> bool:
+_IN_CHUNK = 500  # values per IN (...): well under any backend's limit on bound parameters
+
+
+def _blob_ids(session: Session, digests: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(digests), _IN_CHUNK):
+        part = digests[start : start + _IN_CHUNK]
+        query = select(Blob.digest, Blob.id).where(Blob.hash_algorithm == "sha256", Blob.digest.in_(part))
+        found.update((digest, blob_id) for digest, blob_id in session.execute(query))
+    return found
+
+
+def _insert_in_order(
+    session: Session, model: type[Evidence] | type[EvidenceLink], rows: list[dict[str, Any]], key: tuple[str, ...]
+) -> list[int]:
+    """Insert rows with one multi-row statement; their ids, in the order of `rows`.
+
+    Neither backend promises the order of RETURNING rows, so the ids are read back instead: in
+    this transaction we hold the writer lock (BEGIN IMMEDIATE, or the advisory lock), and ids
+    only ever grow (AUTOINCREMENT, a sequence), so the rows above the largest id before the
+    insert are exactly these, in insertion order. The `key` columns read back with them prove it.
+    """
+    if not rows:
+        return []
+    column = model.id
+    before = session.scalar(select(func.max(column))) or 0
+    session.execute(insert(model), rows)
+    query = select(column, *(getattr(model, name) for name in key)).where(column > before).order_by(column)
+    found = session.execute(query).all()
+    if [tuple(row[1:]) for row in found] != [tuple(r[name] for name in key) for r in rows]:
+        raise ConflictError(  # another writer despite the lock: never guess which row is whose
+            f"{model.__tablename__}: the new rows read back are not those inserted; nothing was registered"
+        )
+    return [row[0] for row in found]
+
+
+def _same_record(evidence: EvidenceRecord, entry: RowsToRecord) -> bool:
     """A registration of known content for a new link reuses a record that says the same."""
     same = (evidence.original_name, evidence.effective_date, evidence.effective_until) == (
         entry.original_name,
@@ -330,7 +418,7 @@ def _same_record(evidence: Evidence, entry: RowsToRecord) -> bool:
     return same and (entry.description is None or entry.description == evidence.description)
 
 
-def _conflict(evidence: Evidence, entry: RowsToRecord) -> str | None:
+def _conflict(evidence: EvidenceRecord, entry: RowsToRecord) -> str | None:
     """What a re-registration of recorded content says differently (old vs new), and the way to correct it."""
     differences, fix = [], []
     old = coverage.describe(evidence.effective_date, evidence.effective_until)
@@ -352,9 +440,10 @@ def _conflict(evidence: Evidence, entry: RowsToRecord) -> str | None:
     )
 
 
-# A batch shares one transaction and one fsync per touched folder: many small files register
-# several times faster. Each file is still all-or-nothing: its blob is fsynced before the
-# commit that names it, and a failed batch is retried file by file to isolate the bad one.
+# A batch shares one transaction and one durable flush (its files' data, its intent markers, each
+# touched folder): many small files register several times faster, and a kill loses at most the
+# batch in flight. Each file is still all-or-nothing: its blob is durable before the commit that
+# names it, and a failed batch is retried file by file to isolate the bad one.
 BATCH_FILES = 200
 BATCH_BYTES = 256 * 1024 * 1024
 
@@ -502,8 +591,15 @@ def _register_batch(
     *,
     actor: str,
 ) -> None:
+    """Store a batch with one durable flush, then commit its rows; the durability order is:
+
+    every file staged (hashed and copied to a temporary, larger ones in parallel threads), then
+    published (data fsynced, intent markers made durable, renamed into place, folders fsynced),
+    then the rows committed, then the markers dropped. A kill anywhere before the commit leaves
+    only temporaries and marked blobs, which the next command's recovery removes.
+    """
+    staged: list[tuple[_Prepared, Staged]] = []
     stored: list[tuple[_Prepared, StoredBlob]] = []
-    new_blobs: list[str] = []
     results: list[
         tuple[_Prepared, int, bool, str | None]
     ] = []  # (file, evidence id, changed, conflict), read before the next rollback
@@ -515,27 +611,13 @@ def _register_batch(
         _end_transaction(session)  # no transaction, nor writer lock, while files are stored
     try:
         with store.writing():
-            folders: set[Path] = set()
-            for prepared in batch:
-                try:
-                    blob = store.put_file(
-                        prepared.item.path,
-                        follow_symlinks=follow_symlinks,
-                        dirs_to_sync=folders,
-                        retain_until=rules.retain_until(prepared.target.year, keep_years),
-                    )
-                except InputError as exc:  # not a regular file once opened, or changed while it was read
-                    done(_failed(prepared.item, exc))
-                    continue
-                except OSError as exc:
-                    done(
-                        _failed(prepared.item, InputError(f"{prepared.item.path}: cannot store: {exc.strerror or exc}"))
-                    )
-                    continue
-                stored.append((prepared, blob))
-                if blob.created:
-                    new_blobs.append(blob.digest)
-            store.sync_dirs(folders)  # every blob of the batch is durable before the commit that names it
+            _stage_all(store, batch, follow_symlinks, keep_years, done, into=staged)
+            store.publish([s for _, s in staged])  # every blob durable before the commit that names it
+            for prepared, item in staged:
+                if item.error is not None:
+                    done(_failed(prepared.item, _cannot_store(prepared, item.error)))
+                elif item.stored is not None:
+                    stored.append((prepared, item.stored))
             try:
                 with translated_errors():
                     rows = record_batch(session, [_rows(p, blob) for p, blob in stored], actor=actor)
@@ -560,9 +642,10 @@ def _register_batch(
             recorded = {id(p) for p, *_ in results}
             store.settle(blob.digest for p, blob in stored if id(p) in recorded)  # named by committed rows now
     finally:
+        store.discard(s for _, s in staged)  # temporaries of files never published
         if not committed:  # interrupted or a database error: leave no blob that nothing names
             _rollback_quietly(session)
-            for digest in new_blobs:
+            for digest in _created(staged):
                 _forget_unreferenced_blob(session, store, digest)
     for prepared, evidence_id, changed, conflict in results:
         if conflict is not None:
@@ -573,9 +656,69 @@ def _register_batch(
         effective = coverage.describe(prepared.effective_date, prepared.effective_until)
         warning = f"{prepared.item.path}: {prepared.date_problem}" if prepared.date_problem and changed else None
         done(Outcome(prepared.item.path, status, message, evidence_id, effective, prepared.date_source, warning))
-    _forget_unused(session, store, new_blobs)
+    _forget_unused(session, store, _created(staged))
     digest_of = {id(p): blob.digest for p, blob in stored}
     _hold_if_held(session, store, [(p.target.attestation_id, digest_of[id(p)]) for p, *_ in results])
+
+
+# Files at least this large are staged in parallel threads (hashlib and file I/O release the GIL);
+# smaller ones cost mostly Python, which threads would only contend for, and stay in order.
+PARALLEL_BYTES = 1024 * 1024
+STAGE_THREADS = 2
+
+
+def _stage_all(
+    store: BlobStore,
+    batch: list[_Prepared],
+    follow_symlinks: bool,
+    keep_years: int,
+    done: Callable[[Outcome], None],
+    *,
+    into: list[tuple[_Prepared, Staged]],
+) -> None:
+    """Stage every file of the batch into `into` (so the caller can discard them on any error).
+
+    A file that cannot be stored is reported by `done` and left out; failures are reported in
+    the batch's order whichever thread staged the file.
+    """
+
+    def stage(prepared: _Prepared) -> Staged:
+        retain = rules.retain_until(prepared.target.year, keep_years)
+        return store.stage(prepared.item.path, follow_symlinks=follow_symlinks, retain_until=retain)
+
+    large = [p for p in batch if p.size >= PARALLEL_BYTES]
+    pool = None
+    if len(large) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(min(STAGE_THREADS, len(large)))
+    futures = {id(p): pool.submit(stage, p) for p in large} if pool is not None else {}
+    try:
+        for prepared in batch:
+            try:
+                future = futures.pop(id(prepared), None)
+                into.append((prepared, future.result() if future is not None else stage(prepared)))
+            except InputError as exc:  # not a regular file once opened, or changed while it was read
+                done(_failed(prepared.item, exc))
+            except OSError as exc:
+                done(_failed(prepared.item, _cannot_store(prepared, exc)))
+    finally:
+        if pool is not None:  # interrupted: what the threads still stage is discarded, not left behind
+            for future in futures.values():
+                future.cancel()
+            pool.shutdown(wait=True)
+            for future in futures.values():
+                if not future.cancelled() and future.exception() is None:
+                    store.discard([future.result()])
+
+
+def _cannot_store(prepared: _Prepared, exc: OSError) -> InputError:
+    return InputError(f"{prepared.item.path}: cannot store: {exc.strerror or exc}")
+
+
+def _created(staged: list[tuple[_Prepared, Staged]]) -> list[str]:
+    """Digests of the blobs this batch put in the store (they may need removing again)."""
+    return sorted({s.digest for _, s in staged if s.stored is not None and s.stored.created})
 
 
 def _why_not_recorded(session: Session, prepared: _Prepared, exc: EvidenceError) -> str:

@@ -27,7 +27,7 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -42,6 +42,7 @@ from evidence.store.blobstore import (
     BlobStore,
     Interrupted,
     LocalBlobStore,
+    Staged,
     StoredBlob,
     open_regular,
 )
@@ -378,19 +379,11 @@ class S3BlobStore:
 
     # --- storing ------------------------------------------------------------------------------------
 
-    def put_file(
-        self,
-        source: Path,
-        *,
-        follow_symlinks: bool = False,
-        dirs_to_sync: set[Path] | None = None,
-        retain_until: date | None = None,
-    ) -> StoredBlob:
+    def put_file(self, source: Path, *, follow_symlinks: bool = False, retain_until: date | None = None) -> StoredBlob:
         """Upload `source` under its SHA-256; OSError for an unreadable or changing source.
 
         Content already stored is not uploaded again; its lock is raised to `retain_until` before
-        the caller commits, so a purge running elsewhere can no longer delete it. `dirs_to_sync`
-        is for the local folder: an object is durable once its upload returns.
+        the caller commits, so a purge running elsewhere can no longer delete it.
         """
         self.locking  # noqa: B018 - a missing bucket is an error before any work
         with os.fdopen(open_regular(source, follow_symlinks=follow_symlinks)[0], "rb") as handle:  # never blocks
@@ -472,9 +465,18 @@ class S3BlobStore:
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
             raise
 
+    def stage(self, source: Path, *, follow_symlinks: bool = False, retain_until: date | None = None) -> Staged:
+        """The upload itself: an object is durable and in place once its upload returns."""
+        blob = self.put_file(source, follow_symlinks=follow_symlinks, retain_until=retain_until)
+        return Staged(source, blob.digest, blob.size, blob.media_type, stored=blob)
+
     @staticmethod
-    def sync_dirs(dirs: set[Path]) -> None:
-        """Nothing to do: an object is durable once its upload returns."""
+    def publish(staged: Sequence[Staged]) -> None:
+        """Nothing left to do: staging uploaded every object."""
+
+    @staticmethod
+    def discard(staged: Iterable[Staged]) -> None:
+        """No temporaries: an upload either completed (a blob) or was aborted."""
 
     # --- reading ---------------------------------------------------------------------------------
 

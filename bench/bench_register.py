@@ -4,7 +4,7 @@
 Prints figures; it asserts nothing (see docs/PERFORMANCE.md for the targets and results).
 
     python bench/bench_register.py [--small 1000] [--large 5] [--large-mib 200] [--profile]
-                                   [--skip-throughput] [--skip-memory] [--skip-missing]
+                                   [--skip-throughput] [--skip-memory]
 
 1. 1,000 files of 64 KiB and 5 files of 200 MiB registered with the whole `evidence register`
    command, each beside the anchor `sha256sum` + `cp` + `sync` of the same files in the same run
@@ -165,28 +165,6 @@ def bench_memory(root: Path) -> None:
     shutil.rmtree(home)
 
 
-def bench_missing(root: Path) -> None:
-    from bench.large_store import build_large_store
-
-    home = root / "home-missing"
-    t_build, counts = build_large_store(home)
-    print(f"large store built in {t_build:.1f} s: {counts}")
-    code = (
-        "import time; from sqlalchemy import event; from evidence.app import App; "
-        "from evidence.config import resolve_settings; from evidence.records.missing import missing_report\n"
-        f"app = App(resolve_settings({str(home)!r}, None)); app.engine\n"
-        "n = []; event.listen(app.engine, 'before_cursor_execute', lambda *a: n.append(1))\n"
-        "t = time.perf_counter()\n"
-        "with app.read() as s: r = missing_report(s)\n"
-        "print(f'{time.perf_counter() - t:.2f} {len(n)} {len(r.activities)}')"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    print(f"missing report (library): {out[0]} s, {out[1]} SQL statements, {out[2]} attested activities")
-    t_cli = timed(lambda: evidence(home, "missing", "--format", "json"))
-    t_table = timed(lambda: evidence(home, "missing"))
-    print(f"evidence missing (CLI, whole process): json {t_cli:.2f} s, table {t_table:.2f} s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=1000)
@@ -194,7 +172,6 @@ def main() -> None:
     parser.add_argument("--large-mib", type=int, default=200)
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--skip-missing", action="store_true")
     parser.add_argument("--profile", action="store_true", help="print where registration's time goes, by phase")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
@@ -204,8 +181,6 @@ def main() -> None:
             bench_throughput(root, args.small, args.large, args.large_mib, args.profile)
         if not args.skip_memory:
             bench_memory(root)
-        if not args.skip_missing:
-            bench_missing(root)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Registration speed and memory, and the missing report on a large store.
+"""Registration speed and memory (the missing report has its own bench: bench/bench_missing.py).
 
 Prints figures; it asserts nothing (see docs/PERFORMANCE.md for the targets and results).
 
@@ -12,8 +12,6 @@ Prints figures; it asserts nothing (see docs/PERFORMANCE.md for the targets and 
    With --profile, each workload is registered once more into a fresh store with timers around
    the phases (bench/register_phases.py): hashing and copying, fsync, renames, SQL, commit.
 2. Peak memory (max RSS) of `evidence register` on one 1 GiB file.
-3. `evidence missing` on a store with 1,000 clinicians, 20,000 attestations and
-   participations and 100,000 evidence links: wall time and SQL statements issued.
 """
 
 from __future__ import annotations

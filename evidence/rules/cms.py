@@ -456,10 +456,16 @@ def apm_problem(year: int, apm_kind: str) -> str | None:
     return None
 
 
-def mvp_id_problem(mvp_id: str) -> str | None:
-    """Why `mvp_id` is not shaped like CMS's MVP ids (M0001, G0053), or None."""
+def mvp_id_problem(mvp_id: str, year: int | None = None, year_mvps: frozenset[str] | None = None) -> str | None:
+    """Why `mvp_id` is not one of CMS's MVP ids (M0001, G0053), or None.
+
+    `year_mvps` are the MVPs CMS's inventory names for `year` (qpp-measures-data allowedPrograms,
+    e.g. ia-2025.json has no M0003): an id of the right shape outside them is no MVP CMS offers.
+    """
     if MVP_ID_PATTERN.fullmatch(mvp_id) is None:
         return f"MVP id {mvp_id!r} is not a CMS MVP id (a letter M or G and four digits, e.g. M0001 or G0053)"
+    if year_mvps is not None and mvp_id not in year_mvps:
+        return f"MVP id {mvp_id} is not one of CMS's PY{year} MVPs ({', '.join(sorted(year_mvps))})"
     return None
 
 

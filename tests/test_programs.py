@@ -86,6 +86,8 @@ def test_a_medical_home_in_2020_only_scores_40_in_2020_and_its_activities_in_202
                      id="mvp-without-id"),
         pytest.param(("--year", "2024", "--mvp", "M01"), "MVP id 'M01' is not a CMS MVP id", id="bad-mvp-id"),
         pytest.param(("--year", "2024", "--mvp", "M0001\x1b[2J"), "is not a CMS MVP id", id="hostile-mvp-id"),
+        pytest.param(("--year", "2024", "--mvp", "M" * 10_000), "MVP id 'MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM'... "
+                     "(10000 characters) is not a CMS MVP id", id="mvp-id-10kb-shown-clipped"),
         pytest.param(("--year", "2024", "--mvp", "M9999"), "MVP id M9999 is not one of CMS's PY2024 MVPs (G0053, ",
                      id="unknown-mvp-id"),
         pytest.param(("--year", "2025", "--mvp", "M0003"), "MVP id M0003 is not one of CMS's PY2025 MVPs",

@@ -118,6 +118,9 @@ REFUSED = [
     ("virtual-group-id-hostile", 2020, None, ["--entity-type", "virtual-group", "--entity-id", "VG\u202e1\x1b[2J"],
      "Error: not exported: virtual group id 'VG\\u202e1\\x1b[2J' is malformed: expected up to 40 letters, digits, "
      "'-' or '_'"),
+    ("apm-entity-id-10kb", 2021, None, ["--entity-type", "apm-entity", "--entity-id", "A" * 10_000],
+     "Error: not exported: APM entity id 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'... (10000 characters) is malformed: "
+     "expected up to 40 letters, digits, '-' or '_'"),
     ("virtual-group-before-2018", 2017, None, ["--entity-type", "virtual-group", "--entity-id", "VG1"],
      "Error: not exported: virtual group submissions begin with PY2018, not PY2017"),
     ("subgroup-before-2023", 2022, ("carried", "mvp", "G0053"), ["--entity-type", "subgroup", "--entity-id", "SG-00000001"],

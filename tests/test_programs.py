@@ -86,6 +86,14 @@ def test_a_medical_home_in_2020_only_scores_40_in_2020_and_its_activities_in_202
                      id="mvp-without-id"),
         pytest.param(("--year", "2024", "--mvp", "M01"), "MVP id 'M01' is not a CMS MVP id", id="bad-mvp-id"),
         pytest.param(("--year", "2024", "--mvp", "M0001\x1b[2J"), "is not a CMS MVP id", id="hostile-mvp-id"),
+        pytest.param(("--year", "2024", "--mvp", "M" * 10_000), "MVP id 'MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM'... "
+                     "(10000 characters) is not a CMS MVP id", id="mvp-id-10kb-shown-clipped"),
+        pytest.param(("--year", "2024", "--mvp", "M9999"), "MVP id M9999 is not one of CMS's PY2024 MVPs (G0053, ",
+                     id="unknown-mvp-id"),
+        pytest.param(("--year", "2025", "--mvp", "M0003"), "MVP id M0003 is not one of CMS's PY2025 MVPs",
+                     id="mvp-cms-dropped-in-2025"),
+        pytest.param(("--year", "2024", "--mvp", "G0056"), "MVP id G0056 is not one of CMS's PY2024 MVPs",
+                     id="mvp-cms-dropped-in-2024"),
         pytest.param(("--year", "2024", "--program", "app", "--mvp", "M0001"), "--mvp names an MVP, but the program "
                      "is app", id="mvp-id-with-app"),
         pytest.param(("--year", "2024", "--program", "app", "--apm", "other"), "the APP is both the program and the "
@@ -106,6 +114,13 @@ def test_practice_set_refuses_what_the_year_does_not_allow(run, app, dump, args:
     out = refused(run, dump, "practice", "set", TIN, *args, "--reason", "x")
     assert message in out, out
     assert "\x1b" not in out
+
+
+def test_an_mvp_cms_dropped_later_is_still_recorded_for_a_year_it_ran(run, app) -> None:
+    # M0003 is in ia-2024.json's allowedPrograms and gone from ia-2025.json's.
+    large_practice(app, 2024)
+    out = run("practice", "set", TIN, "--year", "2024", "--mvp", "M0003", "--reason", "registered for MVP M0003")
+    assert out.output == f"practice {TIN} PY2024: nothing recorded -> program=mvp, mvp_id=M0003\n"
 
 
 @pytest.mark.usefixtures("wide")

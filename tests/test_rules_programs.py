@@ -169,6 +169,26 @@ def test_mvp_id_shape(mvp_id: str, ok: bool) -> None:
     assert (rules.mvp_id_problem(mvp_id) is None) is ok
 
 
+MVPS_2025 = frozenset({"G0053", "M0001", "M1420"})  # a few of ia-2025.json's allowedPrograms
+
+
+@pytest.mark.parametrize(
+    ("mvp_id", "year_mvps", "problem"),
+    [
+        pytest.param("M1420", MVPS_2025, None, id="listed-that-year"),
+        pytest.param("M0003", MVPS_2025, "MVP id M0003 is not one of CMS's PY2025 MVPs (G0053, M0001, M1420)",
+                     id="dropped-by-cms"),
+        pytest.param("M9999", MVPS_2025, "MVP id M9999 is not one of CMS's PY2025 MVPs", id="never-an-mvp"),
+        pytest.param("M9999", None, None, id="no-inventory-list-shape-only"),
+    ],
+)  # fmt: skip
+def test_mvp_id_must_be_one_of_the_years_mvps(
+    mvp_id: str, year_mvps: frozenset[str] | None, problem: str | None
+) -> None:
+    found = rules.mvp_id_problem(mvp_id, 2025, year_mvps)
+    assert found == problem if problem is None else (found is not None and found.startswith(problem))
+
+
 @pytest.mark.parametrize(
     ("program", "mvp_id", "name"),
     [

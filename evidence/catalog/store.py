@@ -313,6 +313,21 @@ def allowed_programs(session: Session, activity_id: str, year: int) -> tuple[str
     return stored_ids(require_activity(session, activity_id, year).allowed_programs)
 
 
+def year_mvp_ids(session: Session, year: int) -> frozenset[str] | None:
+    """The MVP ids CMS's inventory names for `year` (in its activities' allowedPrograms); None where it names none.
+
+    CMS publishes no separate list of a year's MVPs; the inventory's allowedPrograms is where each
+    year's set shows (M0003 and G0056 are gone from PY2025's, M1420-M1425 new in it).
+    """
+    rows = session.scalars(
+        select(Activity.allowed_programs).where(
+            Activity.performance_year == year, Activity.allowed_programs.is_not(None)
+        )
+    )
+    ids = frozenset(program for text in rows for program in (stored_ids(text) or ()) if is_mvp_id(program))
+    return ids or None
+
+
 def allowed_registration_types(session: Session, activity_id: str, year: int) -> tuple[str, ...] | None:
     """CMS's allowedRegistrationTypes for the activity in `year`; None where CMS lists none (before PY2025)."""
     return stored_ids(require_activity(session, activity_id, year).allowed_registration_types)

@@ -286,7 +286,12 @@ def clinician_update(
 @click.option("--year", type=YEAR, help="The performance year the options below are facts of.")
 @click.option("--npi", type=NPI, help="An NPI reporting that year individually under the TIN (default: the TIN).")
 @click.option("--program", type=click.Choice(PROGRAMS), help="How the year is reported: mips, mvp (with --mvp) or app.")
-@click.option("--mvp", "mvp_id", type=TEXT, help="The MVP id, e.g. M0001 or G0053 (implies --program mvp).")
+@click.option(
+    "--mvp",
+    "mvp_id",
+    type=TEXT,
+    help="The MVP id, one of CMS's MVPs of --year, e.g. M0001 or G0053 (implies --program mvp).",
+)
 @click.option("--pcmh/--no-pcmh", default=None, help="Recognised patient-centered medical home that year, or not.")
 @click.option("--pcmh-sites", type=click.IntRange(min=1), help="A group's practice sites (the 50%-of-sites rule).")
 @click.option("--recognized-sites", type=click.IntRange(min=0), help="How many of them are recognised medical homes.")

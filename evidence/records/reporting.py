@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from evidence.catalog.store import year_mvp_ids
 from evidence.db.models import Clinician, Practice, ReportingYear
 from evidence.errors import InputError
 from evidence.records.practices import Lookup
@@ -287,6 +288,10 @@ def set_year(
     row = _row(session, practice, year, clinician)
     current = {name: getattr(row, name) for name in _FIELDS} if row else dict(DEFAULTS)
     new = resolve(year, current, changes)
+    if new["mvp_id"] is not None and new["mvp_id"] != current["mvp_id"]:
+        problem = rules.mvp_id_problem(new["mvp_id"], year, year_mvp_ids(session, year))
+        if problem:
+            raise InputError(problem)
     who = f"NPI {clinician.npi} under {tin}" if clinician else f"TIN {tin}"
     changed = {name: value for name, value in new.items() if current[name] != value}
     if not changed and row is not None:

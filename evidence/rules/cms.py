@@ -13,7 +13,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 import evidence.rules.activity_terms as activity_terms  # full path: see tests/test_layers.py
-from evidence.support.text import plural
+from evidence.support.text import clipped_repr, plural
 
 # The performance years a user may name. MIPS began with PY2017. The rules below are open-ended
 # from PY2025 on, so a later year's CMS inventory can be imported (`catalog import-qpp --year 2028`)
@@ -456,10 +456,18 @@ def apm_problem(year: int, apm_kind: str) -> str | None:
     return None
 
 
-def mvp_id_problem(mvp_id: str) -> str | None:
-    """Why `mvp_id` is not shaped like CMS's MVP ids (M0001, G0053), or None."""
+def mvp_id_problem(mvp_id: str, year: int | None = None, year_mvps: frozenset[str] | None = None) -> str | None:
+    """Why `mvp_id` is not one of CMS's MVP ids (M0001, G0053), or None.
+
+    `year_mvps` are the MVPs CMS's inventory names for `year` (qpp-measures-data allowedPrograms,
+    e.g. ia-2025.json has no M0003): an id of the right shape outside them is no MVP CMS offers.
+    """
     if MVP_ID_PATTERN.fullmatch(mvp_id) is None:
-        return f"MVP id {mvp_id!r} is not a CMS MVP id (a letter M or G and four digits, e.g. M0001 or G0053)"
+        return (
+            f"MVP id {clipped_repr(mvp_id)} is not a CMS MVP id (a letter M or G and four digits, e.g. M0001 or G0053)"
+        )
+    if year_mvps is not None and mvp_id not in year_mvps:
+        return f"MVP id {mvp_id} is not one of CMS's PY{year} MVPs ({', '.join(sorted(year_mvps))})"
     return None
 
 
@@ -683,5 +691,5 @@ def qpp_entity_id_problem(entity_type: str, entity_id: str | None) -> str | None
     if not entity_id:
         return f"{article(label)} submission needs its entity id"
     if re.fullmatch(QPP_ENTITY_ID_PATTERNS[entity_type], entity_id) is None:
-        return f"{label} id {entity_id!r} is malformed: expected {QPP_ENTITY_ID_SHAPES[entity_type]}"
+        return f"{label} id {clipped_repr(entity_id)} is malformed: expected {QPP_ENTITY_ID_SHAPES[entity_type]}"
     return None

@@ -13,6 +13,16 @@ def percent(part: int, whole: int) -> str:
     return f"{float(value):.2f}".rstrip("0").rstrip(".") + "%"
 
 
+def clipped_repr(value: str, limit: int = 40) -> str:
+    """`value`'s repr, cut to its first `limit` characters with its length when longer.
+
+    An error line names the bad value; a pasted 10 KB blob would bury the problem.
+    """
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
+
+
 def plural_of(word: str) -> str:
     """file -> files, activity -> activities (a consonant before the y), day -> days."""
     if word.endswith("y") and len(word) > 1 and word[-2] not in "aeiou":

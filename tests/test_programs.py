@@ -335,3 +335,14 @@ def test_missing_names_how_the_year_is_reported(run, app) -> None:
     assert "reports: program mips, PCMH yes, APM none" in run("missing", "--tin", TIN).output
     (activity,) = json.loads(run("missing", "--tin", TIN, "--format", "json").output)
     assert (activity["program_name"], activity["pcmh_recognized"], activity["apm"]) == ("mips", True, "none")
+
+
+def test_an_attested_ia_pcmh_without_a_recorded_year_says_where_its_credit_is(run, app) -> None:
+    """Points agree everywhere; the Credits line must not read as if the practice earned nothing."""
+    ids = large_practice(app, 2021)
+    attest(app, "IA_PCMH", 2021, ids[2021][:10])
+    document = score(run, 2021)
+    assert document["credits"]["pcmh"]["points"] == 0
+    assert "the attested IA_PCMH is scored as an activity" in document["credits"]["pcmh"]["reason"]
+    (row,) = document["activities"]
+    assert row["points"] == 40 and "IA_PCMH" in json.dumps(row)

@@ -112,7 +112,7 @@ def score(session: Session, tin: str, year: int | str, npi: str | None = None) -
         key=lambda a: activity_sort_key(a.activity_id),
     )
     practice = entity.practice
-    pcmh = _pcmh_credit(year, facts)
+    pcmh = _pcmh_credit(year, facts, activities)
     apm = _apm_credit(year, facts)
     # Medical-home and APM credit are facts of the year, not documented activities: both totals hold them.
     credits = pcmh.points + apm.points
@@ -211,10 +211,15 @@ def _doubling_reason(applying: list[SpecialStatus], special: bool, points: int) 
     return reason
 
 
-def _pcmh_credit(year: int, facts: YearFacts) -> Credit:
+def _pcmh_credit(year: int, facts: YearFacts, activities: list[ActivityScore]) -> Credit:
     if facts.pcmh:
         points = rules.full_credit_points(year)
         return Credit("pcmh", points, f"{facts.pcmh_reason()}: full credit ({points} points)")
+    attested = [a for a in activities if rules.earns_full_credit(year, a.activity_id)]
+    if attested:  # the recognition was attested as an activity, not recorded with `practice set`
+        return Credit(
+            "pcmh", 0, f"{facts.pcmh_reason()}; the attested {attested[0].activity_id} is scored as an activity"
+        )
     return Credit("pcmh", 0, facts.pcmh_reason())
 
 

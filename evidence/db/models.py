@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from evidence.db.types import UTCDateTime, utcnow
-from evidence.rules.cms import APM_KINDS, DocumentationRule, Program, Weight
+from evidence.rules.cms import APM_KINDS, AUDIT_OUTCOMES, DocumentationRule, Program, Weight
 
 # Named constraints, so Alembic's batch mode (SQLite) can drop and recreate them by name.
 NAMING_CONVENTION = {
@@ -425,6 +425,80 @@ class LegalHold(Base):
     practice: Mapped[Practice] = relationship()
 
     __table_args__ = NEVER_REUSED
+
+
+class AuditRequest(Base):
+    """A CMS data-validation or audit request to a TIN for a performance year, and its clock.
+
+    While open it keeps the TIN's year as a legal hold does. The due date is the current one;
+    every move of it is an AuditNote with the dates before and after.
+    """
+
+    __tablename__ = "audit_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
+    performance_year: Mapped[int] = mapped_column(Integer)
+    received_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str | None] = mapped_column(Text)  # CMS's (the contractor's) request reference
+    contact: Mapped[str | None] = mapped_column(Text)  # who answers for the practice (the security official)
+    reason: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    opened_by: Mapped[str] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(10))
+    close_note: Mapped[str | None] = mapped_column(Text)
+
+    practice: Mapped[Practice] = relationship()
+    scope: Mapped[list[AuditScopeEntry]] = relationship(order_by="AuditScopeEntry.id")
+    journal: Mapped[list[AuditNote]] = relationship(order_by="AuditNote.id")
+
+    __table_args__ = (
+        CheckConstraint("due_on >= received_on", name="due_order"),
+        CheckConstraint(f"outcome IS NULL OR outcome IN ({_sql_values(AUDIT_OUTCOMES)})", name="outcome"),
+        CheckConstraint("(closed_at IS NULL) = (outcome IS NULL)", name="closed_outcome"),
+        Index("ix_audit_requests_practice_year", "practice_id", "performance_year"),
+        NEVER_REUSED,
+    )
+
+
+class AuditScopeEntry(Base):
+    """One requested activity, for the group (npi NULL) or one NPI audited individually.
+
+    Identifiers, not foreign keys: the request says what CMS asked for even after a correction
+    deletes or re-creates the attestation.
+    """
+
+    __tablename__ = "audit_scope"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit_requests.id"))
+    activity_id: Mapped[str] = mapped_column(String(40))
+    npi: Mapped[str | None] = mapped_column(String(10))
+
+    __table_args__ = (Index("ix_audit_scope_audit", "audit_id"), NEVER_REUSED)
+
+
+class AuditNote(Base):
+    """The audit's dated journal: calls, e-mails, extensions (a moved due date), the close."""
+
+    __tablename__ = "audit_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit_requests.id"))
+    noted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    noted_by: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    due_before: Mapped[date | None] = mapped_column(Date)  # set when the note moved the due date
+    due_after: Mapped[date | None] = mapped_column(Date)
+
+    __table_args__ = (
+        CheckConstraint("(due_before IS NULL) = (due_after IS NULL)", name="due_move"),
+        Index("ix_audit_notes_audit", "audit_id"),
+        NEVER_REUSED,
+    )
 
 
 class Tombstone(Base):

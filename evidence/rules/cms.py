@@ -543,6 +543,20 @@ def purgeable_on(year: int, retention_years: int, as_of: date) -> bool:
     return as_of > retain_until(year, retention_years)
 
 
+# --- Audits (data validation and audit, DVA) --------------------------------------------------
+# 42 CFR 414.1390 obliges a MIPS clinician or group to answer CMS's data validation and audit
+# requests. CMS's contractor (Guidehouse) asks for primary-source documents within 45 calendar days
+# of the date of the notice (CMS "MIPS Data Validation and Audit" fact sheets, 2019 onward; the
+# 2017 fact sheet said 10 business days). The days are settable per audit (`audit open --due`).
+AUDIT_RESPONSE_DAYS = 45
+AUDIT_OUTCOMES = ("passed", "failed", "withdrawn")
+
+
+def audit_due_date(received: date, days: int = AUDIT_RESPONSE_DAYS) -> date:
+    """The response's due date: `days` calendar days after the notice was received."""
+    return received + timedelta(days=days)
+
+
 # --- QPP submission shape (export-qpp) ---------------------------------------------------------
 # Source: QPP Submissions API documentation, CMSgov/qpp-submissions-docs (src/app/components/
 # references/data.ts: submissionsFields, measurementSetsFields; topics/change-log.tsx), as of

@@ -1,0 +1,36 @@
+"""Recording a CMS audit request: its clock and its scope (evidence.records.audits)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from evidence.app import App
+from evidence.errors import InputError
+from evidence.records.audits import get_audit, list_audits, open_audit
+from tests import factories
+
+
+def test_open_defaults_the_due_date_and_the_scope_to_every_attested_activity(app: App) -> None:
+    with app.write() as session:
+        practice = factories.practice(session)
+        for activity in ("IA_PSPA_8", "IA_BE_4"):
+            factories.attestation(session, practice, activity, 2023)
+        view = open_audit(session, practice.tin, 2023, date(2024, 11, 20), reference="DVA-1", actor="tester")
+    assert view.due == date(2025, 1, 4)  # 45 calendar days, across the year end
+    assert sorted(view.activity_ids) == ["IA_BE_4", "IA_PSPA_8"] and view.npis == ()
+    with app.read() as session:
+        assert get_audit(session, view.id).reference == "DVA-1"
+        assert [a.id for a in list_audits(session, open_only=True)] == [view.id]
+
+
+def test_an_activity_not_attested_that_year_is_refused_with_nothing_written(app: App) -> None:
+    with app.write() as session:
+        practice = factories.practice(session)
+        factories.attestation(session, practice, "IA_PSPA_8", 2023)
+        tin = practice.tin
+    with pytest.raises(InputError, match="IA_BE_4 is not attested"), app.write() as session:
+        open_audit(session, tin, 2023, date(2024, 11, 20), activities=["IA_BE_4"], actor="tester")
+    with app.read() as session:
+        assert list_audits(session) == []

@@ -113,19 +113,20 @@ def hold() -> None:
 @click.option("--tin", type=TIN, required=True, help="The practice.")
 @click.option("--year", type=YEAR, help="Only this performance year [default: every year].")
 @click.option("--reason", type=TEXT, required=True, help="Why (audit letter, litigation...).")
+@click.option("--review-by", type=ISO_DATE, help="When to look at the hold again (`evidence deadlines` lists it).")
 @actor_option
 @click.pass_obj
-def hold_add(app: App, tin: str, year: int | None, reason: str) -> None:
+def hold_add(app: App, tin: str, year: int | None, reason: str, review_by: date | None) -> None:
     """Place a legal hold: nothing it covers is purged until it is released.
 
     \b
     Example:
-        evidence hold add --tin 000123456 --year 2020 --reason "CMS audit letter of 2026-11-02"
+        evidence hold add --tin 000123456 --year 2020 --reason "CMS audit letter of 2026-11-02" --review-by 2027-06-30
     """
     from evidence.retention.policy import add_hold, hold_digests
 
     with app.write() as session:
-        row = add_hold(session, tin, year, reason, actor=app.actor)
+        row = add_hold(session, tin, year, reason, review_on=review_by, actor=app.actor)
         digests = hold_digests(session, row.practice_id, year)
     click.echo(f"legal hold {row.id} placed on {tin} {'PY' + str(year) if year else 'all years'}")
     _mirror_hold(app, row.id, digests, on=True)
@@ -151,6 +152,27 @@ def hold_release(app: App, hold_id: int, reason: str) -> None:
         digests = digests_to_release(session, row)
     click.echo(f"legal hold {hold_id} released")
     _mirror_hold(app, hold_id, digests, on=False)
+
+
+@hold.command("review")
+@click.argument("hold_id", type=int)
+@click.option("--on", "review_on", type=ISO_DATE, required=True, help="The new review date (today or later).")
+@click.option("--reason", type=TEXT, required=True, help="Why this date (the lawyer's letter, the audit's phase).")
+@actor_option
+@changes_existing
+@click.pass_obj
+def hold_review(app: App, hold_id: int, review_on: date, reason: str) -> None:
+    """Set or move an active hold's review date (an event of the audit trail).
+
+    \b
+    Example:
+        evidence hold review 1 --on 2027-03-01 --reason "counsel asks to look again after the hearing"
+    """
+    from evidence.retention.policy import review_hold
+
+    with app.write() as session:
+        previous = review_hold(session, hold_id, review_on, reason, actor=app.actor)
+    click.echo(f"legal hold {hold_id}: review date {f'{previous} -> ' if previous else 'set to '}{review_on}")
 
 
 def _mirror_hold(app: App, hold_id: int, digests: set[str], *, on: bool) -> None:
@@ -199,11 +221,12 @@ def hold_list(app: App, fmt: str) -> None:
                 "placed_at": h.created_at.replace(microsecond=0),
                 "released_by": h.released_by,
                 "released_at": h.released_at.replace(microsecond=0) if h.released_at else None,
+                "review_on": h.review_on,
                 "release_reason": h.release_reason,
             }
             for h in list_holds(session)
         ]
-    columns = ["id", "tin", "year", "status", "reason", "placed_by", "placed_at", "released_at"]
+    columns = ["id", "tin", "year", "status", "reason", "placed_by", "placed_at", "review_on", "released_at"]
     emit(rows, fmt, columns=columns if fmt == "table" else list(rows[0]) if rows else columns)
 
 

@@ -421,6 +421,8 @@ class LegalHold(Base):
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     released_by: Mapped[str | None] = mapped_column(String(200))
     release_reason: Mapped[str | None] = mapped_column(Text)
+    # When someone must look at the hold again (is the audit or the litigation still on?); NULL: not set.
+    review_on: Mapped[date | None] = mapped_column(Date)
 
     practice: Mapped[Practice] = relationship()
 

@@ -38,6 +38,7 @@ from evidence.errors import ConflictError, InputError, NotFoundError
 from evidence.retention import audit
 from evidence.rules import cms as rules
 from evidence.rules.identifiers import parse_tin
+from evidence.support import clock
 from evidence.support.text import plural
 
 RETENTION_SETTING = "retention_years"
@@ -164,21 +165,64 @@ def stored_retention_dates(session: Session) -> dict[str, date]:
 # --- Legal holds --------------------------------------------------------------------------------
 
 
-def add_hold(session: Session, tin: str, year: int | None, reason: str, *, actor: str) -> LegalHold:
+def _review_problem(review_on: date, today: date) -> str | None:
+    if review_on < today:
+        return f"the review date {review_on} is in the past (today is {today})"
+    return None
+
+
+def add_hold(
+    session: Session, tin: str, year: int | None, reason: str, *, review_on: date | None = None, actor: str
+) -> LegalHold:
+    """Place a hold; `review_on` is the day someone must look at it again (`evidence deadlines` lists it)."""
     tin = parse_tin(tin)
     reason = " ".join((reason or "").split())
     if not reason:
         raise InputError("a legal hold needs a --reason")
+    if review_on is not None and (problem := _review_problem(review_on, clock.today())):
+        raise InputError(f"--review-by: {problem}")
     practice = session.scalar(select(Practice).where(Practice.tin == tin))
     if practice is None:
         raise NotFoundError(f"no practice with TIN {tin}")
-    hold = LegalHold(practice_id=practice.id, performance_year=year, reason=reason, created_by=actor)
+    hold = LegalHold(
+        practice_id=practice.id, performance_year=year, reason=reason, created_by=actor, review_on=review_on
+    )
     session.add(hold)
     session.flush()
     scope = f"PY{year}" if year else "all years"
-    audit.record(session, actor, "hold.add", f"legal hold #{hold.id} on {tin} {scope}: {reason}", tin=tin, year=year,
-                 details={"hold": hold.id})  # fmt: skip
+    review = f" (review by {review_on})" if review_on else ""
+    details = {"hold": hold.id, "review_on": review_on.isoformat() if review_on else None}
+    audit.record(session, actor, "hold.add", f"legal hold #{hold.id} on {tin} {scope}: {reason}{review}", tin=tin,
+                 year=year, details=details)  # fmt: skip
     return hold
+
+
+HOLD_REVIEW_ACTION = "hold.review"
+
+
+def review_hold(session: Session, hold_id: int, review_on: date, reason: str, *, actor: str) -> date | None:
+    """Set or move an active hold's review date (a chained `hold.review` event); returns the previous one."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InputError("setting a hold's review date needs a --reason")
+    if problem := _review_problem(review_on, clock.today()):
+        raise InputError(f"--on: {problem}")
+    hold = session.get(LegalHold, hold_id)
+    if hold is None:
+        raise NotFoundError(f"no legal hold with id {hold_id}; `evidence hold list` shows them")
+    if hold.released_at is not None:
+        raise ConflictError(f"legal hold #{hold_id} was released on {hold.released_at:%Y-%m-%d}: nothing to review")
+    previous = hold.review_on
+    if previous == review_on:
+        raise InputError(f"legal hold #{hold_id} is already to be reviewed on {review_on}")
+    hold.review_on = review_on
+    tin = hold.practice.tin
+    moved = f"{previous} -> {review_on}" if previous else f"set to {review_on}"
+    audit.record(session, actor, HOLD_REVIEW_ACTION, f"legal hold #{hold.id} on {tin}: review date {moved}: {reason}",
+                 tin=tin, year=hold.performance_year,
+                 details={"hold": hold.id, "from": previous.isoformat() if previous else None,
+                          "to": review_on.isoformat(), "reason": reason})  # fmt: skip
+    return previous
 
 
 def release_hold(session: Session, hold_id: int, reason: str, *, actor: str) -> LegalHold:

@@ -39,6 +39,7 @@ READ_COMMANDS: dict[str, list[str]] = {
     "purge (preview)": ["purge"],
     "backup": ["backup", "{out}/backup"],
     "db current": ["db", "current"],
+    "deadlines": ["deadlines", "--ics", "{out}/deadlines.ics"],
 }
 
 
@@ -154,6 +155,7 @@ CORRECTION_COMMANDS: dict[str, list[str]] = {
     "edit": ["edit", "1", "--description", "d", "--reason", "r"],
     "withdraw": ["withdraw", "1", "--reason", "r"],
     "hold release": ["hold", "release", "1", "--reason", "r"],
+    "hold review": ["hold", "review", "1", "--on", "2099-01-01", "--reason", "r"],
 }
 
 

@@ -119,6 +119,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "purge",
         "Show what has passed its retention window, and with --yes delete it.",
     ),
+    "deadlines": (
+        "evidence.cli.deadlines_cmd",
+        "deadlines",
+        "Every date that matters, soonest first, and the same dates as an ICS calendar.",
+    ),
     "log": ("evidence.cli.log_cmds", "log", "The audit trail: every change to the store, who made it and when."),
     "missing": (
         "evidence.cli.evidence_cmds",

@@ -89,8 +89,10 @@ def emit(
     columns: Sequence[str] | None = None,
     max_width: int = 70,
     width: int | None = None,
+    alert: Callable[[dict[str, Any]], bool] | None = None,
 ) -> None:
-    """A listing: JSON and CSV keep every value as it is; a table is fitted to `width` (the terminal's)."""
+    """A listing: JSON and CSV keep every value as it is; a table is fitted to `width` (the terminal's),
+    and on a terminal the rows `alert` picks (an overdue deadline) are shown in red."""
     columns = list(columns or (rows[0].keys() if rows else []))
     if fmt == "json":
         emit_json([{k: r.get(k) for k in columns} for r in rows])
@@ -102,7 +104,8 @@ def emit(
         for row in rows:
             writer.writerow([csv_safe(_plain(row.get(k))) for k in columns])
     else:
-        click.echo(render_table(rows, columns, max_width=max_width, width=width))
+        red = alert if alert is not None and sys.stdout.isatty() else None
+        click.echo(render_table(rows, columns, max_width=max_width, width=width, alert=red))
 
 
 # Not "(none)": that reads like the weight `none` (IA_PCMH) in `catalog list --weight none`.
@@ -152,7 +155,12 @@ def _column_widths(natural: list[int], floors: list[int], available: int) -> lis
 
 
 def render_table(
-    rows: Sequence[dict[str, Any]], columns: Sequence[str], *, max_width: int = 70, width: int | None = None
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    *,
+    max_width: int = 70,
+    width: int | None = None,
+    alert: Callable[[dict[str, Any]], bool] | None = None,
 ) -> str:
     """Rows as aligned columns no wider than `width` (default: the terminal's): long cells wrap
     inside their column, never cut off; no column is wider than `max_width`."""
@@ -175,8 +183,10 @@ def render_table(
     widths = _column_widths(_column_widths(natural, words, available), floors, available)
     lines = _row_lines(headers, widths)
     lines.append(GAP.join("-" * w for w in widths))
-    for row in cells:
-        lines += _row_lines(row, widths)
+    for row, cell_row in zip(rows, cells, strict=True):
+        row_lines = _row_lines(cell_row, widths)
+        # styled after wrapping and escaping: the escape codes are ours, never the row's text
+        lines += [click.style(line, fg="red") for line in row_lines] if alert and alert(row) else row_lines
     return "\n".join(lines)
 
 

@@ -58,6 +58,7 @@ LOWER_LAYERS = {
         "evidence.rules.activity_terms",
     ),
     "rules/activity_terms.py": ("evidence.errors", "evidence.support"),
+    "rules/deadlines.py": ("evidence.errors", "evidence.support"),
     "rules/identifiers.py": ("evidence.errors", "evidence.support", "evidence.rules.cms"),
     "rules/coverage.py": ("evidence.errors", "evidence.support", "evidence.rules.cms", "evidence.rules.identifiers"),
     "rules/credit.py": ("evidence.errors", "evidence.support", "evidence.rules.cms", "evidence.rules.activity_terms"),

@@ -3,7 +3,8 @@
 - open audit requests' due dates (an overdue one stays listed, marked overdue);
 - in the current performance year, the last day an activity can start and still reach its
   minimum: October 3 for 90 days, and each attested activity whose own term makes it earlier;
-- the end of each MIPS submission window that has not closed (evidence.rules.deadlines);
+- the end of each MIPS submission window that has not closed, of the performance years begun
+  (evidence.rules.deadlines);
 - retention: the last day each TIN's year must be kept and the day it becomes purgeable, within
   RETENTION_HORIZON_DAYS unless `include_all` (a held year says what holds it);
 - legal holds: each active hold's review date, and a hold without one (or whose date passed)
@@ -155,6 +156,8 @@ def _latest_start_rows(session: Session, as_of: date, practice_id: int | None, d
 def _submission_rows(as_of: date, domain: str) -> list[Deadline]:
     rows = []
     for window in open_windows(as_of):
+        if window.year > as_of.year:
+            continue  # a performance year not yet begun: its window is more than a year away
         facts = [f"closes {window.closing_time}"]
         if window.extended:
             facts.append(f"extended from {window.regular_close}: {window.extension}")

@@ -253,3 +253,11 @@ def test_overdue_rows_are_red_only_when_asked_for_a_terminal() -> None:
     red = render_table(rows, ["title"], width=40, alert=lambda row: bool(row["overdue"])).splitlines()
     assert red[2] == "\x1b[31mlate\x1b[0m" and red[3] == "fine"
     assert "\x1b" not in render_table(rows, ["title"], width=40)
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01", "9999-12-31"])
+def test_the_ends_of_the_calendar_are_a_list_not_a_crash(app: App, run, tmp_path: Path, as_of: str) -> None:
+    _store(app)
+    listed = json.loads(run("deadlines", "--as-of", as_of, "--all", "--format", "json").output)
+    assert listed  # the undated hold reminder is always there
+    run("deadlines", "--as-of", as_of, "--ics", tmp_path / "edge.ics")

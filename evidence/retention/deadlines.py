@@ -186,7 +186,7 @@ def _retention_rows(
     pairs |= set(session.execute(select(Membership.practice_id, Membership.performance_year).distinct()))
     tins = {pid: tin for pid, tin in session.execute(select(Practice.id, Practice.tin))}
     holds = list(session.scalars(select(LegalHold).where(LegalHold.released_at.is_(None))))
-    horizon = as_of + timedelta(days=RETENTION_HORIZON_DAYS)
+    horizon = as_of + timedelta(days=min(RETENTION_HORIZON_DAYS, (date.max - as_of).days))  # --as-of 9999-12-31
     rows = []
     for pid, year in sorted(pairs):
         if practice_id is not None and pid != practice_id:

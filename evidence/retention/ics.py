@@ -41,7 +41,8 @@ def deadlines_ics(rows: Iterable[Deadline], *, as_of: date) -> bytes:
         event.add("uid", row.uid)
         event.add("dtstamp", stamp)
         event.add("dtstart", row.day)
-        event.add("dtend", row.day + timedelta(days=1))
+        if row.day < date.max:  # an all-day event ends the next day; RFC 5545 lets DTEND go
+            event.add("dtend", row.day + timedelta(days=1))
         event.add("summary", _text(("OVERDUE: " if row.overdue else "") + row.title))
         event.add("description", _text(row.detail))
         event.add("categories", [row.kind])

@@ -33,7 +33,7 @@ def test_add_with_a_review_date_and_move_it_with_a_reason(run) -> None:
 
 def test_bad_review_requests_are_one_line_and_change_nothing(run, dump) -> None:
     _practice(run)
-    run("hold", "add", "--tin", TIN, "--reason", "litigation")
+    run("hold", "add", "--tin", TIN, "--reason", "litigation", "--review-by", "2099-05-01")
     run("hold", "add", "--tin", TIN, "--reason", "old audit")
     run("hold", "release", "2", "--reason", "closed")
     before = dump()
@@ -43,6 +43,8 @@ def test_bad_review_requests_are_one_line_and_change_nothing(run, dump) -> None:
         (["hold", "review", "1", "--on", "2001-01-01", "--reason", "r"], "is in the past"),
         (["hold", "review", "1", "--on", "2099-01-01", "--reason", "  "], "needs a --reason"),
         (["hold", "review", "1", "--on", "garbage", "--reason", "r"], "--on"),
+        (["hold", "review", "1", "--on", "2099-05-01", "--reason", "r"], "already to be reviewed on 2099-05-01"),
+        (["hold", "add", "--tin", "000000001", "--reason", "x"], "no practice with TIN 000000001"),
         (["hold", "add", "--tin", TIN, "--reason", "x", "--review-by", "2001-01-01"], "is in the past"),
     ]:
         result = run(*args, expect=None)

@@ -89,8 +89,10 @@ def emit(
     columns: Sequence[str] | None = None,
     max_width: int = 70,
     width: int | None = None,
+    alert: Sequence[bool] | None = None,
 ) -> None:
-    """A listing: JSON and CSV keep every value as it is; a table is fitted to `width` (the terminal's)."""
+    """A listing: JSON and CSV keep every value as it is; a table is fitted to `width` (the terminal's).
+    Rows whose `alert` is true (an overdue audit) are red in a table on a terminal, and only there."""
     columns = list(columns or (rows[0].keys() if rows else []))
     if fmt == "json":
         emit_json([{k: r.get(k) for k in columns} for r in rows])
@@ -102,7 +104,16 @@ def emit(
         for row in rows:
             writer.writerow([csv_safe(_plain(row.get(k))) for k in columns])
     else:
-        click.echo(render_table(rows, columns, max_width=max_width, width=width))
+        red = alert if alert is not None and use_colour() else None
+        click.echo(render_table(rows, columns, max_width=max_width, width=width, red=red))
+
+
+def use_colour() -> bool:
+    """Colour only for a person at a terminal: never in a pipe or a file, nor with $NO_COLOR set (no-color.org)."""
+    try:
+        return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    except (AttributeError, ValueError):  # a replaced or closed stdout
+        return False
 
 
 # Not "(none)": that reads like the weight `none` (IA_PCMH) in `catalog list --weight none`.
@@ -152,10 +163,16 @@ def _column_widths(natural: list[int], floors: list[int], available: int) -> lis
 
 
 def render_table(
-    rows: Sequence[dict[str, Any]], columns: Sequence[str], *, max_width: int = 70, width: int | None = None
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    *,
+    max_width: int = 70,
+    width: int | None = None,
+    red: Sequence[bool] | None = None,
 ) -> str:
     """Rows as aligned columns no wider than `width` (default: the terminal's): long cells wrap
-    inside their column, never cut off; no column is wider than `max_width`."""
+    inside their column, never cut off; no column is wider than `max_width`. The rows `red` marks
+    are coloured after fitting (the escape codes take no width; the cells were escaped before)."""
     if not rows:
         return EMPTY_TABLE
     width = terminal_width() if width is None else width
@@ -175,8 +192,9 @@ def render_table(
     widths = _column_widths(_column_widths(natural, words, available), floors, available)
     lines = _row_lines(headers, widths)
     lines.append(GAP.join("-" * w for w in widths))
-    for row in cells:
-        lines += _row_lines(row, widths)
+    for index, row in enumerate(cells):
+        marked = red is not None and index < len(red) and red[index]
+        lines += [click.style(line, fg="red") if marked else line for line in _row_lines(row, widths)]
     return "\n".join(lines)
 
 

@@ -39,6 +39,8 @@ READ_COMMANDS: dict[str, list[str]] = {
     "purge (preview)": ["purge"],
     "backup": ["backup", "{out}/backup"],
     "db current": ["db", "current"],
+    "audit list": ["audit", "list"],
+    "audit show": ["audit", "show", "1"],
 }
 
 
@@ -154,6 +156,9 @@ CORRECTION_COMMANDS: dict[str, list[str]] = {
     "edit": ["edit", "1", "--description", "d", "--reason", "r"],
     "withdraw": ["withdraw", "1", "--reason", "r"],
     "hold release": ["hold", "release", "1", "--reason", "r"],
+    "audit open": ["audit", "open", "--tin", TIN, "--year", "2020", "--received", "2024-11-20"],
+    "audit note": ["audit", "note", "1", "a call"],
+    "audit close": ["audit", "close", "1", "--outcome", "passed"],
 }
 
 

@@ -1,6 +1,7 @@
 """CMS audit requests: record one, see its clock and what is still missing, keep its journal, close it.
 
-The response packet is `audit packet` (evidence/cli/audit_packet.py), added to this group beside these.
+The response packet, `audit packet`, is its own module (evidence/cli/audit_packet.py) joining this
+group; the name is kept free here.
 """
 
 from __future__ import annotations

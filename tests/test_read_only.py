@@ -40,6 +40,8 @@ READ_COMMANDS: dict[str, list[str]] = {
     "backup": ["backup", "{out}/backup"],
     "db current": ["db", "current"],
     "deadlines": ["deadlines", "--ics", "{out}/deadlines.ics"],
+    "audit list": ["audit", "list"],
+    "audit show": ["audit", "show", "1"],
 }
 
 
@@ -156,6 +158,9 @@ CORRECTION_COMMANDS: dict[str, list[str]] = {
     "withdraw": ["withdraw", "1", "--reason", "r"],
     "hold release": ["hold", "release", "1", "--reason", "r"],
     "hold review": ["hold", "review", "1", "--on", "2099-01-01", "--reason", "r"],
+    "audit open": ["audit", "open", "--tin", TIN, "--year", "2020", "--received", "2024-11-20"],
+    "audit note": ["audit", "note", "1", "a call"],
+    "audit close": ["audit", "close", "1", "--outcome", "passed"],
 }
 
 

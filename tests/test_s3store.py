@@ -593,3 +593,24 @@ def test_log_checkpoint_to_a_local_store_is_refused(run, home: Path, signing: Pa
     out = run("log", "checkpoint", "--to-store", expect=1).output
     assert out.startswith(f"Error: the local store at {home / 'store'} cannot lock a file against its owner")
     assert len(out.splitlines()) == 1 and not (home / "store" / "checkpoints").exists()
+
+
+def test_an_open_audit_holds_its_years_files_until_closed(run, locked: Bucket, tmp_path: Path) -> None:
+    evidence = register_sample(run)
+    py2019 = digests_of(evidence, 2019)
+    everything = {e["sha256"] for e in evidence.values()}
+    run("audit", "open", "--tin", TIN, "--year", 2019, "--received", "2024-11-20")
+    assert {d for d in everything if locked.legal_hold(d) == "ON"} == py2019
+    late = tmp_path / "qcdr-feedback-report-2019-q4.txt"  # found later: held as soon as it is registered
+    late.write_text("QCDR feedback, Q4 2019\n")
+    run("register", late, "--tin", TIN, "--year", 2019, "--activity", "IA_PM_7")
+    late_digest = hashlib.sha256(late.read_bytes()).hexdigest()
+    assert locked.legal_hold(late_digest) == "ON"
+
+    run("audit", "open", "--tin", TIN, "--year", 2019, "--received", "2024-12-01", "--activity", "IA_PM_7")
+    hold = hold_id(run("hold", "add", "--tin", TIN, "--year", 2019, "--reason", "litigation"))
+    run("hold", "release", hold, "--reason", "settled")  # both audits still hold PY2019
+    run("audit", "close", "1", "--outcome", "passed")  # the second audit still does
+    assert all(locked.legal_hold(d) == "ON" for d in py2019 | {late_digest})
+    run("audit", "close", "2", "--outcome", "passed")
+    assert not any(locked.legal_hold(d) == "ON" for d in everything | {late_digest})

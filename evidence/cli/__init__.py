@@ -124,6 +124,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "deadlines",
         "Every date that matters, soonest first, and the same dates as an ICS calendar.",
     ),
+    "audit": (
+        "evidence.cli.audit_cmds",
+        "audit",
+        "CMS audit requests: record one, watch its clock, keep its journal, close it.",
+    ),
     "log": ("evidence.cli.log_cmds", "log", "The audit trail: every change to the store, who made it and when."),
     "missing": (
         "evidence.cli.evidence_cmds",

@@ -91,8 +91,8 @@ def emit(
     width: int | None = None,
     alert: Callable[[dict[str, Any]], bool] | None = None,
 ) -> None:
-    """A listing: JSON and CSV keep every value as it is; a table is fitted to `width` (the terminal's),
-    and on a terminal the rows `alert` picks (an overdue deadline) are shown in red."""
+    """A listing: JSON and CSV keep every value as it is; a table is fitted to `width` (the terminal's).
+    Rows `alert` picks (an overdue audit or deadline) are red in a table on a terminal, and only there."""
     columns = list(columns or (rows[0].keys() if rows else []))
     if fmt == "json":
         emit_json([{k: r.get(k) for k in columns} for r in rows])
@@ -104,8 +104,16 @@ def emit(
         for row in rows:
             writer.writerow([csv_safe(_plain(row.get(k))) for k in columns])
     else:
-        red = alert if alert is not None and sys.stdout.isatty() else None
+        red = alert if alert is not None and use_colour() else None
         click.echo(render_table(rows, columns, max_width=max_width, width=width, alert=red))
+
+
+def use_colour() -> bool:
+    """Colour only for a person at a terminal: never in a pipe or a file, nor with $NO_COLOR set (no-color.org)."""
+    try:
+        return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    except (AttributeError, ValueError):  # a replaced or closed stdout
+        return False
 
 
 # Not "(none)": that reads like the weight `none` (IA_PCMH) in `catalog list --weight none`.
@@ -163,7 +171,8 @@ def render_table(
     alert: Callable[[dict[str, Any]], bool] | None = None,
 ) -> str:
     """Rows as aligned columns no wider than `width` (default: the terminal's): long cells wrap
-    inside their column, never cut off; no column is wider than `max_width`."""
+    inside their column, never cut off; no column is wider than `max_width`. The rows `alert` picks
+    are coloured after fitting (the escape codes take no width; the cells were escaped before)."""
     if not rows:
         return EMPTY_TABLE
     width = terminal_width() if width is None else width

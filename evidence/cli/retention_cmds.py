@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from evidence.app import App
-from evidence.cli.output import emit, format_option
+from evidence.cli.output import emit, format_option, printable
 from evidence.cli.params import ISO_DATE, TEXT, TIN, YEAR, actor_option, changes_existing, read_only
 from evidence.support.text import plural
 
@@ -36,19 +36,22 @@ def retention_show(app: App) -> None:
     Example:
         evidence retention show
     """
-    from evidence.retention.policy import retention_years
+    from evidence.retention.policy import retention_years, what_keeps
     from evidence.rules.cms import FIRST_PERFORMANCE_YEAR, purgeable_on, retain_until
-
-    with app.read() as session:
-        years = retention_years(session)
-    click.echo(f"retention period: {years} years after the end of each performance year")
     from evidence.support import clock
 
     today = clock.today()
-    for year in range(FIRST_PERFORMANCE_YEAR, today.year + 1):
+    with app.read() as session:
+        years = retention_years(session)
+        span = range(FIRST_PERFORMANCE_YEAR, today.year + 1)
+        keeps = {year: what_keeps(session, year) for year in span if purgeable_on(year, years, today)}
+    click.echo(f"retention period: {years} years after the end of each performance year")
+    for year in span:
         until = retain_until(year, years)
         state = "purgeable" if purgeable_on(year, years, today) else "kept"
         click.echo(f"  PY{year}: kept through {until} ({state})")
+        for line in keeps.get(year, []):  # a purge keeps these TINs' records of the year
+            click.echo(printable(f"    kept: {line}"))
 
 
 @retention.command("set")
@@ -177,23 +180,10 @@ def hold_review(app: App, hold_id: int, review_on: date, reason: str) -> None:
 
 def _mirror_hold(app: App, hold_id: int, digests: set[str], *, on: bool) -> None:
     """After the commit, the store's own legal hold (S3 Object Lock; nothing for the local folder)."""
-    from evidence.errors import StoreError
+    from evidence.retention.policy import mirror_store_hold
 
-    if not digests:
-        return
-    store = app.blob_store
-    failed: list[str] = []
-    for digest in sorted(digests):
-        try:
-            store.set_legal_hold(digest, on)
-        except StoreError as exc:  # one missing file must not leave the others unheld
-            failed.append(exc.message)
-    if failed:
-        raise StoreError(
-            f"legal hold {hold_id} is recorded, but the file store could not "
-            f"{'place' if on else 'release'} its own hold on {len(failed)} of {plural(len(digests), 'file')}: "
-            f"{failed[0]}"
-        )
+    if digests:  # the store is not even opened for a hold on nothing
+        mirror_store_hold(app.blob_store, f"legal hold {hold_id}", digests, on=on)
 
 
 @hold.command("list")
@@ -304,5 +294,6 @@ def _show_plan(plan: PurgePlan) -> None:
             f"{plural(len(unit.evidence), 'evidence record')}, {plural(len(unit.blobs), 'file')} ({_size(unit.bytes)})"
         )
     for unit in plan.held:
-        holds = ", ".join(f"#{h}" for h in unit.held_by)
-        click.echo(f"  {unit.tin} PY{unit.year}: past its window but kept: legal hold {holds}")
+        keepers = [f"legal hold {', '.join(f'#{h}' for h in unit.held_by)}"] if unit.held_by else []
+        keepers += [audit.describe() for audit in unit.audits]
+        click.echo(printable(f"  {unit.tin} PY{unit.year}: past its window but kept: {'; '.join(keepers)}"))

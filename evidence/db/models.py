@@ -484,7 +484,8 @@ class AuditScopeEntry(Base):
 
 
 class AuditNote(Base):
-    """The audit's dated journal: calls, e-mails, extensions (a moved due date), the close."""
+    """The audit's dated journal: calls, e-mails, extensions (a moved due date). The close itself
+    is on the request (closed_at, outcome, close_note); notes may follow it."""
 
     __tablename__ = "audit_notes"
 

@@ -3,7 +3,12 @@
 A request names a TIN and a performance year, the activities audited (each for the group, or
 for an NPI audited individually) and the day the notice arrived; the response is due 45
 calendar days later unless the notice says otherwise (evidence.rules.cms.audit_due_date). While
-open, a request keeps its TIN's year from a purge as a legal hold does.
+open, a request keeps its TIN's year from a purge as a legal hold does (evidence.retention.policy
+`open_audits`), and its files under the store's own legal hold (`store_hold_digests`).
+
+Every step is a chained event: `audit.open`, `audit.note` (a due-date move is a note whose event
+carries the dates before and after), `audit.close`. A closed audit still takes notes (a letter
+after the close belongs in its journal), but its due date no longer moves and it is not closed twice.
 """
 
 from __future__ import annotations
@@ -16,15 +21,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
-from evidence.catalog.store import activity_sort_key
-from evidence.db.models import Activity, Attestation, AuditRequest, AuditScopeEntry, Clinician, Practice
-from evidence.errors import InputError, NotFoundError
+from evidence.catalog.store import activity_sort_key, require_activity
+from evidence.db.models import Activity, Attestation, AuditNote, AuditRequest, AuditScopeEntry, Clinician, Practice
+from evidence.db.types import utcnow
+from evidence.errors import ConflictError, InputError, NotFoundError
 from evidence.retention import audit
+from evidence.retention.policy import audit_digests_to_release, hold_digests
 from evidence.rules import cms as rules
 from evidence.rules.identifiers import parse_activity_id, parse_npi, parse_tin, parse_year
 from evidence.support import clock
 
 OPEN_ACTION = "audit.open"
+NOTE_ACTION = "audit.note"
+CLOSE_ACTION = "audit.close"
+# A reference or a contact is a line (a request number, a name and an e-mail); a reason or a note
+# is a few sentences, not the pasted letter (the letter itself is evidence: `evidence register`).
+LABEL_LIMIT = 200
+TEXT_LIMIT = 2000
+ACTOR_LIMIT = 200  # the width of opened_by, noted_by and closed_by
 
 
 @dataclass(frozen=True)
@@ -138,14 +152,28 @@ def list_audits(session: Session, *, open_only: bool = False, tin: str | None = 
     if open_only:
         query = query.where(AuditRequest.closed_at.is_(None))
     if tin is not None:
-        query = query.join(Practice, Practice.id == AuditRequest.practice_id).where(Practice.tin == parse_tin(tin))
+        tin = parse_tin(tin)
+        if session.scalar(select(Practice.id).where(Practice.tin == tin)) is None:
+            raise NotFoundError(f"no practice with TIN {tin}")
+        query = query.join(Practice, Practice.id == AuditRequest.practice_id).where(Practice.tin == tin)
     return [_view(request) for request in session.scalars(query)]
 
 
-def _clean(value: str | None) -> str | None:
-    """Free text on one line (a pasted e-mail subject keeps no newlines), None when empty."""
+def _clean(value: str | None, what: str = "the text", limit: int = TEXT_LIMIT) -> str | None:
+    """Free text on one line (a pasted e-mail subject keeps no newlines), None when empty; refused
+    in one line when longer than `limit` characters."""
     text = " ".join((value or "").split())
+    if len(text) > limit:
+        raise InputError(f"{what} is {len(text)} characters long; at most {limit} are kept")
     return text or None
+
+
+def _actor(actor: str) -> str:
+    if not actor.strip():
+        raise InputError("who is acting is empty: give --actor NAME")
+    if len(actor) > ACTOR_LIMIT:
+        raise InputError(f"--actor is {len(actor)} characters long; at most {ACTOR_LIMIT} are kept")
+    return actor
 
 
 def _attested(session: Session, practice_id: int, year: int) -> dict[str | None, list[str]]:
@@ -197,7 +225,10 @@ def open_audit(
 ) -> AuditView:
     """Record a request. Scope: the listed activities (default: every one attested that year), for
     the group, or for each listed NPI's individual attestations. Nothing is written on a refusal."""
-    tin, year = parse_tin(tin), parse_year(year)
+    tin, year, actor = parse_tin(tin), parse_year(year), _actor(actor)
+    reference = _clean(reference, "the reference", LABEL_LIMIT)
+    contact = _clean(contact, "the contact", LABEL_LIMIT)
+    reason = _clean(reason, "the reason")
     practice = session.scalar(select(Practice).where(Practice.tin == tin))
     if practice is None:
         raise NotFoundError(f"no practice with TIN {tin}")
@@ -208,6 +239,8 @@ def open_audit(
     if due < received:
         raise InputError(f"--due {due} is before --received {received}")
     activity_ids = list(dict.fromkeys(parse_activity_id(value) for value in activities))
+    for activity_id in activity_ids:
+        require_activity(session, activity_id, year)  # a typo is named as one, not as "not attested"
     npi_list: list[str | None] = list(dict.fromkeys(parse_npi(value) for value in npis)) or [None]
     entries = _scope(_attested(session, practice.id, year), activity_ids, npi_list, tin, year)
     request = AuditRequest(
@@ -215,9 +248,9 @@ def open_audit(
         performance_year=year,
         received_on=received,
         due_on=due,
-        reference=_clean(reference),
-        contact=_clean(contact),
-        reason=_clean(reason),
+        reference=reference,
+        contact=contact,
+        reason=reason,
         opened_by=actor,
     )
     session.add(request)
@@ -245,3 +278,85 @@ def open_audit(
         },
     )
     return view
+
+
+def _label(request: AuditRequest) -> str:
+    return f"audit #{request.id}" + (f" ({request.reference})" if request.reference else "")
+
+
+def _refuse_closed(request: AuditRequest, doing: str) -> None:
+    if request.closed_at is not None:
+        raise ConflictError(
+            f"audit #{request.id} was already closed on {request.closed_at:%Y-%m-%d} ({request.outcome}){doing}"
+        )
+
+
+def note_audit(session: Session, audit_id: int, text: str, *, due: date | None = None, actor: str) -> AuditView:
+    """A dated journal entry (a call, an e-mail, an extension). With `due`, the entry is the reason the
+    due date moves: refused before the notice was received, to the same date, or once closed."""
+    actor = _actor(actor)
+    note = _clean(text, "the note")
+    if note is None:
+        raise InputError("the note is empty: say what happened (a call, an e-mail, an extension granted)")
+    request = require_audit(session, audit_id)
+    before: date | None = None
+    if due is not None:
+        _refuse_closed(request, ": its due date no longer moves")
+        if due < request.received_on:
+            raise InputError(f"--due {due} is before the notice was received ({request.received_on})")
+        if due == request.due_on:
+            raise InputError(f"audit #{audit_id} is already due {due}: nothing to move")
+        before, request.due_on = request.due_on, due
+    row = AuditNote(audit_id=request.id, noted_by=actor, text=note, due_before=before, due_after=due)
+    session.add(row)
+    session.flush()
+    moved = f"; due {before} -> {due}" if before else ""
+    audit.record(
+        session,
+        actor,
+        NOTE_ACTION,
+        f"{_label(request)} note{moved}: {note}",
+        tin=request.practice.tin,
+        year=request.performance_year,
+        details={
+            "audit": request.id,
+            "note": row.id,
+            "text": note,
+            "due_before": before.isoformat() if before else None,
+            "due_after": due.isoformat() if due else None,
+        },
+    )
+    session.expire(request, ["journal"])
+    return get_audit(session, request.id)
+
+
+def close_audit(session: Session, audit_id: int, outcome: str, *, note: str | None = None, actor: str) -> AuditView:
+    """Close a request with CMS's outcome (passed, failed, withdrawn); its TIN-year is then no longer
+    kept by it (a legal hold or another open audit may still keep it). Closing twice is refused."""
+    actor = _actor(actor)
+    if outcome not in rules.AUDIT_OUTCOMES:
+        raise InputError(f"outcome {outcome!r} is not one of {', '.join(rules.AUDIT_OUTCOMES)}")
+    close_note = _clean(note, "the note")
+    request = require_audit(session, audit_id)
+    _refuse_closed(request, "")
+    request.closed_at, request.closed_by, request.outcome, request.close_note = utcnow(), actor, outcome, close_note
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        CLOSE_ACTION,
+        f"{_label(request)} closed: {outcome}" + (f": {close_note}" if close_note else ""),
+        tin=request.practice.tin,
+        year=request.performance_year,
+        details={"audit": request.id, "outcome": outcome, "note": close_note},
+    )
+    return get_audit(session, request.id)
+
+
+def store_hold_digests(session: Session, audit_id: int) -> set[str]:
+    """The files whose own store hold (S3 Object Lock) follows the audit: while it is open, every file
+    of its TIN-year; once closed, those of them no legal hold and no other open audit still keeps."""
+    request = require_audit(session, audit_id)
+    if request.closed_at is None:
+        return hold_digests(session, request.practice_id, request.performance_year)
+    return audit_digests_to_release(session, request)

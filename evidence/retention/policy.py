@@ -1,7 +1,8 @@
 """Retention: the 6-year window (or longer), legal holds, and purging what has expired.
 
 Nothing inside its window can be deleted: a (TIN, year) becomes purgeable the day after
-December 31 of year + retention period, and only if no active legal hold covers it. An
+December 31 of year + retention period, and only if no active legal hold and no open audit
+request (evidence.records.audits) covers it. An
 evidence file linked from several years stays until its last link goes. A purge deletes
 rows in one transaction, leaves a tombstone per record, then removes the files.
 """
@@ -15,13 +16,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from evidence.db.models import (
     Attestation,
+    AuditRequest,
     Blob,
     Event,
     Evidence,
@@ -34,12 +36,15 @@ from evidence.db.models import (
     Tombstone,
 )
 from evidence.db.types import utcnow
-from evidence.errors import ConflictError, InputError, NotFoundError
+from evidence.errors import ConflictError, InputError, NotFoundError, StoreError
 from evidence.retention import audit
 from evidence.rules import cms as rules
 from evidence.rules.identifiers import parse_tin
 from evidence.support import clock
 from evidence.support.text import plural
+
+if TYPE_CHECKING:
+    from evidence.store.blobstore import BlobStore
 
 RETENTION_SETTING = "retention_years"
 # Retention dates (year + period) must stay within the calendar Python can represent.
@@ -260,6 +265,25 @@ def active_holds(session: Session, practice_id: int, year: int) -> list[LegalHol
     )
 
 
+def what_keeps(session: Session, year: int) -> list[str]:
+    """What keeps a year's records past their window, TIN by TIN: its active legal holds (of that
+    year or every year) and open audit requests, in words (`retention show`)."""
+    tins = {practice_id: tin for practice_id, tin in session.execute(select(Practice.id, Practice.tin))}
+    holds = session.scalars(
+        select(LegalHold)
+        .where(
+            LegalHold.released_at.is_(None),
+            or_(LegalHold.performance_year.is_(None), LegalHold.performance_year == year),
+        )
+        .order_by(LegalHold.id)
+    )
+    lines = [f"{tins[h.practice_id]}: legal hold #{h.id}" for h in holds]
+    lines += [
+        f"{tins[a.practice_id]}: {AuditHold(a.id, a.reference).describe()}" for a in open_audits(session, year=year)
+    ]
+    return lines
+
+
 def hold_digests(session: Session, practice_id: int, year: int | None) -> set[str]:
     """SHA-256 of every stored file linked from a practice's attestations (of `year`, or of every year)."""
     query = (
@@ -275,17 +299,58 @@ def hold_digests(session: Session, practice_id: int, year: int | None) -> set[st
 
 
 def digests_to_release(session: Session, hold: LegalHold) -> set[str]:
-    """The files of a released hold that no other active hold still covers."""
-    digests = hold_digests(session, hold.practice_id, hold.performance_year)
-    for other in list_holds(session, include_released=False):
-        if other.id != hold.id and digests:
-            digests -= hold_digests(session, other.practice_id, other.performance_year)
+    """The files of a released hold that no other active hold and no open audit still covers."""
+    return _no_longer_held(session, hold_digests(session, hold.practice_id, hold.performance_year))
+
+
+def audit_digests_to_release(session: Session, request: AuditRequest) -> set[str]:
+    """The files of a closed audit's TIN-year that no active hold and no other open audit still covers."""
+    return _no_longer_held(session, hold_digests(session, request.practice_id, request.performance_year))
+
+
+def _no_longer_held(session: Session, digests: set[str]) -> set[str]:
+    """Those of `digests` that nothing still holding (active holds, open audits) covers; the caller has
+    already released or closed its own, so it is not among them."""
+    keepers = [(h.practice_id, h.performance_year) for h in list_holds(session, include_released=False)]
+    keepers += [(a.practice_id, a.performance_year) for a in open_audits(session)]
+    for practice_id, year in keepers:
+        if not digests:
+            break
+        digests -= hold_digests(session, practice_id, year)
     return digests
 
 
+def open_audits(session: Session, practice_id: int | None = None, year: int | None = None) -> list[AuditRequest]:
+    """Open audit requests (of a practice's year, when given): each keeps its TIN-year as a hold does."""
+    query = select(AuditRequest).where(AuditRequest.closed_at.is_(None)).order_by(AuditRequest.id)
+    if practice_id is not None:
+        query = query.where(AuditRequest.practice_id == practice_id)
+    if year is not None:
+        query = query.where(AuditRequest.performance_year == year)
+    return list(session.scalars(query))
+
+
+def mirror_store_hold(store: BlobStore, holder: str, digests: set[str], *, on: bool) -> None:
+    """After the commit, the store's own legal hold on `digests` (S3 Object Lock; nothing for the local
+    folder). `holder` names what holds them ("legal hold 3", "audit #2") in the one error line."""
+    failed: list[str] = []
+    for digest in sorted(digests):
+        try:
+            store.set_legal_hold(digest, on)
+        except StoreError as exc:  # one missing file must not leave the others unheld
+            failed.append(exc.message)
+    if failed:
+        raise StoreError(
+            f"{holder} is recorded, but the file store could not "
+            f"{'place' if on else 'release'} its own hold on {len(failed)} of {plural(len(digests), 'file')}: "
+            f"{failed[0]}"
+        )
+
+
 def held_attestations(session: Session, attestation_ids: Iterable[int]) -> set[int]:
-    """Those of the attestations whose practice and year an active legal hold covers."""
-    rows = _rows_in(
+    """Those of the attestations whose practice and year an active legal hold or an open audit covers."""
+    ids = set(attestation_ids)
+    by_hold = _rows_in(
         session,
         lambda part: (
             select(Attestation.id)
@@ -296,12 +361,36 @@ def held_attestations(session: Session, attestation_ids: Iterable[int]) -> set[i
                 or_(LegalHold.performance_year.is_(None), LegalHold.performance_year == Attestation.performance_year),
             )
         ),
-        attestation_ids,
+        ids,
     )
-    return {row.id for row in rows}
+    by_audit = _rows_in(
+        session,
+        lambda part: (
+            select(Attestation.id)
+            .join(AuditRequest, AuditRequest.practice_id == Attestation.practice_id)
+            .where(
+                Attestation.id.in_(part),
+                AuditRequest.closed_at.is_(None),
+                AuditRequest.performance_year == Attestation.performance_year,
+            )
+        ),
+        ids,
+    )
+    return {row.id for row in [*by_hold, *by_audit]}
 
 
 # --- Purge ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditHold:
+    """An open audit request keeping a TIN-year until it is closed."""
+
+    id: int
+    reference: str | None
+
+    def describe(self) -> str:
+        return f"open audit #{self.id}" + (f" ({self.reference})" if self.reference else "") + " until closed"
 
 
 @dataclass
@@ -312,7 +401,8 @@ class PurgeUnit:
     tin: str
     year: int
     retain_until: date
-    held_by: list[int] = field(default_factory=list)
+    held_by: list[int] = field(default_factory=list)  # active legal holds
+    audits: list[AuditHold] = field(default_factory=list)  # open audit requests
     attestations: list[int] = field(default_factory=list)
     participations: list[int] = field(default_factory=list)
     links: list[int] = field(default_factory=list)
@@ -340,7 +430,7 @@ class PurgePlan:
     as_of: date
     retention_years: int
     units: list[PurgeUnit]  # expired and not held: these go
-    held: list[PurgeUnit]  # expired but under a legal hold: kept
+    held: list[PurgeUnit]  # expired but under a legal hold or an open audit: kept
 
     @property
     def digests(self) -> dict[str, int]:
@@ -374,7 +464,8 @@ def plan_purge(session: Session, as_of: date, *, home: Path | None = None) -> Pu
     for practice_id, year in expired:
         unit = PurgeUnit(practice_id, tins[practice_id], year, rules.retain_until(year, years))
         unit.held_by = [h.id for h in active_holds(session, practice_id, year)]
-        (held if unit.held_by else units).append(unit)
+        unit.audits = [AuditHold(a.id, a.reference) for a in open_audits(session, practice_id, year)]
+        (held if unit.held_by or unit.audits else units).append(unit)
     for unit in units:
         unit.attestations = list(
             session.scalars(

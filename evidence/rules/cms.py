@@ -544,10 +544,15 @@ def purgeable_on(year: int, retention_years: int, as_of: date) -> bool:
 
 
 # --- Audits (data validation and audit, DVA) --------------------------------------------------
-# 42 CFR 414.1390 obliges a MIPS clinician or group to answer CMS's data validation and audit
-# requests. CMS's contractor (Guidehouse) asks for primary-source documents within 45 calendar days
-# of the date of the notice (CMS "MIPS Data Validation and Audit" fact sheets, 2019 onward; the
-# 2017 fact sheet said 10 business days). The days are settable per audit (`audit open --due`).
+# 42 CFR 414.1390 (Data validation and auditing) obliges a MIPS clinician or group selected for
+# data validation or audit to comply with CMS's requests for data and documentation (and, in (b),
+# to keep it 6 years). How long a response may take is CMS guidance, not the regulation: CMS's
+# contractor (Guidehouse, from MIPS_DVA_Request@guidehouse.com to the TIN's security official in
+# HARP) asks for primary-source documents "within 45 calendar days of the request" (CMS "MIPS Data
+# Validation and Audit" fact sheets for PY2017/PY2018, July 2019, and each DVA since, e.g. PY2023's
+# notices of Oct 2024 - Apr 2025); CMS's 2017 "MIPS Data Validation Criteria" said an initial
+# response within 10 business days. The days are settable per audit (`audit open --due`, and a
+# moved due date is a journal note: `audit note --due`).
 AUDIT_RESPONSE_DAYS = 45
 AUDIT_OUTCOMES = ("passed", "failed", "withdrawn")
 

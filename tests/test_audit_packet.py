@@ -179,6 +179,7 @@ def test_the_cover_letter_names_the_request_the_practice_and_the_scope(incomplet
         f"Response due {due.isoformat()} (45 calendar days after receipt)",
         "Practice Riverbend Family Medicine (synthetic), TIN 000123456",
         "Contact not recorded",
+        "Request status open",
         "Performance year 2020",
         f"Generated {GENERATED_AT[:10]} 12:00 UTC",
     ):

@@ -115,6 +115,8 @@ def read_response_content(
     """The response's facts. Refused (InputError, one line, then one line per problem) when a
     requested attestation no longer exists, or, unless `allow_incomplete`, is not creditable."""
     audit = get_audit(session, audit_id)
+    if not audit.scope:  # open_audit never records one; a hand-edited database might
+        raise InputError(f"audit #{audit.id} names no activity: there is nothing to respond with")
     _refuse_vanished(session, audit)
     entities: list[str | None] = ([None] if any(e.npi is None for e in audit.scope) else []) + list(audit.npis)
     parts: list[PacketContent] = []

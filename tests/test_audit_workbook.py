@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openpyxl import load_workbook
-from openpyxl.workbook.workbook import Workbook
+from openpyxl import Workbook, load_workbook
 from pypdf import PdfReader
 
+from evidence.packet.workbook import CELL_LIMIT, CUT, put, within_cell
 from tests.conftest import GENERATED_AT, PACKET_TIME, sqlite_only
 from tests.test_audit_packet import (
     CHEN,
@@ -164,3 +164,16 @@ def test_dated_by_generated_at_not_the_clock(incomplete: Answer) -> None:
     assert incomplete.book.properties.created == incomplete.book.properties.modified == stamp
     with zipfile.ZipFile(incomplete.xlsx) as archive:
         assert {info.date_time for info in archive.infolist()} == {stamp.timetuple()[:6]}
+
+
+def test_a_cell_never_holds_more_than_excel_takes() -> None:
+    sheet = Workbook().create_sheet("t")
+    put(sheet["A1"], "=" + "x" * 40_000)
+    value = sheet["A1"].value
+    assert len(value) == CELL_LIMIT and value.endswith(CUT) and sheet["A1"].quotePrefix
+    lines = [f"item 1: file-{n}.pdf, effective 2020-01-01, SHA-256 {'0' * 64}, page {n}" for n in range(600)]
+    cell = within_cell(lines)
+    assert len(cell) <= CELL_LIMIT and cell.splitlines()[0] == lines[0]
+    shown_lines = cell.splitlines()
+    assert shown_lines[-1] == f"… and {600 - (len(shown_lines) - 1)} more files: the Evidence sheet lists each"
+    assert within_cell(lines[:3]) == "\n".join(lines[:3])

@@ -36,6 +36,9 @@ from evidence.support.inert import marker, neutralise
 from evidence.support.outputs import OutputTarget
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Excel holds at most 32,767 characters in a cell and calls a workbook with more corrupt.
+CELL_LIMIT = 32_767
+CUT = " … [cut: a cell holds at most 32,767 characters]"
 DATE_FORMAT = "yyyy-mm-dd"
 TOP_WRAPPED = Alignment(wrap_text=True, vertical="top")
 
@@ -81,6 +84,8 @@ def inert(text: str) -> str:
 
 def put(cell: Cell | MergedCell, value: Any) -> None:
     """One cell: text is always a string cell, never a formula; dates are dates."""
+    if isinstance(value, str) and len(value) > CELL_LIMIT:
+        value = value[: CELL_LIMIT - len(CUT)] + CUT
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"  # openpyxl would take "=..." for a formula
@@ -126,17 +131,33 @@ def response_rows(packet: ResponsePacket) -> list[list[Any]]:
     for line in packet.content.lines:
         activity, part = line.activity, _part(packet, line)
         items = "\n".join(f"{i.key}. {inert(i.label)}: {i.status}" for i in activity.items)
-        files = "\n".join(
+        files = within_cell([
             f"item {i.key}: {inert(e.name)}, effective {e.effective}, SHA-256 {e.digest}, "
             f"page {packet.file_page(part, activity, i.key, e.id)}"
             for i in activity.items
             for e in i.evidence
-        )
+        ])  # fmt: skip
         rows.append([
             activity.activity_id, inert(activity.title), _audited(line), activity.start, activity.end, items,
             files or "none registered", packet.section_page(activity), _verdict(line), inert(line.missing or ""),
         ])  # fmt: skip
     return rows
+
+
+def within_cell(lines: list[str]) -> str:
+    """The lines (one per file) as one cell holds them: when too many, the first ones and how many more
+    the Evidence sheet lists (a room of 100 characters is kept for that last line)."""
+    text = "\n".join(lines)
+    if len(text) <= CELL_LIMIT:
+        return text
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        if used + len(line) + 1 + 100 > CELL_LIMIT:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return "\n".join([*kept, f"… and {len(lines) - len(kept)} more files: the Evidence sheet lists each"])
 
 
 def evidence_rows(packet: ResponsePacket) -> list[list[Any]]:

@@ -117,6 +117,17 @@ class PacketContent:
     holds: list[HoldView]
     tool_version: str = __version__
     audit: AuditAnchor = AuditAnchor(0, "0" * 64)  # read_packet_content reads the real one
+    # One part of an audit response (evidence.packet.response), named "group" or "npi-<NPI>": several
+    # parts share one PDF, so its anchors carry the name; None for the packet itself, whose HTML it leaves alone.
+    part: str | None = None
+
+    @property
+    def anchor_prefix(self) -> str:
+        return f"{self.part}-" if self.part else ""
+
+    def file_anchor(self, attestation_id: int, item: int, evidence_id: int) -> str:
+        """The anchor of one evidence row of an activity's item: the page map finds its page by it."""
+        return f"{self.anchor_prefix}file-{attestation_id}-{item}-{evidence_id}"
 
     @property
     def level(self) -> str:

@@ -49,7 +49,8 @@ HOME_INFO = "audit_home"  # the home folder whose audit-head mirror is compared 
 # reports the chain up to the newest other event, so recording one packet never changes the next.
 PACKET_ACTION = "packet.generate"
 QPP_EXPORT_ACTION = "qpp.export"
-OUTPUT_ACTIONS = (PACKET_ACTION, QPP_EXPORT_ACTION)
+AUDIT_RESPONSE_ACTION = "audit.packet"  # the response to an audit request (evidence.packet.response)
+OUTPUT_ACTIONS = (PACKET_ACTION, QPP_EXPORT_ACTION, AUDIT_RESPONSE_ACTION)
 
 
 def canonical(data: Any) -> str:

@@ -84,6 +84,9 @@ def test_show_names_what_is_missing_and_an_activity_no_longer_attested(run, app,
     with app.read() as session:
         report = missing_report(session, year=2020)
         attestation = next(a.attestation_id for a in report.activities if a.activity_id == "IA_BE_6")
+    refused = run("attestation", "delete", attestation, "--unlink", "--reason", "attested by mistake", expect=1)
+    assert "under open audit #1" in refused.output  # an open audit freezes what CMS reviews, as a hold does
+    run("audit", "close", "1", "--outcome", "withdrawn")
     run("attestation", "delete", attestation, "--unlink", "--reason", "attested by mistake")
     shown = run("audit", "show", "1").output
     assert "IA_BE_6   group       no longer attested" in shown

@@ -16,16 +16,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from pypdf import PdfReader
 from sqlalchemy import select
 
 from evidence.app import App
-from evidence.cli import LazyGroup, cli
-from evidence.cli.audit_packet import packet_command
-from evidence.cli.params import add_store_options
 from evidence.config import resolve_settings
 from evidence.db.models import Attestation, EvidenceLink
 from evidence.records.audits import open_audit
@@ -45,21 +41,11 @@ HOSTILE_REFERENCE = "=cmd|' /C calc'!A0 </style>\u202eDVA"
 HOSTILE_CONTACT = "-Jo Lee \x1b[31m<jo@example.org>\u202e"
 ACTIVITY_ID = re.compile(r"\bIA_[A-Z]+_\d+\b")
 
-# The `audit` group is another module's (evidence/cli/audit_cmds.py); until it is merged a throwaway one
-# holds `packet` under a root built like `evidence` itself (same options, same App, same error handling).
-_audit = click.Group("audit")
-_audit.add_command(packet_command)
-_ROOT = LazyGroup(name="evidence", params=cli.params, callback=cli.callback, context_settings=cli.context_settings)
-_ROOT.add_command(add_store_options(_audit))
-
 
 def audit_cli(home: Path, *args: object, expect: int = 0) -> Result:
-    """`evidence audit ARGS` against `home` (once the group is merged: `invoke(home, "audit", *args, expect=expect)`)."""
-    result = CliRunner().invoke(_ROOT, ["--home", str(home), "--actor", "tester", "audit", *map(str, args)])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
+    """`evidence audit ARGS` against `home`; a mistake ends in one line, never a traceback."""
+    result = invoke(home, "audit", *args, expect=expect)
     assert "Traceback" not in result.output
-    assert result.exit_code == expect, result.output
     return result
 
 

@@ -12,19 +12,19 @@ from click.testing import CliRunner, Result
 from sqlalchemy import delete, select
 
 from evidence.app import App
+from evidence.cli import cli
 from evidence.db.models import Activity, Attestation, Participation
 from evidence.records.audits import open_audit
 from evidence.support import clock
 from tests import factories
-from tests.test_audit_packet import _ROOT
 from tests.test_packet import pdf_text
 
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset will be required:DeprecationWarning")
 
 
 def audit_run(*args: object, expect: int = 0) -> Result:
-    """`evidence audit ARGS` on the test's home (once the group is merged: `run("audit", *args, expect=expect)`)."""
-    result = CliRunner().invoke(_ROOT, ["audit", *map(str, args)])
+    """`evidence audit ARGS` on the test's home ($EVIDENCE_HOME), through the real `evidence` group."""
+    result = CliRunner().invoke(cli, ["audit", *map(str, args)])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     assert "Traceback" not in result.output and result.exit_code == expect, result.output

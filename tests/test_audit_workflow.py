@@ -175,7 +175,10 @@ def test_a_requested_activity_deleted_since_shows_as_no_longer_attested(app: App
         attestation_id = next(
             a.attestation_id for a in missing_report(session).activities if a.activity_id == "IA_BE_4"
         )
-    with app.write() as session:
+    with pytest.raises(ConflictError, match=f"under open audit #{audit_id}"), app.write() as session:
+        delete_attestation(session, attestation_id, reason="attested by mistake", actor="tester")
+    with app.write() as session:  # closed, the audit no longer freezes it; its report still names what went
+        close_audit(session, audit_id, "withdrawn", actor="tester")
         delete_attestation(session, attestation_id, reason="attested by mistake", actor="tester")
     with app.read() as session:
         report = audit_report(session, audit_id, as_of=RECEIVED)

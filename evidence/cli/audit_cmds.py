@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from evidence.app import App
+from evidence.cli.audit_packet import packet_command
 from evidence.cli.output import emit, emit_json, format_option, printable, use_colour
 from evidence.cli.params import ACTIVITY, ISO_DATE, NPI, TEXT, TIN, YEAR, actor_option, changes_existing, read_only
 from evidence.rules.cms import AUDIT_OUTCOMES, AUDIT_RESPONSE_DAYS
@@ -323,3 +324,6 @@ def audit_close(app: App, audit_id: int, outcome: str, note: str | None) -> None
         digests = store_hold_digests(session, view.id)
     click.echo(f"audit #{view.id} closed: {view.outcome}")
     _mirror(app, view, digests, on=False)
+
+
+audit.add_command(packet_command)  # `audit packet`: the response (PDF, ZIP, XLSX), in its own module

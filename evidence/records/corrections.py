@@ -28,7 +28,7 @@ from evidence.errors import ConflictError, InputError, NotFoundError
 from evidence.records.practices import Lookup, StatusInputs, check_period, person_or_practice_name
 from evidence.records.reporting import YearChanges, set_year
 from evidence.retention import audit
-from evidence.retention.policy import active_holds
+from evidence.retention.policy import active_holds, open_audits
 from evidence.rules.identifiers import parse_npi, parse_tin, parse_year
 from evidence.support.text import plural
 
@@ -61,12 +61,20 @@ def require_row(session: Session, model: Any, row_id: int, kind: str, label: str
 
 
 def refuse_if_held(session: Session, attestation: Attestation, doing: str) -> None:
+    """A legal hold, or an open audit request (which CMS is reviewing), freezes what was attested."""
+    where = f"{attestation.practice.tin} PY{attestation.performance_year}"
     holds = active_holds(session, attestation.practice_id, attestation.performance_year)
     if holds:
         ids = ", ".join(f"#{h.id}" for h in holds)
         raise ConflictError(
-            f"cannot {doing}: {attestation.practice.tin} PY{attestation.performance_year} is under legal hold {ids}; "
-            "release the hold first (`evidence hold release`)"
+            f"cannot {doing}: {where} is under legal hold {ids}; release the hold first (`evidence hold release`)"
+        )
+    audits = open_audits(session, attestation.practice_id, attestation.performance_year)
+    if audits:
+        ids = ", ".join(f"#{a.id}" for a in audits)
+        raise ConflictError(
+            f"cannot {doing}: {where} is under open audit {ids}; what CMS is reviewing stays as attested until "
+            "the audit is closed (`evidence audit close`)"
         )
 
 

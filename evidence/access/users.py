@@ -198,7 +198,7 @@ def _grants(session: Session, user: User) -> Sequence[tuple[UserPractice, Practi
         .where(UserPractice.user_id == user.id)
         .order_by(Practice.tin)
     )
-    return [(g, p) for g, p in rows.tuples()]
+    return [(g, p) for g, p in rows]
 
 
 def _granted_ids(session: Session, user: User) -> set[int]:

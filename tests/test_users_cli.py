@@ -81,7 +81,7 @@ def test_grant_revoke_disable(run, app: App, practices: None) -> None:
     assert run("user", "revoke", "ann", "--practice", A).output == f"user ann now sees practices: {B}\n"
     assert run("user", "disable", "ann", "--actor", "boss").output == "user ann disabled\n"
     listed = json.loads(run("user", "list", "--format", "json").output)
-    assert [(u["name"], u["status"], u["disabled_by"]) for u in listed][0] == ("ann", "disabled", "boss")
+    assert (listed[0]["name"], listed[0]["status"], listed[0]["disabled_by"]) == ("ann", "disabled", "boss")
     with app.read() as session:
         actions = session.scalars(select(Event.action).order_by(Event.seq)).all()[-6:]
     assert actions == ["user.add", "user.add", "user.grant", "user.grant", "user.revoke", "user.disable"]
@@ -161,9 +161,7 @@ def test_a_token_is_printed_once_on_stdout_with_a_warning_on_stderr(run, app: Ap
     assert principal.tins == frozenset({B})
     listed = run("token", "list", "--format", "json").output
     assert token.split("_", 2)[2] not in listed
-    assert [(t["id"], t["name"], t["practices"], t["status"]) for t in json.loads(listed)] == [
-        (1, "sync", B, "active")
-    ]
+    assert [(t["id"], t["name"], t["practices"], t["status"]) for t in json.loads(listed)] == [(1, "sync", B, "active")]
     assert run("token", "revoke", "1").output == "API token 1 (sync) revoked\n"
     assert json.loads(run("token", "list", "--format", "json").output)[0]["status"] == "revoked"
 

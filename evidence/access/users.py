@@ -47,9 +47,9 @@ def add_user(
     name = parse_name(name, "user name")
     parsed_role = parse_role(role)
     granted = granted_practices(session, parsed_role, practices)
-    password_hash = passwords.hash_password(password)
     if _find(session, name) is not None:
         raise ConflictError(f"a user named {name} already exists (names are compared ignoring case)")
+    password_hash = passwords.hash_password(password)
     user = User(name=name, name_key=name.casefold(), role=parsed_role, password_hash=password_hash, created_by=actor)
     session.add(user)
     session.flush()
@@ -148,7 +148,7 @@ def authenticate_password(session: Session, name: str, password: str) -> Princip
     An unknown name costs one Argon2 verification too, so timing does not tell names apart.
     """
     user = _find(session, name) if len(name) <= 64 else None
-    if user is None:
+    if user is None or len(password) > passwords.MAX_LENGTH:  # nobody has such a password: refused at the same cost
         passwords.verify_nothing(password)
         raise AuthenticationError(SIGN_IN_REFUSED)
     if not passwords.verify(user.password_hash, password):

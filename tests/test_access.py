@@ -411,3 +411,16 @@ def test_every_change_is_an_audited_event(app: App) -> None:
         ("boss", "token.create", None),
         ("boss", "token.revoke", None),
     ]
+
+
+def test_a_revoked_grant_id_is_never_handed_out_again(app: App) -> None:
+    from evidence.db.models import UserPractice
+
+    _practices(app)
+    with app.write() as session:
+        add_user(session, "ann", "viewer", PASSWORD, practices=[A, B], actor="boss")
+        revoked = session.scalar(select(UserPractice.id).order_by(UserPractice.id.desc()))
+        revoke(session, "ann", B, actor="boss")
+        grant(session, "ann", B, actor="boss")
+        regranted = session.scalar(select(UserPractice.id).order_by(UserPractice.id.desc()))
+    assert revoked is not None and regranted is not None and regranted > revoked

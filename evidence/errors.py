@@ -41,3 +41,15 @@ class ConflictError(EvidenceError):
 
 class StoreError(EvidenceError):
     """The home folder, database or file store cannot be used."""
+
+
+class ForbiddenError(EvidenceError):
+    """The signed-in user's (or token's) role does not allow this (HTTP 403).
+
+    A practice the user was not granted is a NotFoundError instead, worded as for a TIN that does
+    not exist, so a refusal never tells anyone that the practice is there.
+    """
+
+
+class AuthenticationError(EvidenceError):
+    """A sign-in or token that does not hold (HTTP 401): one wording for every cause."""

@@ -63,7 +63,7 @@ def test_0009_keeps_every_hold_with_no_review_date(tmp_path: Path) -> None:
                                 "VALUES (4, '000123456', 'Clinic', '2026-01-01 00:00:00')"))  # fmt: skip
         connection.execute(text("INSERT INTO legal_holds (id, practice_id, performance_year, reason, created_at, "
                                 "created_by) VALUES (7, 4, 2020, 'DVA; letter', '2026-01-02 00:00:00', 'x')"))  # fmt: skip
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, "0009")
     assert migrate.current_revision(engine) == "0009"
     with engine.begin() as connection:
         rows = connection.execute(text("SELECT id, practice_id, performance_year, reason, review_on FROM legal_holds"))

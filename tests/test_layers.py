@@ -78,3 +78,16 @@ def test_lower_layers_import_nothing_above_them(layer: str) -> None:
         project = [name for name in _imported_names(path) if name == "evidence" or name.startswith("evidence.")]
         leaks = [name for name in project if not any(name == a or name.startswith(a + ".") for a in allowed)]
         assert not leaks, f"{path.relative_to(PACKAGE.parent)} imports {', '.join(leaks)}: above its layer"
+
+
+# The service packages (docs/DESIGN.md) import each other and what is below, never the composition layer.
+SERVICES = ("access", "catalog", "records", "store", "retention", "packet")
+COMPOSITION = ("evidence.app", "evidence.config", "evidence.demo")
+
+
+@pytest.mark.parametrize("package", SERVICES)
+def test_services_import_no_composition_layer(package: str) -> None:
+    assert _modules_under(package), f"evidence/{package} has no modules"
+    for path in _modules_under(package):
+        leaks = [n for n in _imported_names(path) if any(n == c or n.startswith(c + ".") for c in COMPOSITION)]
+        assert not leaks, f"{path.relative_to(PACKAGE.parent)} imports {', '.join(leaks)}: above its layer"

@@ -145,6 +145,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "restore",
         "Restore a backup made by `evidence backup` into the home folder (a new, empty one works).",
     ),
+    "user": (
+        "evidence.cli.access_cmds",
+        "user",
+        "Users who sign in to the web app: roles (admin, officer, viewer) and practice grants.",
+    ),
+    "token": (
+        "evidence.cli.access_cmds",
+        "token",
+        "API tokens for the REST API (coming, issue #15): each with its own role and practices.",
+    ),
     "packet": (
         "evidence.cli.packet",
         "packet",

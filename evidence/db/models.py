@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -502,6 +503,93 @@ class AuditNote(Base):
         Index("ix_audit_notes_audit", "audit_id"),
         NEVER_REUSED,
     )
+
+
+# --- Who may sign in: users, their practice grants, API tokens (evidence.access) ----------------
+
+
+class Role(StrEnum):
+    """What a user or token may do (evidence.access.policy holds the permissions of each)."""
+
+    ADMIN = "admin"
+    OFFICER = "officer"
+    VIEWER = "viewer"
+
+
+class User(Base):
+    """A person who signs in. Never deleted (events name them): disabled instead."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    # name.casefold(): "Ann" and "ann" are one user (a unique column is portable; lower() indexes are not).
+    name_key: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(10))
+    password_hash: Mapped[str] = mapped_column(String(200))  # an Argon2id PHC string, never the password
+    # Bumped when the password changes or the user is disabled: the web layer's sessions carry the
+    # epoch they were signed in at and stop working when it moves.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disabled_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        CheckConstraint(f"role IN ({_sql_values(Role)})", name="role"),
+        CheckConstraint("(disabled_at IS NULL) = (disabled_by IS NULL)", name="disabled_by"),
+        NEVER_REUSED,
+    )
+
+
+class UserPractice(Base):
+    """A practice an officer or viewer may see (none at all: every practice, a one-practice install)."""
+
+    __tablename__ = "user_practices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
+
+    __table_args__ = (UniqueConstraint("user_id", "practice_id"), NEVER_REUSED)
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API: its own role and grants, like a user's.
+
+    The secret is 256 random bits, so its SHA-256 is enough (nothing to brute-force, unlike a
+    password) and cheap on every request; the presented `evd_<id>_<secret>` is looked up by id.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(10))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        CheckConstraint(f"role IN ({_sql_values(Role)})", name="role"),
+        CheckConstraint("(revoked_at IS NULL) = (revoked_by IS NULL)", name="revoked_by"),
+        NEVER_REUSED,
+    )
+
+
+class TokenPractice(Base):
+    """A practice an officer's or viewer's token may see (none: every practice)."""
+
+    __tablename__ = "token_practices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"))
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
+
+    __table_args__ = (UniqueConstraint("token_id", "practice_id"), NEVER_REUSED)
 
 
 class Tombstone(Base):

@@ -47,7 +47,7 @@ class Lookup:
     def require_practice(self, tin: str) -> Practice:
         practice = self.practice(tin)
         if practice is None:
-            raise NotFoundError(f"no practice with TIN {tin}; add it with `evidence practice add {tin} --name ...`")
+            raise NotFoundError(f"{no_such_practice(tin)}; add it with `evidence practice add {tin} --name ...`")
         return practice
 
     def clinician(self, npi: str) -> Clinician | None:
@@ -106,6 +106,12 @@ def person_or_practice_name(text: str | None, what: str) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise InputError(f"{what} has {len(name):,} characters; at most {MAX_NAME_LENGTH} are kept")
     return name
+
+
+def no_such_practice(tin: str) -> NotFoundError:
+    """The wording for a TIN that is not there (missing, packet, retention say it too); evidence.access
+    answers it for a TIN not granted, so a refusal never tells that the practice exists."""
+    return NotFoundError(f"no practice with TIN {tin}")
 
 
 def add_practice(

@@ -89,10 +89,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     event.remove(Engine, "engine_connect", _engine_connect)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    if REFERENCE.is_dir():
-        return f"CMS reference data: {REFERENCE}"
-    return f"WARNING: {MISSING_REFERENCE}"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"CMS reference data: {REFERENCE}" if REFERENCE.is_dir() else f"WARNING: {MISSING_REFERENCE}"]
+    if ON_POSTGRES:  # pytest-xdist's summary does not count deselected tests: say why the items are fewer
+        lines.append("PostgreSQL: only the tests that can reach a database run (the rule: tests/conftest.py)")
+    return lines
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:

@@ -4,6 +4,18 @@ With EVIDENCE_TEST_DATABASE_URL set to a PostgreSQL URL (as .ci/run does), the w
 runs a second time against PostgreSQL: each test gets its own database, cloned from a
 migrated template, instead of the SQLite file in its home folder.
 
+The PostgreSQL pass runs only the tests that can reach its database. A test runs there if it
+requests, directly or through its own fixtures, one of STORE_FIXTURES (template_home, home, app,
+dump, run; the autouse `home` every test gets does not count), or is marked
+@pytest.mark.postgresql; every other test is deselected there (pure rules, identifiers, text,
+fonts, templates, docs and layer checks: the same code on either backend). So that this rule can
+never drop a test that does reach a store, every other run fails such a test (unless sqlite_only
+skips it on PostgreSQL anyway) when it connects to a store's database (a server, or a SQLite file
+named evidence.sqlite3 as a home's is; a file the test names itself is its own) or starts a
+process without an EVIDENCE_DATABASE_URL of its own (the child would open the store of the
+inherited EVIDENCE_HOME: on PostgreSQL, the test's database). Such a test requests the store
+fixture it uses, or is marked postgresql; tests/test_suite_selection.py proves both halves.
+
 Some tests compare against CMS's own reference files in ../shared/reference/qpp-measures-data
 (beside the clone). Where that folder is missing they skip, say so in the header and the
 summary of the run, and with CI=true the run fails at once instead.
@@ -13,18 +25,24 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from hypothesis import settings
+from sqlalchemy import Connection, Engine, event
 
 from evidence.app import App
 from evidence.cli import cli
-from evidence.config import resolve_settings
+from evidence.config import DATABASE_FILE, DATABASE_URL_ENV, resolve_settings
+
+# pytester: tests/test_suite_selection.py runs an inner suite with these fixtures and hooks.
+pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -62,12 +80,20 @@ def reference_file(year: int) -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     if ON_CI and not REFERENCE.is_dir():
         raise pytest.UsageError(f"CI=true but {MISSING_REFERENCE}")
+    # Here, not at import: test modules import this file again as tests.conftest, and one watch is enough.
+    sys.addaudithook(_audit)  # for the life of the process; it does nothing while no test is watched
+    event.listen(Engine, "engine_connect", _engine_connect)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    if REFERENCE.is_dir():
-        return f"CMS reference data: {REFERENCE}"
-    return f"WARNING: {MISSING_REFERENCE}"
+def pytest_unconfigure(config: pytest.Config) -> None:
+    event.remove(Engine, "engine_connect", _engine_connect)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"CMS reference data: {REFERENCE}" if REFERENCE.is_dir() else f"WARNING: {MISSING_REFERENCE}"]
+    if ON_POSTGRES:  # pytest-xdist's summary does not count deselected tests: say why the items are fewer
+        lines.append("PostgreSQL: only the tests that can reach a database run (the rule: tests/conftest.py)")
+    return lines
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
@@ -83,7 +109,121 @@ GENERATED_AT = PACKET_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 POSTGRES_URL = os.environ.get("EVIDENCE_TEST_DATABASE_URL") or None
 ON_POSTGRES = POSTGRES_URL is not None
-sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about the embedded SQLite file itself")
+SQLITE_ONLY = "about the embedded SQLite file itself"
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason=SQLITE_ONLY)
+
+
+# The fixtures that open a store: a test that requests none of them (and is not marked postgresql)
+# runs the same code on either backend, so the PostgreSQL pass leaves it out.
+STORE_FIXTURES = frozenset({"template_home", "home", "app", "dump", "run"})
+
+
+def _requested_fixtures(item: pytest.Item) -> set[str]:
+    """The fixtures a test asks for itself (arguments, usefixtures) and theirs, transitively.
+
+    item.fixturenames would include the autouse `home`, which every test gets whether or not it
+    uses a store; the walk starts from the test's own requests instead.
+    """
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return set()
+    pending = [*info.argnames, *(name for mark in item.iter_markers("usefixtures") for name in mark.args)]
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name not in seen:
+            seen.add(name)
+            for fixturedef in info.name2fixturedefs.get(name, ()):  # every override: each may be called
+                pending.extend(fixturedef.argnames)
+    return seen
+
+
+def reaches_a_store(item: pytest.Item) -> bool:
+    """Whether the PostgreSQL pass runs this test (the rule in the module docstring)."""
+    return item.get_closest_marker("postgresql") is not None or bool(_requested_fixtures(item) & STORE_FIXTURES)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not ON_POSTGRES:
+        return
+    kept = [item for item in items if reaches_a_store(item)]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if not reaches_a_store(item)])
+        items[:] = kept
+
+
+# What the running test did that reaches a store, while it is one the PostgreSQL pass would leave out
+# (None: not watching). Set and read by the hooks below, one test at a time per process.
+_unseen_store_use: list[str] | None = None
+
+
+def _store_use(what: str) -> None:
+    if _unseen_store_use is not None and what not in _unseen_store_use:
+        _unseen_store_use.append(what)
+
+
+@contextmanager
+def _unwatched() -> Iterator[None]:
+    global _unseen_store_use
+    watching, _unseen_store_use = _unseen_store_use, None
+    try:
+        yield
+    finally:
+        _unseen_store_use = watching
+
+
+# A child process with no database URL of its own opens the store of its EVIDENCE_HOME: on PostgreSQL
+# that is the test's database, inherited through EVIDENCE_DATABASE_URL. The position of the child's
+# environment in each audit event's arguments (None: no such argument, the whole environment is inherited).
+_PROCESS_ENVIRONMENT = {"subprocess.Popen": 3, "os.posix_spawn": 2, "os.spawn": 3, "os.exec": 2, "os.system": None}
+
+
+def _audit(name: str, args: tuple[object, ...]) -> None:
+    if _unseen_store_use is None:
+        return
+    if name == "sqlite3.connect" and Path(os.fsdecode(str(args[0]))).name == DATABASE_FILE:
+        _store_use(f"opens a store's SQLite file ({args[0]})")
+    elif name in ("os.fork", "os.forkpty"):
+        _store_use("forks (the child has the test's whole environment)")
+    elif name in _PROCESS_ENVIRONMENT:
+        where = _PROCESS_ENVIRONMENT[name]
+        environment = args[where] if where is not None else None
+        if not isinstance(environment, Mapping) or not (
+            DATABASE_URL_ENV in environment or DATABASE_URL_ENV.encode() in environment
+        ):
+            _store_use(f"starts a process with no {DATABASE_URL_ENV} of its own ({name})")
+
+
+def _engine_connect(connection: Connection) -> None:
+    """A store's database: any server, or a SQLite file with the name a home gives it (named files are the test's own)."""
+    url = connection.engine.url
+    if url.get_backend_name() != "sqlite" or Path(url.database or "").name == DATABASE_FILE:
+        _store_use(f"connects to a store's database ({url.render_as_string(hide_password=True)})")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    global _unseen_store_use
+    skipped_on_postgres = any(mark.kwargs.get("reason") == SQLITE_ONLY for mark in item.iter_markers("skipif"))
+    _unseen_store_use = None if ON_POSTGRES or skipped_on_postgres or reaches_a_store(item) else []
+    try:
+        return (yield)
+    finally:
+        _unseen_store_use = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    if _unseen_store_use and call.when in ("call", "teardown") and report.passed:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{item.nodeid} {'; '.join(_unseen_store_use)}, but requests no store fixture ({', '.join(sorted(STORE_FIXTURES))}), "
+            "so the PostgreSQL pass would leave it out: request the one it uses, or mark it @pytest.mark.postgresql "
+            "(tests/conftest.py)"
+        )
+        _unseen_store_use.clear()
+    return report
 
 
 def _postgres_admin(statement: str) -> None:
@@ -115,9 +255,10 @@ def template_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         _postgres_admin(f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE} WITH (FORCE)")
         _postgres_admin(f"CREATE DATABASE {TEMPLATE_DATABASE}")
         database_url = _postgres_url(TEMPLATE_DATABASE)
-    app = App(resolve_settings(home, database_url), actor="tester")
-    app.engine  # noqa: B018 - creates schema and catalog
-    app.close()
+    with _unwatched():  # the autouse `home` needs it: the first test of each worker sets it up, whichever it is
+        app = App(resolve_settings(home, database_url), actor="tester")
+        app.engine  # noqa: B018 - creates schema and catalog
+        app.close()
     yield home
     if ON_POSTGRES:
         _postgres_admin(f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE} WITH (FORCE)")

@@ -13,6 +13,9 @@ import pytest
 
 from tests.conftest import REPO
 
+# The installed wheel's `evidence` inherits the test's environment, and so its database on PostgreSQL.
+pytestmark = pytest.mark.postgresql
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:

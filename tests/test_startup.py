@@ -155,6 +155,7 @@ def test_a_store_whose_stamp_query_fails_takes_the_full_path(home: Path, tmp_pat
 HEAVY = ("sqlalchemy", "weasyprint", "alembic", "jsonschema", "boto3", "yaml", "cryptography", "evidence.rules.cms")
 
 
+@pytest.mark.postgresql  # the probe inherits the test's environment, its database URL too
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["packet", "--help"]])
 def test_help_and_version_load_no_heavy_module(args: list[str]) -> None:
     """Lazy imports: the root help and version load none of these; a command's help loads only its own module's needs."""

@@ -54,3 +54,18 @@ def test_the_same_notice_entered_twice_is_refused_naming_the_open_audit(app: App
         third = open_audit(session, tin, 2023, date(2024, 11, 21), actor="tester")
     with app.read() as session:
         assert [a.id for a in list_audits(session)] == [first.id, second.id, third.id]
+
+
+def test_a_notice_dated_before_its_performance_year_ended_is_refused_with_nothing_written(app: App) -> None:
+    with app.write() as session:
+        practice = factories.practice(session)
+        factories.attestation(session, practice, "IA_PSPA_8", 2023)
+        tin = practice.tin
+    for received in (date(2023, 12, 31), date(1900, 1, 1)):
+        with pytest.raises(InputError, match=rf"--received {received} is not after performance year 2023 ended"):
+            with app.write() as session:
+                open_audit(session, tin, 2023, received, actor="tester")
+    with app.read() as session:
+        assert list_audits(session) == []
+    with app.write() as session:
+        assert open_audit(session, tin, 2023, date(2024, 1, 1), actor="tester").due == date(2024, 2, 15)

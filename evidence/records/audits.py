@@ -235,6 +235,9 @@ def open_audit(
     today = clock.today()
     if received > today:
         raise InputError(f"--received {received} is in the future (today is {today}): give the notice's date")
+    problem = rules.audit_notice_problem(year, received)
+    if problem:
+        raise InputError(problem)
     due = due or rules.audit_due_date(received)
     if due < received:
         raise InputError(f"--due {due} is before --received {received}")

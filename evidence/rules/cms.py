@@ -557,6 +557,23 @@ AUDIT_RESPONSE_DAYS = 45
 AUDIT_OUTCOMES = ("passed", "failed", "withdrawn")
 
 
+def audit_notice_problem(year: int, received: date) -> str | None:
+    """Why a DVA notice about `year` cannot have been received on `received` (None: it can).
+
+    42 CFR 414.1390(a) audits the data a clinician or group submitted for a performance year, and
+    that data is submitted only after the year ends (the submission window opens in January of the
+    next year: evidence/rules/deadlines.py), so no notice about PY2020 precedes January 1, 2021. A
+    date before that is a typo in the notice's year, and it would start the clock years too early.
+    """
+    _, year_end = performance_period(year)
+    if received <= year_end:
+        return (
+            f"--received {received} is not after performance year {year} ended ({year_end}): CMS audits a "
+            "year's submitted data, sent only after the year; check the notice's date and year"
+        )
+    return None
+
+
 def audit_due_date(received: date, days: int = AUDIT_RESPONSE_DAYS) -> date:
     """The response's due date: `days` calendar days after the notice was received."""
     return received + timedelta(days=days)

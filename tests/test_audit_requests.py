@@ -44,9 +44,9 @@ def test_the_same_notice_entered_twice_is_refused_naming_the_open_audit(app: App
         factories.attestation(session, practice, "IA_PSPA_8", 2023)
         tin = practice.tin
         first = open_audit(session, tin, 2023, date(2024, 11, 20), reference="DVA-2023-7", actor="tester")
-    with pytest.raises(ConflictError, match=rf"audit #{first.id} \(DVA-2023-7\) is already open for {tin} PY2023"):
-        with app.write() as session:
-            open_audit(session, tin, 2023, date(2024, 11, 21), reference="  dva-2023-7 ", actor="tester")
+    same = rf"audit #{first.id} \(DVA-2023-7\) is already open for {tin} PY2023"
+    with pytest.raises(ConflictError, match=same), app.write() as session:
+        open_audit(session, tin, 2023, date(2024, 11, 21), reference="  dva-2023-7 ", actor="tester")
     with app.read() as session:
         assert [a.id for a in list_audits(session)] == [first.id]
     with app.write() as session:  # another reference, or none, is another request
@@ -62,9 +62,9 @@ def test_a_notice_dated_before_its_performance_year_ended_is_refused_with_nothin
         factories.attestation(session, practice, "IA_PSPA_8", 2023)
         tin = practice.tin
     for received in (date(2023, 12, 31), date(1900, 1, 1)):
-        with pytest.raises(InputError, match=rf"--received {received} is not after performance year 2023 ended"):
-            with app.write() as session:
-                open_audit(session, tin, 2023, received, actor="tester")
+        refused = rf"--received {received} is not after performance year 2023 ended"
+        with pytest.raises(InputError, match=refused), app.write() as session:
+            open_audit(session, tin, 2023, received, actor="tester")
     with app.read() as session:
         assert list_audits(session) == []
     with app.write() as session:

@@ -538,9 +538,14 @@ def retain_until(year: int, retention_years: int) -> date:
     return date(year + retention_years, 12, 31)
 
 
+def purgeable_from(year: int, retention_years: int) -> date:
+    """The first day a purge may delete the year's records: the day after retain_until (PY2020: 2027-01-01)."""
+    return retain_until(year, retention_years) + timedelta(days=1)
+
+
 def purgeable_on(year: int, retention_years: int, as_of: date) -> bool:
-    """True from the day after retain_until (PY2020: from 2027-01-01)."""
-    return as_of > retain_until(year, retention_years)
+    """True from purgeable_from on."""
+    return as_of >= purgeable_from(year, retention_years)
 
 
 # --- Audits (data validation and audit, DVA) --------------------------------------------------

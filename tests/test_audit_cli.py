@@ -227,3 +227,7 @@ def test_a_notice_dated_inside_its_performance_year_is_refused_in_one_line(run, 
         "submitted data, sent only after the year; check the notice's date and year"
     ]
     assert dump() == before
+
+
+def test_purge_help_says_an_open_audit_keeps_records(run) -> None:  # type: ignore[no-untyped-def]
+    assert "legal hold or an open audit request" in " ".join(run("purge", "--help").output.split())

@@ -231,3 +231,11 @@ def test_a_notice_dated_inside_its_performance_year_is_refused_in_one_line(run, 
 
 def test_purge_help_says_an_open_audit_keeps_records(run) -> None:  # type: ignore[no-untyped-def]
     assert "legal hold or an open audit request" in " ".join(run("purge", "--help").output.split())
+
+
+def test_a_closed_audits_clock_line_shows_its_closer_inert(run, sample) -> None:  # type: ignore[no-untyped-def]
+    run(*OPEN_2019)
+    run("--actor", "ann\u202eXR", "audit", "close", "1", "--outcome", "passed")
+    shown = run("audit", "show", "1").output
+    assert "\u202e" not in shown
+    assert f"received 2024-11-20, closed {date.today()} by ann\\u202eXR: passed" in shown

@@ -35,16 +35,16 @@ def test_open_list_show_note_close_each_a_chained_event(run, sample, wide) -> No
         "received 2024-11-20, due 2025-01-04 (45 days)",
         "scope (group): IA_PM_7, IA_PSPA_20",
     ]
-    out = run("audit", "open", "--tin", TIN, "--year", "2024", "--received", "2024-12-01", "--npi", "1234567893",
-              "--activity", "IA_BE_4", "--due", "2024-12-20").output  # fmt: skip
-    assert "due 2024-12-20 (19 days)" in out and "scope: NPI 1234567893: IA_BE_4" in out
+    out = run("audit", "open", "--tin", TIN, "--year", "2024", "--received", "2025-01-01", "--npi", "1234567893",
+              "--activity", "IA_BE_4", "--due", "2025-01-02").output  # fmt: skip
+    assert "due 2025-01-02 (1 day)" in out and "scope: NPI 1234567893: IA_BE_4" in out
 
-    listed = json.loads(run("audit", "list", "--as-of", "2025-01-01", "--format", "json").output)
+    listed = json.loads(run("audit", "list", "--as-of", "2025-01-03", "--format", "json").output)
     assert [(a["id"], a["due"], a["days_left"], a["status"]) for a in listed] == [
-        (2, "2024-12-20", -12, "overdue"),
-        (1, "2025-01-04", 3, "open"),
+        (2, "2025-01-02", -1, "overdue"),
+        (1, "2025-01-04", 1, "open"),
     ]
-    table = run("audit", "list", "--as-of", "2025-01-01").output
+    table = run("audit", "list", "--as-of", "2025-01-03").output
     assert "\x1b" not in table and "overdue" in table  # piped: no colour codes
     csv_text = run("audit", "list", "--tin", TIN, "--format", "csv").output
     assert csv_text.splitlines()[0].startswith("id,tin,year,reference,received,due,days_left,status")
@@ -216,3 +216,26 @@ def test_red_rows_keep_the_table_aligned() -> None:
     coloured = render_table(rows, ["id", "status"], width=20, alert=lambda row: row["id"] == 22)
     assert coloured.replace("\x1b[31m", "").replace("\x1b[0m", "") == plain
     assert [line.startswith("\x1b[31m") for line in coloured.splitlines()] == [False, False, False, True, True]
+
+
+def test_a_notice_dated_inside_its_performance_year_is_refused_in_one_line(run, dump, sample) -> None:  # type: ignore[no-untyped-def]
+    before = dump()
+    result = run("audit", "open", "--tin", TIN, "--year", "2024", "--received", "2024-12-31", expect=None)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: --received 2024-12-31 is not after performance year 2024 ended (2024-12-31): CMS audits a year's "
+        "submitted data, sent only after the year; check the notice's date and year"
+    ]
+    assert dump() == before
+
+
+def test_purge_help_says_an_open_audit_keeps_records(run) -> None:  # type: ignore[no-untyped-def]
+    assert "legal hold or an open audit request" in " ".join(run("purge", "--help").output.split())
+
+
+def test_a_closed_audits_clock_line_shows_its_closer_inert(run, sample) -> None:  # type: ignore[no-untyped-def]
+    run(*OPEN_2019)
+    run("--actor", "ann\u202eXR", "audit", "close", "1", "--outcome", "passed")
+    shown = run("audit", "show", "1").output
+    assert "\u202e" not in shown
+    assert f"received 2024-11-20, closed {date.today()} by ann\\u202eXR: passed" in shown

@@ -380,3 +380,14 @@ def test_bad_input_is_one_line_and_writes_nothing(
         and (out / "exists.pdf").read_bytes() == b"keep"
     )
     assert not (own.home / "inside.pdf").exists() and database_of(own.home) == before
+
+
+def test_appendix_b_names_the_open_audits_that_keep_the_year(incomplete: Response, multi: Response) -> None:
+    """Without them it read "No legal hold is in force" alone while CMS was reviewing the year."""
+    text = flat(incomplete.text)
+    assert "Open audit requests on this practice and year (nothing is purged until each is closed):" in text
+    received = (clock.today() - timedelta(days=10)).isoformat()
+    assert f"audit request #1 (DVA-2020-17), received {received}, response due " in text
+    assert f"audit request #3, received {received}" in text  # both open audits of PY2020
+    assert "audit request #2" not in text  # PY2024's is another year
+    assert "audit request #2 (=cmd|' /C calc'!A0 </style>[U+202E]DVA" in flat(multi.text)  # inert

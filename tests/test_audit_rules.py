@@ -7,7 +7,7 @@ rule), not with the date arithmetic the rule itself uses.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import example, given
@@ -85,3 +85,33 @@ def test_due_date_counts_calendar_days(received: date, days: int) -> None:
 @example(received=date(2100, 2, 14))
 def test_default_period_is_45_days(received: date) -> None:
     assert rules.audit_due_date(received) == _count_forward(received, 45)
+
+
+NOTICES = [
+    # (performance year, notice received, refused?)
+    (2020, date(2021, 1, 1), False),  # the first day after the year: the earliest possible notice
+    (2020, date(2020, 12, 31), True),  # the year's last day: nothing has been submitted yet
+    (2020, date(2020, 5, 1), True),  # during the year
+    (2020, date(1900, 1, 1), True),  # a typo in the year
+    (2024, date(2026, 11, 20), False),
+    (2024, date(2025, 1, 1), False),
+    (2024, date(2024, 12, 31), True),  # a leap year's last day
+]
+
+
+@pytest.mark.parametrize(("year", "received", "refused"), NOTICES)
+def test_a_notice_comes_only_after_its_performance_year(year: int, received: date, refused: bool) -> None:
+    problem = rules.audit_notice_problem(year, received)
+    assert (problem is not None) is refused
+    if refused:
+        assert problem is not None and f"--received {received}" in problem and f"year {year} ended" in problem
+
+
+@given(year=st.integers(2017, 2099), offset=st.integers(-800, 800))
+@example(year=2020, offset=0)  # December 31 itself is refused
+@example(year=2020, offset=1)  # January 1 after it is the first day accepted
+@example(year=2024, offset=0)  # a leap year's December 31
+@example(year=2099, offset=1)
+def test_the_notice_edge_is_the_day_after_december_31(year: int, offset: int) -> None:
+    received = date(year, 12, 31) + timedelta(days=offset)
+    assert (rules.audit_notice_problem(year, received) is None) is (offset >= 1)

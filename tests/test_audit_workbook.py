@@ -157,6 +157,8 @@ def test_formatted_for_people(incomplete: Answer) -> None:
     assert request["Notice received"].value == datetime.combine(RECEIVED, datetime.min.time())
     assert request["Contact"].value == "not recorded"
     assert request["Response PDF pages"].value == len(incomplete.pdf.pages)
+    generated = request["Generated (UTC)"]  # a date-time a reviewer can sort by, not text
+    assert generated.value == PACKET_TIME.replace(tzinfo=None) and generated.number_format == "yyyy-mm-dd hh:mm:ss"
 
 
 def test_dated_by_generated_at_not_the_clock(incomplete: Answer) -> None:

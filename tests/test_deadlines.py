@@ -89,14 +89,16 @@ def test_latest_start_plus_the_term_reaches_december_31_exactly(year: int) -> No
 
 
 def _store(app: App) -> None:
-    """Two practices: an open audit and an attested IA_ERP_1 at TIN, holds with and without a review date."""
+    """Two practices: an open audit (of PY2024: a notice comes after its year) and an attested IA_ERP_1
+    at TIN, holds with and without a review date."""
     with app.write() as session:
         practice = factories.practice(session)
         other = factories.practice(session, OTHER)
         factories.attestation(session, practice, "IA_ERP_1", 2025, date(2025, 1, 1), date(2025, 12, 31))
         factories.attestation(session, practice, "IA_PSPA_8", 2019)
+        factories.attestation(session, practice, "IA_PSPA_8", 2024)
         factories.attestation(session, other, "IA_BE_4", 2024)
-        open_audit(session, TIN, 2025, date(2025, 5, 1), due=date(2025, 6, 15), reference="DVA;1,\\x", actor="t")
+        open_audit(session, TIN, 2024, date(2025, 5, 1), due=date(2025, 6, 15), reference="DVA;1,\\x", actor="t")
         add_hold(session, TIN, 2019, "counsel's letter\nline two\x1b[2J", actor="t")
         add_hold(session, OTHER, None, "litigation", review_on=date(2099, 1, 1), actor="t")
 
@@ -107,13 +109,15 @@ def test_the_list_has_every_kind_soonest_first_and_undated_holds_last(app: App) 
         rows = deadlines(session, as_of=AS_OF, include_all=True)
     got = [(r.day, r.kind, r.tin, r.year) for r in rows]
     assert got == [
-        (date(2025, 6, 15), "audit-due", TIN, 2025),
+        (date(2025, 6, 15), "audit-due", TIN, 2024),
         (date(2025, 7, 1), "latest-start", TIN, 2025),  # IA_ERP_1's 6 months: earlier than October 3
         (date(2025, 10, 3), "latest-start", None, 2025),
         (date(2025, 12, 31), "retention-ends", TIN, 2019),  # PY2019 + 6 years, held
         (date(2026, 1, 1), "purgeable", TIN, 2019),
         (date(2026, 3, 31), "submission", None, 2025),
+        (date(2030, 12, 31), "retention-ends", TIN, 2024),
         (date(2030, 12, 31), "retention-ends", OTHER, 2024),
+        (date(2031, 1, 1), "purgeable", TIN, 2024),
         (date(2031, 1, 1), "purgeable", OTHER, 2024),
         (date(2031, 12, 31), "retention-ends", TIN, 2025),
         (date(2032, 1, 1), "purgeable", TIN, 2025),
@@ -123,7 +127,8 @@ def test_the_list_has_every_kind_soonest_first_and_undated_holds_last(app: App) 
     by_kind = {r.kind: r for r in rows}
     assert "IA_ERP_1 (6 months)" in rows[1].title and by_kind["audit-due"].title.startswith("Audit #1 (DVA;1,\\x)")
     assert "kept past it: legal hold #1" in rows[3].detail and "held, not purgeable" in rows[4].detail
-    assert rows[9].detail == "held, not purgeable; kept past it: open audit #1"  # an open audit holds its year
+    assert rows[8].detail == "held, not purgeable; kept past it: open audit #1"  # an open audit holds its year
+    assert rows[11].detail == "`evidence purge` may delete it from this day"  # PY2025: nothing holds it
     assert "NOT VERIFIED" in rows[5].detail and "no review date set" in rows[-1].detail
     assert len({r.uid for r in rows}) == len(rows)
 
@@ -144,7 +149,7 @@ def test_retention_beyond_the_horizon_is_left_out_unless_all(app: App) -> None:
     with app.read() as session:
         near = {(r.tin, r.year) for r in deadlines(session, as_of=AS_OF) if r.kind == "purgeable"}
         every = {(r.tin, r.year) for r in deadlines(session, as_of=AS_OF, include_all=True) if r.kind == "purgeable"}
-    assert near == {(TIN, 2019)} and every == {(TIN, 2019), (OTHER, 2024), (TIN, 2025)}
+    assert near == {(TIN, 2019)} and every == {(TIN, 2019), (TIN, 2024), (OTHER, 2024), (TIN, 2025)}
     assert date(2026, 1, 1) - AS_OF < timedelta(days=RETENTION_HORIZON_DAYS)
 
 

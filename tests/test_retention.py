@@ -44,6 +44,7 @@ def test_retention_window(year: int, years: int, last_day: date) -> None:
     assert rules.retain_until(year, years) == last_day
     assert not rules.purgeable_on(year, years, last_day)  # the day before purgeability
     assert rules.purgeable_on(year, years, last_day + timedelta(days=1))  # the day it becomes purgeable
+    assert rules.purgeable_from(year, years) == date(last_day.year + 1, 1, 1)  # the day `deadlines` lists
 
 
 @given(year=st.integers(2017, 2100), years=st.integers(6, 30), as_of=st.dates(date(2017, 1, 1), date(2200, 12, 31)))

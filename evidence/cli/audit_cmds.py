@@ -262,7 +262,7 @@ def audit_show(app: App, audit_id: int, as_of: date | None, fmt: str) -> None:
     view = report.audit
     label = f" ({view.reference})" if view.reference else ""
     click.echo(printable(f"audit #{view.id}{label}: {view.tin} {view.practice_name}, PY{view.year}"))
-    clock = f"received {view.received}, {_clock(view, report.as_of)}"
+    clock = printable(f"received {view.received}, {_clock(view, report.as_of)}")  # a closed one names its closer
     click.echo(click.style(clock, fg="red") if report.overdue and use_colour() else clock)
     for name, value in (("contact", view.contact), ("reason", view.reason)):
         if value:

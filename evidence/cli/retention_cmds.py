@@ -238,8 +238,9 @@ def _size(n: int) -> str:
 def purge(app: App, as_of: date | None, yes: bool) -> None:
     """Show what has passed its retention window, and with --yes delete it.
 
-    Without --yes nothing is deleted. Records under a legal hold are kept. Rows go in one
-    transaction with a tombstone each; files are removed after the commit.
+    Without --yes nothing is deleted. Records under a legal hold or an open audit request
+    (`evidence audit list --open`) are kept, each with what keeps it. Rows go in one transaction
+    with a tombstone each; files are removed after the commit.
 
     \b
     Examples:

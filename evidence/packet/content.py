@@ -31,7 +31,7 @@ from evidence.packet.archive import (
     write_zip,
 )
 from evidence.records.missing import ActivityStatus, DocumentationStatus, missing_report
-from evidence.retention.policy import active_holds, retention_years
+from evidence.retention.policy import active_holds, open_audits, retention_years
 from evidence.rules import cms as rules
 from evidence.rules.identifiers import parse_npi, parse_tin, parse_year
 from evidence.rules.scoring import ActivityScore, ScoreReport, score
@@ -120,6 +120,9 @@ class PacketContent:
     # One part of an audit response (evidence.packet.response), named "group" or "npi-<NPI>": several
     # parts share one PDF, so its anchors carry the name; None for the packet itself, whose HTML it leaves alone.
     part: str | None = None
+    # Open audit requests keeping this TIN-year (retention.policy `open_audits`), in words: Appendix B
+    # must not read as if nothing held the records while CMS is reviewing them.
+    audit_holds: tuple[str, ...] = ()
 
     @property
     def anchor_prefix(self) -> str:
@@ -233,6 +236,12 @@ def read_packet_content(
         retention_years=retention_years(session),
         holds=holds,
         audit=audit,
+        audit_holds=tuple(
+            f"audit request #{a.id}"
+            + (f" ({a.reference})" if a.reference else "")
+            + f", received {a.received_on.isoformat()}, response due {a.due_on.isoformat()}"
+            for a in open_audits(session, practice_id, year)
+        ),
     )
 
 

@@ -40,6 +40,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CELL_LIMIT = 32_767
 CUT = " … [cut: a cell holds at most 32,767 characters]"
 DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 TOP_WRAPPED = Alignment(wrap_text=True, vertical="top")
 
 
@@ -91,6 +92,8 @@ def put(cell: Cell | MergedCell, value: Any) -> None:
         cell.data_type = "s"  # openpyxl would take "=..." for a formula
         if value.startswith(FORMULA_START):
             cell.quotePrefix = True  # Excel and LibreOffice keep it text, even when edited
+    elif isinstance(value, datetime):  # before date: a datetime is a date too
+        cell.number_format = DATETIME_FORMAT
     elif isinstance(value, date):
         cell.number_format = DATE_FORMAT
     cell.alignment = TOP_WRAPPED
@@ -186,7 +189,8 @@ def request_rows(packet: ResponsePacket) -> list[list[Any]]:
         ["Performance year", audit.year],
         ["Notice received", audit.received],
         ["Response due", audit.due],
-        ["Generated (UTC)", f"{content.generated_at:%Y-%m-%d %H:%M:%S}"],
+        # Excel has no time zone: the UTC wall time, to the second the cover letter shows.
+        ["Generated (UTC)", content.generated_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)],
         ["Response PDF SHA-256", packet.sha256],
         ["Response PDF pages", packet.pages],
         ["Response manifest SHA-256", content.manifest_sha256],

@@ -26,7 +26,7 @@ from evidence.db.models import Activity, Attestation, AuditNote, AuditRequest, A
 from evidence.db.types import utcnow
 from evidence.errors import ConflictError, InputError, NotFoundError
 from evidence.retention import audit
-from evidence.retention.policy import audit_digests_to_release, hold_digests
+from evidence.retention.policy import audit_digests_to_release, hold_digests, open_audits
 from evidence.rules import cms as rules
 from evidence.rules.identifiers import parse_activity_id, parse_npi, parse_tin, parse_year
 from evidence.support import clock
@@ -235,6 +235,9 @@ def open_audit(
     today = clock.today()
     if received > today:
         raise InputError(f"--received {received} is in the future (today is {today}): give the notice's date")
+    problem = rules.audit_notice_problem(year, received)
+    if problem:
+        raise InputError(problem)
     due = due or rules.audit_due_date(received)
     if due < received:
         raise InputError(f"--due {due} is before --received {received}")
@@ -243,6 +246,7 @@ def open_audit(
         require_activity(session, activity_id, year)  # a typo is named as one, not as "not attested"
     npi_list: list[str | None] = list(dict.fromkeys(parse_npi(value) for value in npis)) or [None]
     entries = _scope(_attested(session, practice.id, year), activity_ids, npi_list, tin, year)
+    _refuse_same_notice(session, practice.id, tin, year, reference)
     request = AuditRequest(
         practice_id=practice.id,
         performance_year=year,
@@ -278,6 +282,19 @@ def open_audit(
         },
     )
     return view
+
+
+def _refuse_same_notice(session: Session, practice_id: int, tin: str, year: int, reference: str | None) -> None:
+    """A second request for one TIN-year may come (another phase, other activities); the reference of
+    one still open is the same notice typed twice, which would run two clocks for one answer."""
+    if reference is None:
+        return
+    for request in open_audits(session, practice_id, year):
+        if request.reference is not None and request.reference.casefold() == reference.casefold():
+            raise ConflictError(
+                f"{_label(request)} is already open for {tin} PY{year}: the same notice; add to its journal "
+                f"(`evidence audit note {request.id}`) instead"
+            )
 
 
 def _label(request: AuditRequest) -> str:

@@ -22,10 +22,10 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from evidence.db.models import Activity, Attestation, LegalHold, Membership, Practice
+from evidence.db.models import Activity, Attestation, LegalHold, Practice
 from evidence.errors import NotFoundError
 from evidence.records.audits import AuditView, list_audits
-from evidence.retention.policy import retention_years
+from evidence.retention.policy import active_holds, open_audits, retained_years, retention_years
 from evidence.rules import activity_terms, cms
 from evidence.rules.deadlines import open_windows
 from evidence.rules.identifiers import parse_tin
@@ -73,7 +73,7 @@ def deadlines(session: Session, *, as_of: date, tin: str | None = None, include_
         *_audit_rows(audits, as_of, domain),
         *_latest_start_rows(session, as_of, practice_id, domain),
         *_submission_rows(as_of, domain),
-        *_retention_rows(session, as_of, practice_id, audits, include_all, domain),
+        *_retention_rows(session, as_of, practice_id, include_all, domain),
         *_hold_rows(session, as_of, practice_id, domain),
     ]
     return sorted(rows, key=_sort_key)
@@ -179,25 +179,23 @@ def _submission_rows(as_of: date, domain: str) -> list[Deadline]:
 
 
 def _retention_rows(
-    session: Session, as_of: date, practice_id: int | None, audits: list[AuditView], include_all: bool, domain: str
+    session: Session, as_of: date, practice_id: int | None, include_all: bool, domain: str
 ) -> list[Deadline]:
     years = retention_years(session)
-    pairs = set(session.execute(select(Attestation.practice_id, Attestation.performance_year).distinct()))
-    pairs |= set(session.execute(select(Membership.practice_id, Membership.performance_year).distinct()))
     tins = {pid: tin for pid, tin in session.execute(select(Practice.id, Practice.tin))}
-    holds = list(session.scalars(select(LegalHold).where(LegalHold.released_at.is_(None))))
     horizon = as_of + timedelta(days=min(RETENTION_HORIZON_DAYS, (date.max - as_of).days))  # --as-of 9999-12-31
     rows = []
-    for pid, year in sorted(pairs):
+    for pid, year in retained_years(session):
         if practice_id is not None and pid != practice_id:
             continue
         until = cms.retain_until(year, years)
-        purgeable = until + timedelta(days=1)
+        purgeable = cms.purgeable_from(year, years)
         if purgeable < as_of or (not include_all and until > horizon):
             continue
         tin = tins[pid]
-        keepers = [f"legal hold #{h.id}" for h in holds if h.practice_id == pid and h.performance_year in (None, year)]
-        keepers += [f"open audit #{a.id}" for a in audits if a.tin == tin and a.year == year]
+        # What purge itself asks (retention.policy): the same holds and open audits keep the year.
+        keepers = [f"legal hold #{h.id}" for h in active_holds(session, pid, year)]
+        keepers += [f"open audit #{a.id}" for a in open_audits(session, pid, year)]
         kept = f"; kept past it: {', '.join(keepers)}" if keepers else ""
         if as_of <= until:
             rows.append(

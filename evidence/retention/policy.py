@@ -441,6 +441,13 @@ class PurgePlan:
         return not any(u.records or u.blobs for u in self.units)
 
 
+def retained_years(session: Session) -> list[tuple[int, int]]:
+    """Every (practice id, performance year) holding records, in order: what purge and `deadlines` go through."""
+    pairs = set(session.execute(select(Attestation.practice_id, Attestation.performance_year).distinct()))
+    pairs |= set(session.execute(select(Membership.practice_id, Membership.performance_year).distinct()))
+    return sorted(pairs)
+
+
 def plan_purge(session: Session, as_of: date, *, home: Path | None = None) -> PurgePlan:
     """Exactly what a purge on `as_of` would delete (and what holds keep). Changes nothing.
 
@@ -456,9 +463,7 @@ def plan_purge(session: Session, as_of: date, *, home: Path | None = None) -> Pu
         )
     years = retention_years(session)
     tins = {practice_id: tin for practice_id, tin in session.execute(select(Practice.id, Practice.tin))}
-    pairs = set(session.execute(select(Attestation.practice_id, Attestation.performance_year).distinct()))
-    pairs |= set(session.execute(select(Membership.practice_id, Membership.performance_year).distinct()))
-    expired = sorted((p, y) for p, y in pairs if rules.purgeable_on(y, years, as_of))
+    expired = [(p, y) for p, y in retained_years(session) if rules.purgeable_on(y, years, as_of)]
     units: list[PurgeUnit] = []
     held: list[PurgeUnit] = []
     for practice_id, year in expired:

@@ -538,9 +538,14 @@ def retain_until(year: int, retention_years: int) -> date:
     return date(year + retention_years, 12, 31)
 
 
+def purgeable_from(year: int, retention_years: int) -> date:
+    """The first day a purge may delete the year's records: the day after retain_until (PY2020: 2027-01-01)."""
+    return retain_until(year, retention_years) + timedelta(days=1)
+
+
 def purgeable_on(year: int, retention_years: int, as_of: date) -> bool:
-    """True from the day after retain_until (PY2020: from 2027-01-01)."""
-    return as_of > retain_until(year, retention_years)
+    """True from purgeable_from on."""
+    return as_of >= purgeable_from(year, retention_years)
 
 
 # --- Audits (data validation and audit, DVA) --------------------------------------------------
@@ -555,6 +560,23 @@ def purgeable_on(year: int, retention_years: int, as_of: date) -> bool:
 # moved due date is a journal note: `audit note --due`).
 AUDIT_RESPONSE_DAYS = 45
 AUDIT_OUTCOMES = ("passed", "failed", "withdrawn")
+
+
+def audit_notice_problem(year: int, received: date) -> str | None:
+    """Why a DVA notice about `year` cannot have been received on `received` (None: it can).
+
+    42 CFR 414.1390(a) audits the data a clinician or group submitted for a performance year, and
+    that data is submitted only after the year ends (the submission window opens in January of the
+    next year: evidence/rules/deadlines.py), so no notice about PY2020 precedes January 1, 2021. A
+    date before that is a typo in the notice's year, and it would start the clock years too early.
+    """
+    _, year_end = performance_period(year)
+    if received <= year_end:
+        return (
+            f"--received {received} is not after performance year {year} ended ({year_end}): CMS audits a "
+            "year's submitted data, sent only after the year; check the notice's date and year"
+        )
+    return None
 
 
 def audit_due_date(received: date, days: int = AUDIT_RESPONSE_DAYS) -> date:

@@ -237,7 +237,8 @@ def test_hostile_names_are_escaped(web: Web) -> None:
     sign_in(client, "ada")
     html = client.get("/").text
     assert "<script>" not in html
-    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#34;Sons&#34;" in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#34;Sons&#34; [U+202E]gpj.exe" in html
+    assert "\u202e" not in html  # a bidi override would show "exe.jpg" reversed
     page = client.get(f"/missing?tin={TIN}&year=2020&activity=%3Cscript%3E")
     assert page.status_code == 400 and "<script>" not in page.text
 
@@ -320,3 +321,47 @@ def test_an_unknown_page_is_404_and_an_unknown_api_path_is_404_json(web: Web) ->
     assert web.client.get("/nope").status_code == 404
     response = web.client.get("/api/v1/nope", headers=_bearer(web, "ada"))
     assert response.status_code == 404 and response.json() == {"error": "no such page"}
+
+
+@pytest.mark.parametrize("query", ["level=bogus", "status=done", "npi=12", "activity=IA_NOPE_%0A1"])
+def test_a_bad_filter_is_a_400_page_with_one_line(web: Web, query: str) -> None:
+    client = web.fresh_client()
+    sign_in(client, "vic")
+    for path in ("/missing", "/missing.csv"):
+        response = client.get(f"{path}?tin={TIN}&year=2020&{query}")
+        assert response.status_code == 400
+        assert response.headers["content-type"].startswith("text/html")
+
+
+def test_an_oversized_form_is_refused_before_any_route(web: Web) -> None:
+    response = web.client.post("/sign-in", data={"csrf_token": "x", "name": "x" * 70_000})
+    assert response.status_code == 413
+
+
+def test_behind_tls_the_session_cookie_is_secure(web: Web) -> None:
+    from dataclasses import replace
+
+    from fastapi.testclient import TestClient
+
+    from evidence.web.app import create_app
+
+    settings = replace(web.client.app.state.web_settings, secure_cookies=True)
+    client = TestClient(create_app(settings), base_url="https://testserver", follow_redirects=False)
+    response = sign_in(client, "vic")
+    assert response.status_code == 303
+    assert "secure" in response.headers["set-cookie"].lower()
+
+
+def test_the_session_key_is_made_once_0600_or_taken_from_the_environment(web: Web, monkeypatch) -> None:
+    from evidence.errors import StoreError
+    from evidence.web.settings import SECRET_ENV, session_secret
+
+    home = web.app.settings.home
+    first = session_secret(home)
+    assert session_secret(home) == first and len(first) == 64
+    assert (home / "web-secret").stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv(SECRET_ENV, "s" * 40)
+    assert session_secret(home) == "s" * 40
+    monkeypatch.setenv(SECRET_ENV, "short")
+    with pytest.raises(StoreError, match="too short"):
+        session_secret(home)

@@ -25,6 +25,7 @@ USERS = {
     "olga": ("officer", (TIN,)),
     "vic": ("viewer", (TIN,)),
     "nog": ("viewer", (OTHER,)),  # not granted the sample practice
+    "ogre": ("officer", (OTHER,)),  # nor this one
 }
 
 

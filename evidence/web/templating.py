@@ -11,14 +11,23 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from evidence.access.policy import Principal
+from evidence.support.inert import marker, neutralise
 from evidence.web.sessions import csrf_token
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
 STATIC = Path(__file__).resolve().parent / "static"
 
-# Autoescape every template (not only *.html): user text is always escaped.
+
+def _inert(value: Any) -> Any:
+    """Every value a page shows: bidi overrides and controls as visible [U+202E] markers, as in the packet."""
+    return neutralise(value, marker) if isinstance(value, str) else value
+
+
+# Autoescape every template (not only *.html): user text is always escaped, after being made inert.
 _environment = Environment(
-    loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True, default_for_string=True)
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    finalize=_inert,
 )
 templates = Jinja2Templates(env=_environment)
 

@@ -365,3 +365,14 @@ def test_the_session_key_is_made_once_0600_or_taken_from_the_environment(web: We
     monkeypatch.setenv(SECRET_ENV, "short")
     with pytest.raises(StoreError, match="too short"):
         session_secret(home)
+
+
+def test_an_api_call_stamps_the_token_last_use(web: Web) -> None:
+    from evidence.access.tokens import list_tokens
+
+    with web.app.read() as session:
+        assert all(t.last_used_at is None for t in list_tokens(session))
+    assert web.client.get("/api/v1/practices", headers=_bearer(web, "vic")).status_code == 200
+    with web.app.read() as session:
+        used = {t.name for t in list_tokens(session) if t.last_used_at is not None}
+    assert used == {"vic-token"}

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from evidence.access.policy import Permission, Principal, require
+from evidence.access.tokens import authenticate_token, note_use
 from evidence.access.users import authenticate_password, session_principal
 from evidence.records import views
 from evidence.records.dashboard import Dashboard, dashboard
@@ -22,7 +23,8 @@ from evidence.records.practices import list_practices, require_known_tin
 from evidence.rules.identifiers import parse_activity_id, parse_npi, parse_tin, parse_year
 from evidence.rules.scoring import score
 
-__all__ = ["authenticate_password", "session_principal"]  # sign-in and sessions, straight from access.users
+# Who is asking (nothing to guard yet: they make the principal), straight from access.users and access.tokens.
+__all__ = ["authenticate_password", "authenticate_token", "note_use", "session_principal"]
 
 
 def _readable(session: Session, principal: Principal, tin: str) -> str:

@@ -33,7 +33,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     for code, description in [
         (400, "A malformed parameter (TIN, year, NPI, ...)"),
         (401, "No API token, or one that is malformed, unknown or revoked"),
-        (403, "The token's role may not do this"),
+        (403, "The token's role may not do this (every role reads: the write endpoints to come answer it)"),
         (404, "No such practice, or one the token is not granted (the same answer)"),
     ]
 }
@@ -53,7 +53,12 @@ def refusal(request: Request, status: int, message: str) -> Response:
         return JSONResponse({"error": message}, status_code=status, headers=headers)
     from evidence.web.sessions import session_user
 
-    principal = session_user(request) if status != 401 else None
+    principal = None
+    if status != 401:
+        try:
+            principal = session_user(request)  # the header shows who is signed in
+        except EvidenceError:  # the store is what failed: the page says so without the header
+            principal = None
     return page(request, "error.html", principal, status_code=status, status=status, message=message)
 
 

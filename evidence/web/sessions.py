@@ -15,7 +15,6 @@ from fastapi import Request
 
 from evidence.access import guarded
 from evidence.access.policy import Principal
-from evidence.access.tokens import authenticate_token, note_use
 from evidence.app import App
 from evidence.errors import AuthenticationError, StoreError
 from evidence.web.security import CSRF_KEY, new_csrf_token
@@ -108,11 +107,11 @@ def api_principal(request: Request) -> Principal:
         raise AuthenticationError("an API token is required: Authorization: Bearer evd_...")
     app = app_of(request)
     with app.read() as db:
-        principal = authenticate_token(db, presented.strip())
+        principal = guarded.authenticate_token(db, presented.strip())
     # last_used_at is a hint, not a record (tokens.note_use): a store refusing writes
     # (a rollback waiting for `verify --accept-rollback`) still answers reads.
     with contextlib.suppress(StoreError), app.write() as db:
-        note_use(db, principal)
+        guarded.note_use(db, principal)
     return principal
 
 

@@ -346,8 +346,8 @@ def test_behind_tls_the_session_cookie_is_secure(web: Web) -> None:
     from evidence.web.app import create_app
 
     settings = replace(web.client.app.state.web_settings, secure_cookies=True)
-    client = TestClient(create_app(settings), base_url="https://testserver", follow_redirects=False)
-    response = sign_in(client, "vic")
+    with TestClient(create_app(settings), base_url="https://testserver", follow_redirects=False) as client:
+        response = sign_in(client, "vic")
     assert response.status_code == 303
     assert "secure" in response.headers["set-cookie"].lower()
 

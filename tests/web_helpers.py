@@ -76,3 +76,4 @@ def open_web(run, app: App) -> Iterator[Web]:
     client = TestClient(create_app(settings), base_url="http://testserver", follow_redirects=False)
     yield Web(app, client, clock, tokens)
     client.close()
+    client.app.state.evidence.close()  # the app's own engine (no lifespan runs without `with TestClient`)

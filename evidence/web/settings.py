@@ -47,13 +47,26 @@ def session_secret(home: Path) -> str:
     path = home / SECRET_FILE
     try:
         if not path.exists():
-            atomic_write_bytes(path, secrets.token_hex(SECRET_BYTES).encode("ascii"))
+            _create_once(path, secrets.token_hex(SECRET_BYTES).encode("ascii"))
         text = path.read_text("ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise StoreError(f"cannot read or create the session key {path}: {exc}") from None
     if len(text) < 2 * SECRET_BYTES:
         raise StoreError(f"the session key {path} is damaged (too short): remove it to make a new one")
     return text
+
+
+def _create_once(path: Path, key: bytes) -> None:
+    """Written whole beside the home, then linked into place: two processes starting at once
+    end up with one key (the second link fails and that process reads the first one's)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    atomic_write_bytes(tmp, key)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def web_settings(store: Settings, *, behind_tls: bool = False) -> WebSettings:

@@ -226,6 +226,13 @@ class App:
         with translated_errors(), read_session(self.engine) as session:
             yield session
 
+    def ping(self) -> None:
+        """One round trip to the database (a health check): StoreError when it does not answer."""
+        from sqlalchemy import literal, select
+
+        with self.read() as session:
+            session.execute(select(literal(1))).one()
+
     @cached_property
     def blob_store(self) -> BlobStore:
         """The evidence file store: the local folder by default, or EVIDENCE_STORE_URL."""

@@ -91,3 +91,19 @@ def test_services_import_no_composition_layer(package: str) -> None:
     for path in _modules_under(package):
         leaks = [n for n in _imported_names(path) if any(n == c or n.startswith(c + ".") for c in COMPOSITION)]
         assert not leaks, f"{path.relative_to(PACKAGE.parent)} imports {', '.join(leaks)}: above its layer"
+
+
+# The web app stands on the library's services and composition only: no SQL of its own.
+WEB_FORBIDDEN = ("sqlalchemy", "evidence.db")
+
+
+def test_the_web_app_has_modules_to_check() -> None:
+    assert len(_modules_under("web")) >= 8
+
+
+@pytest.mark.parametrize("path", _modules_under("web"), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_the_web_app_imports_no_sqlalchemy_and_no_database_layer(path: Path) -> None:
+    names = _imported_names(path)
+    leaks = [n for n in names if any(n == f or n.startswith(f + ".") for f in WEB_FORBIDDEN)]
+    assert not leaks, f"{path.relative_to(PACKAGE.parent)} imports {', '.join(leaks)}: the web app holds no SQL"
+    assert not [n for n in names if n == "evidence.cli" or n.startswith("evidence.cli.")], "web imports the CLI"

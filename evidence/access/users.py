@@ -168,6 +168,17 @@ def authenticate_password(session: Session, name: str, password: str) -> Princip
     return principal_of(session, user)
 
 
+def session_principal(session: Session, name: str, epoch: int) -> Principal:
+    """The Principal of a web session signed in at `epoch`, with the user's grants as they are now.
+
+    AuthenticationError once the user is gone, disabled or has a new password (the epoch moved on).
+    """
+    user = _find(session, name)
+    if user is None or user.disabled_at is not None or user.session_epoch != epoch:
+        raise AuthenticationError("the session has ended: sign in again")
+    return principal_of(session, user)
+
+
 def principal_of(session: Session, user: User) -> Principal:
     tins = [p.tin for _, p in _grants(session, user)]
     role = Role(user.role)

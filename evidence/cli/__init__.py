@@ -153,7 +153,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "token": (
         "evidence.cli.access_cmds",
         "token",
-        "API tokens for the REST API (coming, issue #15): each with its own role and practices.",
+        "API tokens for the REST API (`evidence serve`): each with its own role and practices.",
+    ),
+    "serve": (
+        "evidence.cli.serve",
+        "serve",
+        "Serve the web app: sign-in, practice dashboards, missing documentation, the REST API.",
     ),
     "packet": (
         "evidence.cli.packet",

@@ -1,4 +1,4 @@
-"""Users and API tokens: who may sign in to the web app (coming, issue #15) and with what role."""
+"""Users and API tokens: who may sign in to the web app and with what role."""
 
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ def user_revoke(app: App, name: str, practice: str) -> None:
 
 @click.group()
 def token() -> None:
-    """API tokens for the REST API (coming, issue #15): each with its own role and practices.
+    """API tokens for the REST API (`evidence serve`): each with its own role and practices.
 
     \b
     Examples:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,8 +17,6 @@ from evidence.support.text import plural
 
 if TYPE_CHECKING:  # at run time both are imported where they are used
     from tqdm import tqdm
-
-    from evidence.records.listing import EvidenceView
 
 
 def _progress(total: int) -> tqdm[Any]:
@@ -193,38 +190,6 @@ def _dates_given(
     return start, until, "--effective-from/--effective-until"
 
 
-def _evidence_rows(views: Iterable[EvidenceView]) -> list[dict[str, Any]]:
-    rows = []
-    for v in views:
-        links = "; ".join(
-            f"{link.tin} PY{link.year} {link.activity_id} item {link.item_key}"
-            + (
-                f" (NPI {link.clinician_npi or link.attestation_npi})"
-                if (link.clinician_npi or link.attestation_npi)
-                else ""
-            )
-            for link in v.links
-        )
-        rows.append(
-            {
-                "id": v.id,
-                "name": v.original_name,
-                "effective": v.effective,
-                "effective_date": v.effective_date,
-                "effective_until": v.effective_until,
-                "size": v.size,
-                "media_type": v.media_type,
-                "sha256": v.digest,
-                "registered_by": v.registered_by,
-                "registered_at": v.registered_at.replace(microsecond=0),
-                "withdrawn": v.withdrawn_at is not None,
-                "links": links,
-                "description": v.description,
-            }
-        )
-    return rows
-
-
 @click.command("list")
 @click.option("--tin", type=TIN, help="Only evidence linked to this practice.")
 @click.option("--year", type=YEAR, help="Only this performance year.")
@@ -243,11 +208,10 @@ def list_(app: App, tin: str | None, year: int | None, activity: str | None, fmt
 
     with app.read() as session:
         views = list_evidence(session, tin=tin, year=year, activity=activity)
-    rows = _evidence_rows(views)
-    columns = ["id", "name", "effective", "size", "withdrawn", "links"]
-    if fmt != "table":  # the dates as data: effective_date and effective_until
-        columns = [c for c in rows[0] if c != "effective"] if rows else columns
-    emit(rows, fmt, columns=columns)
+    from evidence.records.views import evidence_columns, evidence_rows
+
+    rows = evidence_rows(views)
+    emit(rows, fmt, columns=evidence_columns(rows, fmt))
 
 
 @click.command()
@@ -403,6 +367,11 @@ def _accept_rollback(app: App) -> None:
 @click.option("--tin", type=TIN, help="Only this practice.")
 @click.option("--year", type=YEAR, help="Only this performance year.")
 @click.option("--npi", type=NPI, help="Only this clinician's individual attestations.")
+@click.option("--activity", type=ACTIVITY, help="Only this attested activity, e.g. IA_PM_7.")
+@click.option("--level", type=click.Choice(("group", "individual")), help="Only group or only individual attestations.")
+@click.option(
+    "--status", type=click.Choice(("complete", "incomplete", "missing")), help="Only this documentation status."
+)
 @format_option
 @click.option(
     "--fail-on-missing",
@@ -411,7 +380,17 @@ def _accept_rollback(app: App) -> None:
 )
 @read_only
 @click.pass_obj
-def missing(app: App, tin: str | None, year: int | None, npi: str | None, fmt: str, fail_on_missing: bool) -> None:
+def missing(
+    app: App,
+    tin: str | None,
+    year: int | None,
+    npi: str | None,
+    activity: str | None,
+    level: str | None,
+    status: str | None,
+    fmt: str,
+    fail_on_missing: bool,
+) -> None:
     """Attested activities whose documentation is missing or outside the attested period.
 
     Each activity shows its documentation status and its credit verdict: creditable only when
@@ -427,7 +406,9 @@ def missing(app: App, tin: str | None, year: int | None, npi: str | None, fmt: s
     from evidence.records.missing import missing_report
 
     with app.read() as session:
-        report = missing_report(session, tin=tin, year=year, npi=npi)
+        report = missing_report(session, tin=tin, year=year, npi=npi).only(
+            activity=activity, level=level, status=status
+        )
     render_missing(report, fmt)
     if fail_on_missing and report.anything_not_creditable:
         sys.exit(1)

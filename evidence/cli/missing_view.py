@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from evidence.cli.output import emit, fit_lines, printable
+from evidence.cli.output import emit, emit_json, fit_lines, printable
 from evidence.records.missing import ActivityStatus, DocumentationStatus, ItemState, MissingReport
 from evidence.records.reporting import describe
+from evidence.records.views import missing_document, missing_rows
 from evidence.support.text import plural
 
 MARK = {ItemState.COVERED: "[x]", ItemState.MISSING: "[ ]", ItemState.OUTSIDE: "[!]"}
@@ -25,37 +24,10 @@ def summary_line(report: MissingReport) -> str:
 
 def render_missing(report: MissingReport, fmt: str) -> None:
     if fmt == "json":
-        from evidence.cli.output import emit_json
-
-        emit_json([_as_dict(a) for a in report.activities])
+        emit_json(missing_document(report))
         return
     if fmt == "csv":
-        emit(
-            [
-                {
-                    "tin": a.tin,
-                    "year": a.year,
-                    "activity": a.activity_id,
-                    "level": a.level,
-                    "npi": a.npi,
-                    "start": a.start,
-                    "end": a.end,
-                    "rule": a.rule,
-                    "activity_status": a.status,
-                    "item": i.key,
-                    "label": i.label,
-                    "item_status": i.status,
-                    "evidence": "; ".join(e.name for e in i.covering),
-                    "outside_period": "; ".join(f"{e.name} ({e.effective})" for e in i.outside),
-                    "participation_met": None if a.participation is None else a.participation.met,
-                    "creditable": a.creditable,
-                    "credit_reasons": "; ".join(a.verdict.reasons),
-                }
-                for a in report.activities
-                for i in a.items
-            ],
-            "csv",
-        )
+        emit(missing_rows(report), "csv")
         return
     if not report.activities:
         click.echo("No attestations match.")
@@ -99,56 +71,3 @@ def table_lines(report: MissingReport) -> list[str]:
 
 def _why(a: ActivityStatus) -> str:
     return "" if a.creditable else ": " + printable("; ".join(a.verdict.reasons))
-
-
-def _as_dict(a: ActivityStatus) -> dict[str, Any]:
-    return {
-        "tin": a.tin,
-        "practice": a.practice_name,
-        "year": a.year,
-        "activity": a.activity_id,
-        "title": a.title,
-        "level": a.level,
-        "npi": a.npi,
-        "start": a.start,
-        "end": a.end,
-        "rule": a.rule,
-        "generic": a.generic,
-        "status": a.status,
-        "missing": a.missing_text,
-        "items": [
-            {
-                "key": i.key,
-                "label": i.label,
-                "status": i.status,
-                "evidence": [
-                    {
-                        "id": e.id,
-                        "name": e.name,
-                        "effective_date": e.effective_date,
-                        "effective_until": e.effective_until,
-                        "sha256": e.digest,
-                        "in_period": e.in_period,
-                        "npi": e.clinician_npi,
-                    }
-                    for e in i.evidence
-                ],
-            }
-            for i in a.items
-        ],
-        "participation": None
-        if a.participation is None
-        else {
-            "clinicians": a.participation.clinicians,
-            "participating": a.participation.valid_count,
-            "half_required": a.participation.half_required,
-            "met": a.participation.met,
-            "participants": [p.npi for p in a.participation.participants],
-        },
-        "program_name": a.reporting.status.program_name if a.reporting else "mips",
-        "pcmh_recognized": a.reporting.pcmh if a.reporting else False,
-        "apm": a.reporting.apm if a.reporting else "none",
-        "creditable": a.creditable,
-        "credit_reasons": a.verdict.reasons,
-        "checks": [{"check": c.name, "passed": c.passed, "reasons": list(c.reasons)} for c in a.verdict.checks],
-    }

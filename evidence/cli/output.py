@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
-from enum import Enum
-from fractions import Fraction
 from typing import Any, TypeVar
 
 import click
 
 from evidence.support.inert import neutralise
+from evidence.support.serialize import csv_text, json_rows, json_text, plain, select_columns
 from evidence.support.text import display_width, wrap_to_width
 
 FORMATS = ("table", "json", "csv")
-JSON_INDENT = 2
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Spreadsheet programs run cells starting with these as formulas (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def format_option(func: F) -> F:
@@ -49,37 +41,14 @@ def document_format_option(func: F) -> F:
     )(func)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
-def _json_default(value: Any) -> Any:
-    """What json cannot write itself: dates as ISO text, exact fractions as numbers, enums as values."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Fraction):
-        return float(value)
-    if isinstance(value, Enum):
-        return value.value
-    return str(value)
-
-
 def emit_json(document: Any) -> None:
     """Every JSON document the commands print (listings, score, status, missing): one style."""
-    click.echo(json.dumps(document, indent=JSON_INDENT, ensure_ascii=False, default=_json_default))
+    click.echo(json_text(document))
 
 
 def printable(text: str) -> str:
     """User text as one inert line: control, line-breaking and bidi characters shown escaped (\\n, \\x1b)."""
     return neutralise(text)
-
-
-def csv_safe(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def emit(
@@ -93,16 +62,11 @@ def emit(
 ) -> None:
     """A listing: JSON and CSV keep every value as it is; a table is fitted to `width` (the terminal's).
     Rows `alert` picks (an overdue audit or deadline) are red in a table on a terminal, and only there."""
-    columns = list(columns or (rows[0].keys() if rows else []))
+    columns = select_columns(rows, columns)
     if fmt == "json":
-        emit_json([{k: r.get(k) for k in columns} for r in rows])
+        emit_json(json_rows(rows, columns))
     elif fmt == "csv":
-        # RFC 4180 line ends: with "\n" alone the csv module leaves a lone "\r" unquoted, which a
-        # spreadsheet reads as a new row, so "x\r=HYPERLINK(...)" would start a cell with a formula.
-        writer = csv.writer(sys.stdout, lineterminator="\r\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([csv_safe(_plain(row.get(k))) for k in columns])
+        sys.stdout.write(csv_text(rows, columns))
     else:
         red = alert if alert is not None and use_colour() else None
         click.echo(render_table(rows, columns, max_width=max_width, width=width, alert=red))
@@ -143,7 +107,7 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return printable(" ".join(str(_plain(value)).split()))  # escaped first, so the width is what is shown
+    return printable(" ".join(str(plain(value)).split()))  # escaped first, so the width is what is shown
 
 
 def _column_widths(natural: list[int], floors: list[int], available: int) -> list[int]:

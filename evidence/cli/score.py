@@ -135,67 +135,13 @@ def score(app: App, tin: str, year: int, npi: str | None, fmt: str) -> None:
     with app.read() as session:
         report = compute_score(session, tin, year, npi)
     if fmt == "json":
-        emit_json(_score_document(report))
+        from evidence.records.views import score_document
+
+        emit_json(score_document(report))
     elif fmt == "csv":
         emit(_score_rows(report), fmt, columns=SCORE_COLUMNS)
     else:
         click.echo(_score_text(report))
-
-
-def _score_document(report: ScoreReport) -> dict[str, Any]:
-    return {
-        "tin": report.tin,
-        "performance_year": report.year,
-        "npi": report.npi,
-        "level": report.level,
-        "points": report.points,
-        "raw_points": report.raw_points,
-        "category_score": float(report.category_score),
-        "final_score_weight": report.final_score_weight,
-        "final_score_points": float(report.final_score_points),
-        "documented_points": report.documented_points,
-        "documented_raw_points": report.documented_raw_points,
-        "points_at_risk": report.points_at_risk,
-        "documented_category_score": float(report.documented_category_score),
-        "special_statuses": [
-            {
-                "status": s.status,
-                "label": s.label,
-                "doubles_ia_points": s.doubles_ia_points,
-                "reason": s.reason,
-            }
-            for s in report.special_statuses
-        ],
-        "program": {
-            "program": report.program.program,
-            "program_name": report.program.program_name,
-            "recorded_for": report.program.source,
-            "requirement": report.program.requirement,
-            "problems": list(report.program.problems),
-        },
-        "credits": {
-            "pcmh": {"points": report.pcmh.points, "reason": report.pcmh.reason},
-            "apm": {"kind": report.apm.kind, "points": report.apm.points, "reason": report.apm.reason},
-        },
-        "activities": [
-            {
-                "activity": a.activity_id,
-                "title": a.title,
-                "weight": weight_label(a.weight),  # the word catalog list and the CSV use: never null
-                "base_points": a.base_points,
-                "doubled": a.doubled,
-                "points": a.points,
-                "counted": a.counted,
-                "reasons": list(a.reasons),
-                "creditable": a.creditable,
-                "documented_points": a.documented_points,
-                "points_at_risk": a.points_at_risk,
-                "risks": list(a.risks),
-            }
-            for a in report.activities
-        ],
-        "notes": report.notes,
-    }
 
 
 SCORE_COLUMNS = [

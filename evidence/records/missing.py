@@ -231,6 +231,27 @@ class MissingReport:
     def anything_not_creditable(self) -> bool:
         return any(not a.creditable for a in self.activities)
 
+    def only(
+        self, *, activity: str | None = None, level: str | None = None, status: str | None = None
+    ) -> MissingReport:
+        """The activities of one attested activity id, level (group, individual) or documentation status."""
+        if level is not None and level not in LEVELS:
+            raise InputError(f"level {level[:40]!r} is not one of {', '.join(LEVELS)}")
+        if status is not None and status not in set(DocumentationStatus):
+            raise InputError(f"status {status[:40]!r} is not one of {', '.join(DocumentationStatus)}")
+        return MissingReport(
+            [
+                a
+                for a in self.activities
+                if (activity is None or a.activity_id == activity)
+                and (level is None or a.level == level)
+                and (status is None or a.status == status)
+            ]
+        )
+
+
+LEVELS = ("group", "individual")
+
 
 _Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
 _R = TypeVar("_R", bound=NamedTuple)

@@ -7,6 +7,7 @@ thousands of rows does not query once per row.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -170,11 +171,21 @@ def add_practice(
     return practice, True
 
 
+def require_known_tin(session: Session, tin: str) -> Practice:
+    """The practice, or exactly no_such_practice: the answer evidence.access gives a TIN not granted."""
+    tin = parse_tin(tin)
+    practice = session.scalar(select(Practice).where(Practice.tin == tin))
+    if practice is None:
+        raise no_such_practice(tin)
+    return practice
+
+
 def get_practice(session: Session, tin: str) -> Practice:
     return Lookup(session).require_practice(parse_tin(tin))
 
 
-def list_practices(session: Session) -> list[dict[str, object]]:
+def list_practices(session: Session, *, tins: Iterable[str] | None = None) -> list[dict[str, object]]:
+    """Every practice with its counts; with `tins`, only those (what a user or token is granted)."""
     members = (
         select(Membership.practice_id, func.count(func.distinct(Membership.clinician_id)).label("n"))
         .group_by(Membership.practice_id)
@@ -194,6 +205,8 @@ def list_practices(session: Session) -> list[dict[str, object]]:
         .subquery()
     )
     query = query.add_columns(func.coalesce(years.c.n, 0)).outerjoin(years, years.c.practice_id == Practice.id)
+    if tins is not None:
+        query = query.where(Practice.tin.in_(sorted(tins)))
     return [
         {"tin": p.tin, "name": p.name, "clinicians": n, "attestations": a, "reporting_years": y}
         for p, n, a, y in session.execute(query)

@@ -1,0 +1,57 @@
+"""`evidence serve`: the web app over the same store as every other command."""
+
+from __future__ import annotations
+
+import click
+
+from evidence.app import App
+from evidence.cli.params import read_only
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback unless told).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option(
+    "--behind-tls",
+    is_flag=True,
+    help="Served through an HTTPS reverse proxy: session cookies are Secure [env: EVIDENCE_WEB_SECURE_COOKIES=1].",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="IPS",
+    help="Proxies whose X-Forwarded-For/-Proto are believed (comma-separated, or *).",
+)
+@read_only
+@click.pass_obj
+def serve(app: App, host: str, port: int, behind_tls: bool, forwarded_allow_ips: str) -> None:
+    """Serve the web app: sign-in, practice dashboards, missing documentation, the REST API.
+
+    Uses the same home, database and store settings as every command, and only a store that
+    exists. Users sign in with the names and passwords of `evidence user add`; API clients
+    send `Authorization: Bearer` with a token of `evidence token create`. Behind a reverse
+    proxy with TLS, see docs/DEPLOYMENT.md.
+
+    \b
+    Example:
+        evidence serve --port 8000
+    """
+    import uvicorn
+
+    from evidence.web.app import create_app
+    from evidence.web.settings import web_settings
+
+    app.require_existing_store()
+    web = create_app(web_settings(app.settings, behind_tls=behind_tls))
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"Serving evidence at http://{shown}:{port}/ (Ctrl+C stops)", err=False)
+    uvicorn.run(
+        web,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+        server_header=False,
+        log_level="info",
+    )

@@ -1,0 +1,79 @@
+"""Shared by the web tests: a sample store with users and tokens of every role, and an app over it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from fastapi.testclient import TestClient
+
+from evidence.access.tokens import create_token
+from evidence.access.users import add_user
+from evidence.app import App
+from evidence.web.app import create_app
+from evidence.web.settings import WebSettings
+from tests.access_helpers import PASSWORD
+from tests.conftest import SAMPLE
+
+TIN = "000123456"  # the sample practice
+OTHER = "000222333"  # a second practice, with a hostile name
+HOSTILE = '<script>alert("x")</script> & "Sons" \u202egpj.exe'
+# name -> (role, granted TINs)
+USERS = {
+    "ada": ("admin", ()),
+    "olga": ("officer", (TIN,)),
+    "vic": ("viewer", (TIN,)),
+    "nog": ("viewer", (OTHER,)),  # not granted the sample practice
+    "ogre": ("officer", (OTHER,)),  # nor this one
+}
+
+
+@dataclass
+class Clock:
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Web:
+    app: App
+    client: TestClient
+    clock: Clock
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def fresh_client(self) -> TestClient:
+        return TestClient(self.client.app, base_url="http://testserver", follow_redirects=False)
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF field in the page"
+    return match[1]
+
+
+def sign_in(client: TestClient, name: str, password: str = PASSWORD, next_path: str = "/") -> object:
+    form = client.get("/sign-in")
+    return client.post(
+        "/sign-in", data={"name": name, "password": password, "next": next_path, "csrf_token": csrf_of(form.text)}
+    )
+
+
+def open_web(run, app: App) -> Iterator[Web]:
+    """The sample practice, a hostile-named second one, a user and a token of each kind, and the app."""
+    run("import", SAMPLE / "practice.csv")
+    run("register", "--manifest", SAMPLE / "manifest.yaml")
+    run("practice", "add", OTHER, "--name", HOSTILE)
+    tokens = {}
+    with app.write() as session:
+        for name, (role, tins) in USERS.items():
+            add_user(session, name, role, PASSWORD, practices=tins, actor="tester")
+            tokens[name] = create_token(session, f"{name}-token", role, practices=tins, actor="tester")[1]
+    clock = Clock()
+    settings = WebSettings(store=app.settings, secret_key="k" * 64, now=clock)
+    client = TestClient(create_app(settings), base_url="http://testserver", follow_redirects=False)
+    yield Web(app, client, clock, tokens)
+    client.close()
+    client.app.state.evidence.close()  # the app's own engine (no lifespan runs without `with TestClient`)

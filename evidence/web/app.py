@@ -11,9 +11,11 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from evidence import __version__
 from evidence.app import App
+from evidence.support.outputs import OutputGuard
 from evidence.web import errors
+from evidence.web.jobs import JobRunner
 from evidence.web.ratelimit import SignInLimiter
-from evidence.web.routes import api, health, pages, signin
+from evidence.web.routes import api, audits, health, packets, pages, signin
 from evidence.web.security import CsrfProtection, SecurityHeaders
 from evidence.web.settings import WebSettings
 from evidence.web.templating import STATIC
@@ -30,6 +32,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.jobs.shutdown()
         store.close()
 
     app = FastAPI(
@@ -45,7 +48,22 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.state.web_settings = settings
     app.state.sign_in_limiter = SignInLimiter(settings.sign_in_failures, settings.sign_in_window_seconds, settings.now)
     errors.install(app)
-    for router in (health.router, signin.router, pages.router, api.router):
+    app.state.jobs = JobRunner(
+        settings.store.home,
+        _job_guard(store),
+        workers=settings.packet_workers,
+        keep_seconds=settings.packet_keep_seconds,
+        now=settings.now,
+    )
+    for router in (
+        health.router,
+        signin.router,
+        pages.router,
+        api.router,
+        packets.router,
+        packets.api_router,
+        audits.router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Added innermost first: headers wrap everything, sessions are decoded before the CSRF check.
@@ -60,3 +78,10 @@ def create_app(settings: WebSettings) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _job_guard(store: App) -> OutputGuard:
+    """Packet jobs write under <home>/web-packets/: never into the evidence store, never onto the database."""
+    settings = store.settings
+    database = () if settings.sqlite_path is None else (settings.sqlite_path,)
+    return OutputGuard(folders=(settings.store_dir,), database_files=database)

@@ -17,6 +17,7 @@ from evidence.support.fsutil import atomic_write_bytes
 SECRET_ENV = "EVIDENCE_WEB_SECRET"
 SECURE_COOKIES_ENV = "EVIDENCE_WEB_SECURE_COOKIES"
 SECRET_FILE = "web-secret"
+PACKET_KEEP_ENV = "EVIDENCE_WEB_PACKET_KEEP_SECONDS"
 SECRET_BYTES = 32
 
 
@@ -35,6 +36,8 @@ class WebSettings:
     sign_in_window_seconds: int = 15 * 60  # ... in this sliding window (then 429)
     now: Callable[[], float] = field(default=time.time)  # seconds; tests move the clock
     today: Callable[[], date] = field(default=_today)  # what the dashboard counts days from
+    packet_workers: int = 1  # packet and audit-response jobs rendered at once (the rest wait their turn)
+    packet_keep_seconds: int = 60 * 60  # a finished job's files are removed this long after it ended
 
 
 def session_secret(home: Path) -> str:
@@ -71,4 +74,12 @@ def _create_once(path: Path, key: bytes) -> None:
 
 def web_settings(store: Settings, *, behind_tls: bool = False) -> WebSettings:
     secure = behind_tls or os.environ.get(SECURE_COOKIES_ENV, "") == "1"
-    return WebSettings(store=store, secret_key=session_secret(store.home), secure_cookies=secure)
+    keep = os.environ.get(PACKET_KEEP_ENV, "").strip()
+    if keep and not (keep.isascii() and keep.isdigit() and 60 <= int(keep) <= 7 * 24 * 3600):
+        raise StoreError(f"${PACKET_KEEP_ENV} must be a whole number of seconds from 60 to 604800, not {keep[:20]!r}")
+    return WebSettings(
+        store=store,
+        secret_key=session_secret(store.home),
+        secure_cookies=secure,
+        packet_keep_seconds=int(keep) if keep else WebSettings.packet_keep_seconds,
+    )

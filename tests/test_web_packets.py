@@ -190,6 +190,11 @@ def test_bad_packet_input_reshows_the_form_with_one_line_and_starts_nothing(
     assert not any((web.app.settings.home / FOLDER).iterdir())
 
 
+def test_the_packet_page_refuses_a_bad_year_in_one_line(web: Web) -> None:
+    response = signed_in(web, "olga").get(f"/packet?tin={TIN}&year=<b>1</b>")
+    assert response.status_code == 400 and "&lt;b&gt;1&lt;/b&gt;" in response.text and "<b>1</b>" not in response.text
+
+
 def test_who_may_see_and_make_packets(web: Web) -> None:
     assert web.client.get(f"/packet?tin={TIN}&year=2020").headers["location"].startswith("/sign-in?next=/packet")
     viewer = signed_in(web, "vic")

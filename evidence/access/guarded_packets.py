@@ -48,9 +48,9 @@ def _granted(session: Session, principal: Principal, permission: Permission, tin
     return tin
 
 
-def check_packet_page(session: Session, principal: Principal, tin: str) -> str:
+def check_packet_page(session: Session, principal: Principal, tin: str, year: int | str) -> tuple[str, int]:
     """The packet page is shown to whoever may read the practice (making one needs PACKET)."""
-    return _granted(session, principal, Permission.READ, tin)
+    return _granted(session, principal, Permission.READ, tin), parse_year(year)
 
 
 def check_packet(

@@ -78,7 +78,7 @@ def _packet_work(
 @router.get("/packet", response_class=HTMLResponse)
 def packet_form(request: Request, principal: SignedIn, tin: str, year: str, npi: str | None = None) -> Response:
     with app_of(request).read() as db:
-        guarded_packets.check_packet_page(db, principal, tin)  # READ on the TIN (404 when not granted)
+        guarded_packets.check_packet_page(db, principal, tin, year)  # READ on the TIN (404 when not granted)
     return _form(request, principal, {"tin": tin, "year": year, "npi": npi or ""})
 
 

@@ -306,32 +306,37 @@ def test_deleting_an_attestation_needs_unlink_and_is_refused_under_a_hold(web: W
     assert _events(app, "attestation.delete")[-1].actor == "olga"
 
 
-def test_a_participation_is_corrected_then_deleted(web: Web, app: App) -> None:
+def _participation_of(html: str, activity: str, npi: str) -> int:
+    match = re.search(rf'<td>(\d+)</td><td>2020</td><td class="id">{activity}</td><td class="id">{npi}', html)
+    assert match, f"no {activity} participation of {npi}"
+    return int(match[1])
+
+
+def test_a_participation_is_corrected_then_deleted(web: Web, app: App, dump) -> None:
     client, csrf = _as(web, "olga")
     html = client.get(f"{PAGE}&year=2020").text
-    osei = int(
-        re.search(r"<td>(\d+)</td><td>2020</td><td class=\"id\">IA_PM_7</td><td class=\"id\">1000000004", html)[1]
-    )
+    osei, chen = _participation_of(html, "IA_PM_7", "1000000004"), _participation_of(html, "IA_PM_7", "1234567893")
     edit = f"/records/participations/{osei}/edit"
-    assert (
-        _post(client, csrf, edit, tin=TIN, year="2020", start="2020-07-01", reason="r").status_code == 400
-    )  # < 90 days
+    before = dump()
+    short = _post(client, csrf, edit, tin=TIN, year="2020", start="2020-07-01", reason="r")
+    assert short.status_code == 400 and "90" in short.text
+    assert dump() == before
     response = _post(client, csrf, edit, tin=TIN, year="2020", start="2020-03-01", reason="joined in March")
     assert response.status_code == 303
-    assert (
-        f"participation {osei} (NPI 1000000004) now covers 2020-03-01 to 2020-08-14"
-        in client.get(f"{PAGE}&year=2020").text
-    )
-    response = _post(
-        client, csrf, f"/records/participations/{osei}/delete", tin=TIN, year="2020", reason="did not take part"
-    )
-    assert response.status_code in (303, 409)
-    if response.status_code == 303:
-        assert osei not in _participation_ids(client.get(f"{PAGE}&year=2020").text)
-        assert _events(app, "participation.delete")[-1].actor == "olga"
-    else:  # the sample links evidence about this clinician: the library says which links first
-        assert "remove them with" in response.text
+    shown = client.get(f"{PAGE}&year=2020").text
+    assert f"participation {osei} (NPI 1000000004) now covers 2020-03-01 to 2020-08-14" in shown
     assert _events(app, "participation.edit")[-1].actor == "olga"
+    # Dr. Chen's own QCDR statement is linked to his participation: the library names the link first.
+    linked = _post(client, csrf, f"/records/participations/{chen}/delete", tin=TIN, year="2020", reason="r")
+    assert linked.status_code == 409 and "remove them with" in linked.text
+    delete = f"/records/participations/{osei}/delete"
+    assert _post(client, csrf, delete, tin=TIN, year="2020", reason=" ").status_code == 400
+    response = _post(client, csrf, delete, tin=TIN, year="2020", reason="did not take part")
+    assert response.status_code == 303
+    html = client.get(f"{PAGE}&year=2020").text
+    assert f"participation {osei} (NPI 1000000004 in 000123456 PY2020 IA_PM_7) deleted" in html
+    assert osei not in _participation_ids(html) and chen in _participation_ids(html)
+    assert _events(app, "participation.delete")[-1].actor == "olga"
 
 
 def test_participation_corrections_are_refused_to_viewers_and_outsiders(web: Web, dump) -> None:
@@ -499,3 +504,30 @@ def test_the_upload_cap_is_the_route_s_own(web: Web) -> None:
     with pytest.raises(HTTPException) as refused:
         _read_capped(UploadFile(io.BytesIO(b"a" * (MAX_CSV_BYTES + 1))))
     assert refused.value.status_code == 413
+
+
+def test_every_form_control_is_labelled_and_no_style_is_inline(web: Web) -> None:
+    from html.parser import HTMLParser
+
+    class Controls(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ids: list[str] = []
+            self.labelled: set[str] = set()
+            self.styled = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            values = dict(attrs)
+            self.styled |= "style" in values or tag == "script"
+            if tag == "label" and values.get("for"):
+                self.labelled.add(str(values["for"]))
+            if tag in ("input", "select", "textarea") and values.get("type") != "hidden":
+                self.ids.append(str(values.get("id")))
+
+    client, _ = _as(web, "ada")
+    for path in ("/records", f"{PAGE}&year=2020"):
+        parsed = Controls()
+        parsed.feed(client.get(path).text)
+        assert len(parsed.ids) > 5 and len(set(parsed.ids)) == len(parsed.ids), path  # ids are unique
+        assert [i for i in parsed.ids if i not in parsed.labelled] == [], path
+        assert not parsed.styled

@@ -531,3 +531,24 @@ def test_every_form_control_is_labelled_and_no_style_is_inline(web: Web) -> None
         assert len(parsed.ids) > 5 and len(set(parsed.ids)) == len(parsed.ids), path  # ids are unique
         assert [i for i in parsed.ids if i not in parsed.labelled] == [], path
         assert not parsed.styled
+
+
+@pytest.mark.parametrize("row_id", ["0", "-1", "abc", str(2**64), "1.5"])
+@pytest.mark.parametrize("kind", ["attestations", "participations"])
+def test_a_malformed_id_is_one_line_400(web: Web, dump, kind: str, row_id: str) -> None:
+    client, csrf = _as(web, "olga")
+    before = dump()
+    for action in ("edit", "delete"):
+        response = _post(client, csrf, f"/records/{kind}/{row_id}/{action}", end="2020-10-31", reason="r")
+        assert response.status_code == 400 and "Traceback" not in response.text
+    assert dump() == before
+
+
+def test_a_nul_in_a_form_field_is_refused_before_anything_is_written(web: Web, dump) -> None:
+    client, csrf = _as(web, "ada")
+    before = dump()
+    response = _post(client, csrf, "/records/practices", tin=MISSING_TIN, name="Null\x00Clinic")
+    assert response.status_code == 400 and "name" in response.text
+    response = _post(client, csrf, "/records/practice/set", tin=TIN, name="Renamed", reason="why\x00")
+    assert response.status_code == 400
+    assert dump() == before

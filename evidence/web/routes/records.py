@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import Path as InPath
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
@@ -33,7 +34,9 @@ from evidence.web.templating import page
 
 router = APIRouter(include_in_schema=False)
 SignedIn = Annotated[Principal, Depends(page_principal)]
-Field = Annotated[str, Form()]
+# A NUL no database can store (PostgreSQL refuses it): refused with 400 before the library runs.
+Field = Annotated[str, Form(pattern="^[^\x00]*$")]
+RowId = Annotated[int, InPath(ge=1, le=2**63 - 1)]  # what a database id can be: larger ones are 400, not a crash
 NOTICE = "records_notice"  # in the session: what the last change did, shown once
 MAX_CSV_BYTES = 5 * 1024 * 1024  # an attestation CSV of thousands of rows is well under this
 _T = TypeVar("_T")
@@ -236,7 +239,7 @@ def add_participation(
 def edit_attestation(
     request: Request,
     principal: SignedIn,
-    attestation_id: int,
+    attestation_id: RowId,
     tin: Field = "",
     year: Field = "",
     start: Field = "",
@@ -254,7 +257,7 @@ def edit_attestation(
 def delete_attestation(
     request: Request,
     principal: SignedIn,
-    attestation_id: int,
+    attestation_id: RowId,
     tin: Field = "",
     year: Field = "",
     reason: Field = "",
@@ -276,7 +279,7 @@ def delete_attestation(
 def edit_participation(
     request: Request,
     principal: SignedIn,
-    participation_id: int,
+    participation_id: RowId,
     tin: Field = "",
     year: Field = "",
     start: Field = "",
@@ -295,7 +298,7 @@ def edit_participation(
 def delete_participation(
     request: Request,
     principal: SignedIn,
-    participation_id: int,
+    participation_id: RowId,
     tin: Field = "",
     year: Field = "",
     reason: Field = "",

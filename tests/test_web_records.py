@@ -552,3 +552,17 @@ def test_a_nul_in_a_form_field_is_refused_before_anything_is_written(web: Web, d
     response = _post(client, csrf, "/records/practice/set", tin=TIN, name="Renamed", reason="why\x00")
     assert response.status_code == 400
     assert dump() == before
+
+
+def test_hostile_text_in_a_refused_form_comes_back_escaped(web: Web, dump) -> None:
+    client, csrf = _as(web, "olga")
+    before = dump()
+    response = _post(client, csrf, "/records/attestations", **{**ATTEST_2020, "activity": '<img src=x onerror="1">'})
+    assert response.status_code == 400
+    assert "<img src=x" not in response.text and "&lt;img src=x" in response.text
+    response = _post(
+        client, csrf, "/records/clinicians", tin=TIN, npi="1000000004", name="\u202eDr. <i>Osei</i>", year="2020"
+    )
+    assert response.status_code == 409
+    assert "\u202e" not in response.text and "<i>Osei" not in response.text and "&lt;i&gt;Osei" in response.text
+    assert dump() == before

@@ -36,7 +36,7 @@ from evidence.errors import EvidenceError, InputError
 from evidence.records.practices import Lookup, StatusInputs, add_clinician, add_practice, attest, participate
 from evidence.retention import audit
 from evidence.rules.identifiers import parse_iso_date, parse_whole_number, parse_year
-from evidence.support.csvio import read_csv
+from evidence.support.csvio import read_csv, read_csv_bytes
 
 COLUMNS = (
     "record",
@@ -81,7 +81,7 @@ class ImportSummary:
         return sum(self.created.values()) + sum(self.unchanged.values())
 
 
-class _Row:
+class ImportRow:
     def __init__(self, line: int, cells: dict[str, str]):
         self.line, self.cells = line, cells
         self.record = cells.get("record", "").strip().lower()
@@ -126,14 +126,22 @@ def _header_problem(header: Sequence[str]) -> str | None:
     return f"missing column {missing[0]!r}" if missing else None
 
 
-def read_rows(path: Path) -> list[_Row]:
-    rows = read_csv(
-        path, header_problem=_header_problem, empty="empty file; expected a header row starting with 'record,tin,...'"
-    )
-    return [_Row(row.line, row.cells) for row in rows]
+_EMPTY = "empty file; expected a header row starting with 'record,tin,...'"
 
 
-def _apply(session: Session, row: _Row, lookup: Lookup, actor: str) -> bool:
+def read_rows(path: Path) -> list[ImportRow]:
+    return [ImportRow(row.line, row.cells) for row in read_csv(path, header_problem=_header_problem, empty=_EMPTY)]
+
+
+def read_uploaded(raw: bytes, name: str) -> list[ImportRow]:
+    """The rows of an uploaded file (the web's import), its problems named by the file's name."""
+    return [
+        ImportRow(row.line, row.cells)
+        for row in read_csv_bytes(raw, name, header_problem=_header_problem, empty=_EMPTY)
+    ]
+
+
+def _apply(session: Session, row: ImportRow, lookup: Lookup, actor: str) -> bool:
     """Apply one row; True if it created something, False if identical data was already there."""
     missing = [c for c in REQUIRED[row.record] if not row.text(c)]
     if missing:
@@ -177,7 +185,28 @@ def _apply(session: Session, row: _Row, lookup: Lookup, actor: str) -> bool:
 
 def import_csv(session: Session, path: Path, *, actor: str) -> ImportSummary:
     """Load the file in the caller's transaction; raise InputError naming every bad row."""
-    rows = read_rows(path)
+    return import_rows(session, read_rows(path), Path(path).name, source=path, actor=actor)
+
+
+def import_rows(
+    session: Session, rows: list[ImportRow], name: str, *, source: object = None, actor: str, dry_run: bool = False
+) -> ImportSummary:
+    """Apply read rows (all or nothing); `name` is the file's in the audit event, `source` opens each problem.
+
+    With `dry_run` every row is checked and applied exactly as an import would, then rolled back:
+    nothing is written and no event recorded, and the summary says what the import would do.
+    """
+    preview = session.begin_nested() if dry_run else None
+    try:
+        return _import_rows(session, rows, name, source if source is not None else name, actor, recorded=not dry_run)
+    finally:
+        if preview is not None:
+            preview.rollback()
+
+
+def _import_rows(
+    session: Session, rows: list[ImportRow], name: str, source: object, actor: str, *, recorded: bool
+) -> ImportSummary:
     problems: list[tuple[int, str]] = []
     for row in rows:
         if row.record not in RECORD_ORDER:
@@ -201,15 +230,16 @@ def import_csv(session: Session, path: Path, *, actor: str) -> ImportSummary:
         except EvidenceError as exc:
             problems.append((row.line, f"line {row.line} ({row.record}): {exc.message}"))
     if problems:
-        raise InputError.listing(path, [text for _, text in sorted(problems)])
+        raise InputError.listing(source, [text for _, text in sorted(problems)])
     summary = ImportSummary(created, unchanged)
     tins = sorted({row.text("tin") for row in rows})
-    audit.record(
-        session,
-        actor,
-        "import",
-        f"imported {Path(path).name}: {dict(created) or 'nothing new'}; {sum(unchanged.values())} unchanged",
-        tin=tins[0] if len(tins) == 1 else None,
-        details={"file": Path(path).name, "created": dict(created), "unchanged": dict(unchanged), "tins": tins},
-    )
+    if recorded:
+        audit.record(
+            session,
+            actor,
+            "import",
+            f"imported {name}: {dict(created) or 'nothing new'}; {sum(unchanged.values())} unchanged",
+            tin=tins[0] if len(tins) == 1 else None,
+            details={"file": name, "created": dict(created), "unchanged": dict(unchanged), "tins": tins},
+        )
     return summary

@@ -40,6 +40,19 @@ def read_csv(
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return read_csv_bytes(raw, path, header_problem=header_problem, empty=empty, require_rows=require_rows)
+
+
+def read_csv_bytes(
+    raw: bytes,
+    source: object,
+    *,
+    header_problem: Callable[[Sequence[str]], str | None],
+    empty: str | None = None,
+    require_rows: bool = True,
+) -> list[CsvRow]:
+    """The rows of CSV bytes already in hand (a web upload); problems are named by `source`."""
+    path = source  # what every message starts with: the file's path, or the uploaded file's name
     try:
         text = raw.decode("utf-8-sig")  # Excel writes a byte-order mark
     except UnicodeDecodeError as exc:

@@ -114,6 +114,8 @@ def test_admin_places_reviews_and_releases_a_hold(web: Web, run) -> None:
     ("path", "data", "status", "message"),
     [
         ("/retention/holds", {"tin": TIN, "reason": "  "}, 400, "a legal hold needs a --reason"),
+        ("/retention/holds", {"tin": TIN, "reason": "a\x00b"}, 400, "the reason contains a NUL character"),
+        ("/retention/holds", {"tin": TIN, "year": "2016", "reason": "r"}, 400, "2016"),
         ("/retention/holds", {"tin": TIN, "year": "20x9", "reason": "r"}, 400, "year '20x9' is not a four-digit"),
         ("/retention/holds", {"tin": TIN, "reason": "r", "review_by": "2001-01-01"}, 400, "is in the past"),
         ("/retention/holds", {"tin": "12", "reason": "r"}, 400, "TIN"),
@@ -310,6 +312,8 @@ def test_log_filters_by_action_actor_tin_and_dates(web: Web, run) -> None:
     today = date.today().isoformat()
     assert _seqs(client.get(f"/log?action=hold.add&since={today}&until={today}").text) == _seqs(html)
     assert _seqs(client.get("/log?action=hold.add&until=2000-01-01").text) == []
+    assert client.get("/log?actor=%00").status_code == 400
+    assert client.get("/log?before=0").status_code == 400
     bad = client.get("/log?since=yesterday")
     assert bad.status_code == 400 and "since 'yesterday' is not an ISO date" in markup.unescape(bad.text)
 

@@ -192,6 +192,8 @@ def log_page(session: Session, principal: Principal, wanted: EventFilter, *, bef
     """`evidence log`, newest first, a page at a time: an admin reads every event; anyone else only the
     events naming a practice they see, and no user or token event."""
     require(principal, Permission.READ)
+    if any("\x00" in (value or "") for value in (wanted.action, wanted.actor)):
+        raise InputError("a filter of the log contains a NUL character")
     if wanted.tin is not None:
         wanted = EventFilter(wanted.action, wanted.actor, parse_tin(wanted.tin), wanted.since, wanted.until)
         require(principal, Permission.READ, tin=wanted.tin)

@@ -171,6 +171,13 @@ def stored_retention_dates(session: Session) -> dict[str, date]:
 # --- Legal holds --------------------------------------------------------------------------------
 
 
+def _one_line(reason: str | None) -> str:
+    """A hold's reason on one line; a NUL (which a web form can send, and PostgreSQL refuses) is refused."""
+    if reason and "\x00" in reason:
+        raise InputError("the reason contains a NUL character")
+    return " ".join((reason or "").split())
+
+
 def _review_problem(review_on: date, today: date) -> str | None:
     if review_on < today:
         return f"the review date {review_on} is in the past (today is {today})"
@@ -182,7 +189,7 @@ def add_hold(
 ) -> LegalHold:
     """Place a hold; `review_on` is the day someone must look at it again (`evidence deadlines` lists it)."""
     tin = parse_tin(tin)
-    reason = " ".join((reason or "").split())
+    reason = _one_line(reason)
     if not reason:
         raise InputError("a legal hold needs a --reason")
     if review_on is not None and (problem := _review_problem(review_on, clock.today())):
@@ -208,7 +215,7 @@ HOLD_REVIEW_ACTION = "hold.review"
 
 def review_hold(session: Session, hold_id: int, review_on: date, reason: str, *, actor: str) -> date | None:
     """Set or move an active hold's review date (a chained `hold.review` event); returns the previous one."""
-    reason = " ".join((reason or "").split())
+    reason = _one_line(reason)
     if not reason:
         raise InputError("setting a hold's review date needs a --reason")
     if problem := _review_problem(review_on, clock.today()):
@@ -232,7 +239,7 @@ def review_hold(session: Session, hold_id: int, review_on: date, reason: str, *,
 
 
 def release_hold(session: Session, hold_id: int, reason: str, *, actor: str) -> LegalHold:
-    reason = " ".join((reason or "").split())
+    reason = _one_line(reason)
     if not reason:
         raise InputError("releasing a legal hold needs a --reason")
     hold = session.get(LegalHold, hold_id)

@@ -151,6 +151,7 @@ def test_releasing_a_released_hold_is_a_conflict(web: Web, run) -> None:
     ("path", "data"),
     [
         ("/retention/holds", {"tin": TIN, "reason": "r"}),
+        ("/retention/holds", {"tin": "not a tin", "year": "x", "reason": ""}),  # the role first, then the input
         ("/retention/holds/1/release", {"reason": "r"}),
         ("/retention/holds/1/review", {"review_on": FAR, "reason": "r"}),
     ],

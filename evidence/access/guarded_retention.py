@@ -32,6 +32,8 @@ LOG_PAGE_SIZE = 50
 
 
 def _known(session: Session, principal: Principal, permission: Permission, tin: str) -> str:
+    """The TIN once the role may act (403 before a malformed TIN's 400) and the practice is seen (one 404)."""
+    require(principal, permission)
     tin = parse_tin(tin)
     require(principal, permission, tin=tin)
     require_known_tin(session, tin)

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 from evidence.app import App
 from evidence.db.models import Event, Evidence, Tombstone
 from tests.access_helpers import cheap_argon2  # noqa: F401 - fixture
+from tests.conftest import SAMPLE
 from tests.web_helpers import HOSTILE, OTHER, TIN, Web, csrf_of, open_web, sign_in
 
 pytestmark = pytest.mark.usefixtures("cheap_argon2")
@@ -369,3 +370,38 @@ def test_the_ics_download_is_the_clis_file(web: Web, run, name: str, tin: str | 
     cli_tin = ["--tin", TIN] if tin or name == "vic" else []  # vic is granted the sample practice only
     cli = run("deadlines", *cli_tin, "--as-of", TODAY.isoformat(), "--ics", "-").stdout_bytes
     assert response.content == cli and b"BEGIN:VEVENT" in cli
+
+
+def test_purging_one_practice_keeps_a_file_another_practice_still_holds(web: Web, run, app: App) -> None:
+    shared = "leadership-role-descriptions.pdf"
+    run(
+        "attest",
+        "--tin",
+        OTHER,
+        "--activity",
+        "IA_PM_7",
+        "--year",
+        "2019",
+        "--start",
+        "2019-01-01",
+        "--end",
+        "2019-12-31",
+    )
+    path = next(p for p in (SAMPLE / "files/2019").iterdir() if p.name == shared)
+    run("register", path, "--tin", OTHER, "--year", "2019", "--activity", "IA_PM_7", "--effective-date", "2019-03-04")
+    digest = next(e["sha256"] for e in json.loads(run("list", "--format", "json").output) if e["name"] == shared)
+    client = _signed_in(web, "ada")
+    html = client.get("/retention/purge").text
+    plans = dict(
+        re.findall(r'name="tin" value="(\d{9})">\s*<input type="hidden" name="plan" value="([0-9a-f]{64})"', html)
+    )
+    assert set(plans) == {TIN, OTHER}
+    done = _post(client, "/retention/purge", {"tin": TIN, "confirm_tin": TIN, "plan": plans[TIN]})
+    assert done.status_code == 303
+    assert "<strong>2</strong> files" in client.get("/retention/purged").text  # the third is OTHER's too
+    assert app.blob_store.exists(digest)
+    [kept] = [e for e in json.loads(run("list", "--format", "json").output) if e["sha256"] == digest]
+    assert kept["links"] == f"{OTHER} PY2019 IA_PM_7 item 1"
+    _, plan = _preview(client)
+    assert _post(client, "/retention/purge", {"tin": OTHER, "confirm_tin": OTHER, "plan": plan}).status_code == 303
+    assert not app.blob_store.exists(digest)

@@ -248,7 +248,7 @@ def purge(app: App, as_of: date | None, yes: bool) -> None:
         evidence purge --yes
     """
     from evidence.errors import InputError, StoreError
-    from evidence.retention.policy import check_purge_date, execute_purge, plan_purge
+    from evidence.retention.policy import check_purge_date, execute_purge, plan_purge, remove_purged_files
     from evidence.support import clock
 
     today = clock.today()
@@ -269,12 +269,7 @@ def purge(app: App, as_of: date | None, yes: bool) -> None:
                     click.echo("Nothing was deleted. Run again with --yes to purge.")
                 return
             digests = execute_purge(session, plan, actor=app.actor, today=today)
-        removed, kept = 0, []
-        for digest in digests:
-            try:
-                removed += store.delete(digest)
-            except StoreError as exc:  # an Object Lock set under a longer retention period than today's
-                kept.append(exc.message)
+        removed, kept = remove_purged_files(store, digests)
     records = sum(u.records for u in plan.units)
     click.echo(f"purged {plural(records, 'record')} and {plural(removed, 'file')}; tombstones kept")
     if kept:

@@ -59,6 +59,11 @@ def _sort_key(row: Deadline) -> tuple[int, date, int, str, int, str]:
     return (row.day is None, row.day or date.max, KINDS.index(row.kind), row.tin or "", row.year or 0, row.uid)
 
 
+def soonest_first(rows: list[Deadline]) -> list[Deadline]:
+    """The order every listing of deadlines uses (undated last)."""
+    return sorted(rows, key=_sort_key)
+
+
 def deadlines(session: Session, *, as_of: date, tin: str | None = None, include_all: bool = False) -> list[Deadline]:
     """Every deadline as of `as_of` (of one TIN, or of every practice), soonest first, undated last."""
     practice_id = None

@@ -10,6 +10,7 @@ rows in one transaction, leaves a tombstone per record, then removes the files.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -170,6 +171,13 @@ def stored_retention_dates(session: Session) -> dict[str, date]:
 # --- Legal holds --------------------------------------------------------------------------------
 
 
+def _one_line(reason: str | None) -> str:
+    """A hold's reason on one line; a NUL (which a web form can send, and PostgreSQL refuses) is refused."""
+    if reason and "\x00" in reason:
+        raise InputError("the reason contains a NUL character")
+    return " ".join((reason or "").split())
+
+
 def _review_problem(review_on: date, today: date) -> str | None:
     if review_on < today:
         return f"the review date {review_on} is in the past (today is {today})"
@@ -181,7 +189,7 @@ def add_hold(
 ) -> LegalHold:
     """Place a hold; `review_on` is the day someone must look at it again (`evidence deadlines` lists it)."""
     tin = parse_tin(tin)
-    reason = " ".join((reason or "").split())
+    reason = _one_line(reason)
     if not reason:
         raise InputError("a legal hold needs a --reason")
     if review_on is not None and (problem := _review_problem(review_on, clock.today())):
@@ -207,7 +215,7 @@ HOLD_REVIEW_ACTION = "hold.review"
 
 def review_hold(session: Session, hold_id: int, review_on: date, reason: str, *, actor: str) -> date | None:
     """Set or move an active hold's review date (a chained `hold.review` event); returns the previous one."""
-    reason = " ".join((reason or "").split())
+    reason = _one_line(reason)
     if not reason:
         raise InputError("setting a hold's review date needs a --reason")
     if problem := _review_problem(review_on, clock.today()):
@@ -231,7 +239,7 @@ def review_hold(session: Session, hold_id: int, review_on: date, reason: str, *,
 
 
 def release_hold(session: Session, hold_id: int, reason: str, *, actor: str) -> LegalHold:
-    reason = " ".join((reason or "").split())
+    reason = _one_line(reason)
     if not reason:
         raise InputError("releasing a legal hold needs a --reason")
     hold = session.get(LegalHold, hold_id)
@@ -440,6 +448,15 @@ class PurgePlan:
     def empty(self) -> bool:
         return not any(u.records or u.blobs for u in self.units)
 
+    def fingerprint(self) -> str:
+        """SHA-256 of every id and file the plan would delete: a confirmation given for one plan
+        (the web app's preview) is refused for another (a hold placed, a record added meanwhile)."""
+        deleted = [
+            [u.tin, u.year, u.attestations, u.participations, u.links, u.memberships, u.evidence, sorted(u.blobs)]
+            for u in self.units
+        ]
+        return hashlib.sha256(json.dumps(deleted, sort_keys=True).encode("ascii")).hexdigest()
+
 
 def retained_years(session: Session) -> list[tuple[int, int]]:
     """Every (practice id, performance year) holding records, in order: what purge and `deadlines` go through."""
@@ -448,8 +465,11 @@ def retained_years(session: Session) -> list[tuple[int, int]]:
     return sorted(pairs)
 
 
-def plan_purge(session: Session, as_of: date, *, home: Path | None = None) -> PurgePlan:
+def plan_purge(session: Session, as_of: date, *, home: Path | None = None, tin: str | None = None) -> PurgePlan:
     """Exactly what a purge on `as_of` would delete (and what holds keep). Changes nothing.
+
+    With `tin`, only that practice's years: evidence another practice still links to stays,
+    as it does for a year still kept (the web app purges one practice at a time).
 
     Refused (ConflictError) unless the audit trail is intact and every row the plan would
     delete agrees with what the trail recorded when it was created: its year, its period,
@@ -464,6 +484,9 @@ def plan_purge(session: Session, as_of: date, *, home: Path | None = None) -> Pu
     years = retention_years(session)
     tins = {practice_id: tin for practice_id, tin in session.execute(select(Practice.id, Practice.tin))}
     expired = [(p, y) for p, y in retained_years(session) if rules.purgeable_on(y, years, as_of)]
+    if tin is not None:
+        tin = parse_tin(tin)
+        expired = [(p, y) for p, y in expired if tins[p] == tin]
     units: list[PurgeUnit] = []
     held: list[PurgeUnit] = []
     for practice_id, year in expired:
@@ -726,6 +749,17 @@ def execute_purge(session: Session, plan: PurgePlan, *, actor: str, today: date)
         )
     session.flush()
     return digests
+
+
+def remove_purged_files(store: BlobStore, digests: list[str]) -> tuple[int, list[str]]:
+    """After the purge's commit, its files: how many went, and why each that stayed could not go."""
+    removed, kept = 0, []
+    for digest in digests:
+        try:
+            removed += store.delete(digest)
+        except StoreError as exc:  # an Object Lock set under a longer retention period than today's
+            kept.append(exc.message)
+    return removed, kept
 
 
 def _tombstones(session: Session, unit: PurgeUnit, actor: str, now: datetime) -> None:

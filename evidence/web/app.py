@@ -15,7 +15,7 @@ from evidence.support.outputs import OutputGuard
 from evidence.web import errors
 from evidence.web.jobs import JobRunner
 from evidence.web.ratelimit import SignInLimiter
-from evidence.web.routes import api, audits, health, packets, pages, records, signin
+from evidence.web.routes import api, audits, health, packets, pages, records, retention, signin
 from evidence.web.security import CsrfProtection, SecurityHeaders
 from evidence.web.settings import WebSettings
 from evidence.web.templating import STATIC
@@ -64,6 +64,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         packets.api_router,
         audits.router,
         records.router,
+        retention.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

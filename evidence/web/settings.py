@@ -18,6 +18,7 @@ SECRET_ENV = "EVIDENCE_WEB_SECRET"
 SECURE_COOKIES_ENV = "EVIDENCE_WEB_SECURE_COOKIES"
 SECRET_FILE = "web-secret"
 SECRET_BYTES = 32
+DEFAULT_MAX_UPLOAD_MB = 512
 
 
 def _today() -> date:
@@ -35,6 +36,8 @@ class WebSettings:
     sign_in_window_seconds: int = 15 * 60  # ... in this sliding window (then 429)
     now: Callable[[], float] = field(default=time.time)  # seconds; tests move the clock
     today: Callable[[], date] = field(default=_today)  # what the dashboard counts days from
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 2**20  # a larger request body is refused with 413
+    upload_dir: Path | None = None  # where uploads are spooled (a private folder per request): None, $TMPDIR
 
 
 def session_secret(home: Path) -> str:
@@ -69,6 +72,13 @@ def _create_once(path: Path, key: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def web_settings(store: Settings, *, behind_tls: bool = False) -> WebSettings:
+def web_settings(
+    store: Settings, *, behind_tls: bool = False, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
+) -> WebSettings:
     secure = behind_tls or os.environ.get(SECURE_COOKIES_ENV, "") == "1"
-    return WebSettings(store=store, secret_key=session_secret(store.home), secure_cookies=secure)
+    return WebSettings(
+        store=store,
+        secret_key=session_secret(store.home),
+        secure_cookies=secure,
+        max_upload_bytes=max_upload_mb * 2**20,
+    )

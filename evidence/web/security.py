@@ -74,7 +74,7 @@ class CsrfProtection:
         if scope["type"] != "http" or scope["method"] not in UNSAFE or _api(scope):
             await self.app(scope, receive, send)
             return
-        if _content_type(scope).startswith(b"multipart/form-data"):
+        if _content_type(scope).lower().startswith(b"multipart/form-data"):
             await self._multipart(scope, receive, send)
             return
         body, too_large = await _read_body(receive)
@@ -144,7 +144,7 @@ class BodyLimit:
 
 def _content_type(scope: Scope) -> bytes:
     value: bytes = next((v for n, v in scope.get("headers", []) if n == b"content-type"), b"")
-    return value.lower()
+    return value  # as sent: a boundary is case-sensitive
 
 
 async def _first_part(content_type: bytes, receive: Receive) -> tuple[bytes, bool, str | None]:

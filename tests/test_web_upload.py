@@ -247,7 +247,7 @@ def test_under_the_limit_the_spool_is_owner_only_and_removed(web: Web, run, tmp_
     seen: list[tuple[int, int]] = []
     upload = guarded_upload.upload
 
-    def spying(session, store, principal, fields, files):  # noqa: ANN001, ANN202 - the real function, watched
+    def spying(session, store, principal, fields, files):
         seen.extend((f.path.parent.stat().st_mode & 0o777, f.path.stat().st_mode & 0o777) for f in files)
         return upload(session, store, principal, fields, files)
 
@@ -343,7 +343,7 @@ def test_the_api_registers_a_file_201_with_its_id_and_sha256(web: Web) -> None:
     assert again.status_code == 200 and again.json()["status"] == "present" and again.json()["id"] == body["id"]
 
 
-def _records(dump) -> list[str]:  # noqa: ANN001
+def _records(dump) -> list[str]:
     """Every row but the tokens' last-used hint (tokens.note_use), which any API call moves."""
     return [line for line in dump() if not line.startswith("api_tokens:")]
 

@@ -432,3 +432,18 @@ def test_known_content_with_another_description_refuses_the_whole_upload(web: We
     assert response.status_code == 400 and "nothing was registered" in response.text
     assert "new.pdf" not in _names(run)
     assert dump() == before
+
+
+def test_a_file_name_sent_with_its_folders_is_recorded_as_its_own_name(web: Web, run) -> None:
+    client = _signed_in(web, "olga")
+    files = [("C:\\Users\\pat\\plan.pdf", b"%PDF-1.4 plan"), ("../../etc/passwd", b"root:x:0:0")]
+    assert _post_upload(client, files).status_code == 303
+    assert {"plan.pdf", "passwd"} <= _names(run)
+    assert not any("/" in name or "\\" in name for name in _names(run))
+
+
+def test_an_individual_attestation_page_names_the_clinician(web: Web) -> None:
+    html = _signed_in(web, "vic").get(f"/activity?tin={TIN}&year=2024&activity=IA_BE_4&npi=1234567893").text
+    assert "Individual 1234567893" in html and "patient-portal-screenshot.png" in html
+    response = _signed_in(web, "vic").get(f"/activity?tin={TIN}&year=2024&activity=IA_BE_4&npi=12")
+    assert response.status_code == 400 and "\n" not in response.text.split('class="problem">')[1].split("</p>")[0]

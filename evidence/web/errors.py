@@ -34,7 +34,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     for code, description in [
         (400, "A malformed parameter (TIN, year, NPI, ...)"),
         (401, "No API token, or one that is malformed, unknown or revoked"),
-        (403, "The token's role may not do this (every role reads: the write endpoints to come answer it)"),
+        (403, "The token's role may not do this (every role reads; a viewer may not write)"),
         (404, "No such practice, or one the token is not granted (the same answer)"),
     ]
 }

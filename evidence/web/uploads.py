@@ -101,7 +101,7 @@ class _Sink:
         path = self.folder / str(len(self.upload.files))
         self._file = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
         self._open.append(self._file)
-        self.upload.files.append(UploadedFile(path, _text(options[b"filename"])))
+        self.upload.files.append(UploadedFile(path, _base_name(_text(options[b"filename"]))))
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._file is not None:
@@ -130,6 +130,11 @@ class _Sink:
     def close(self) -> None:
         for file in self._open:
             file.close()
+
+
+def _base_name(name: str) -> str:
+    """The file's own name: an old browser sends its whole path (C:\\Users\\...\\plan.pdf)."""
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _text(raw: bytes) -> str:

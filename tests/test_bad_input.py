@@ -469,7 +469,7 @@ def manifest_folder(tmp_path: Path) -> Path:
 
 
 def _items_are_one(value: Any) -> bool:
-    from evidence.records.manifest import _items
+    from evidence.records.manifest import item_keys as _items
 
     try:
         return set(_items(value)) <= {1}

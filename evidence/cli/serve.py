@@ -6,6 +6,7 @@ import click
 
 from evidence.app import App
 from evidence.cli.params import read_only
+from evidence.web.settings import DEFAULT_MAX_UPLOAD_MB
 
 
 @click.command()
@@ -23,9 +24,17 @@ from evidence.cli.params import read_only
     metavar="IPS",
     help="Proxies whose X-Forwarded-For/-Proto are believed (comma-separated, or *).",
 )
+@click.option(
+    "--max-upload-mb",
+    type=click.IntRange(1, 1024 * 1024),
+    default=DEFAULT_MAX_UPLOAD_MB,
+    show_default=True,
+    metavar="MB",
+    help="Refuse a request body (an upload) larger than this many MiB with 413.",
+)
 @read_only
 @click.pass_obj
-def serve(app: App, host: str, port: int, behind_tls: bool, forwarded_allow_ips: str) -> None:
+def serve(app: App, host: str, port: int, behind_tls: bool, forwarded_allow_ips: str, max_upload_mb: int) -> None:
     """Serve the web app: sign-in, practice dashboards, missing documentation, the REST API.
 
     Uses the same home, database and store settings as every command, and only a store that
@@ -43,7 +52,7 @@ def serve(app: App, host: str, port: int, behind_tls: bool, forwarded_allow_ips:
     from evidence.web.settings import web_settings
 
     app.require_existing_store()
-    web = create_app(web_settings(app.settings, behind_tls=behind_tls))
+    web = create_app(web_settings(app.settings, behind_tls=behind_tls, max_upload_mb=max_upload_mb))
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Serving evidence at http://{shown}:{port}/ (Ctrl+C stops)", err=False)
     uvicorn.run(

@@ -97,7 +97,7 @@ def _csv_header_problem(header: Sequence[str]) -> str | None:
 MAX_ITEM = 1000  # far beyond any activity's documentation items
 
 
-def _items(value: Any) -> tuple[int, ...]:
+def item_keys(value: Any) -> tuple[int, ...]:
     """`[1, 2]` or `1` in YAML; `1;2` (or `1,2`) as text. Whole numbers only: not True, 1.0 or "１"."""
     if value is None or value == "":
         return ()
@@ -188,7 +188,7 @@ def read_manifest(
                 tin=parse_tin(_text(entry["tin"]), field="tin"),
                 year=parse_year(entry["year"]),
                 activity_id=parse_activity_id(_text(entry["activity"])),
-                item_keys=_items(entry.get("items")),
+                item_keys=item_keys(entry.get("items")),
                 npi=parse_npi(_text(entry["npi"]), field="npi") if entry.get("npi") else None,
             )
             effective_date, effective_until = _dates(entry)

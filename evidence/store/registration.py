@@ -79,6 +79,7 @@ class FileToRegister:
     source: str = ""  # e.g. "manifest.yaml line 12", for error messages
     effective_until: date | None = None  # a range's last day (a policy in force until then)
     date_source: str = ""  # where the date came from, e.g. "--effective-date", "the manifest"
+    name: str | None = None  # the name to record when the path's is not the file's own (a browser upload)
 
 
 class OutcomeStatus(StrEnum):
@@ -468,6 +469,7 @@ def register_files(
     follow_symlinks: bool = False,
     allow_empty: bool = False,
     strict_dates: bool = False,
+    all_or_nothing: bool = False,
     on_progress: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Register every file; bad files are reported in their Outcome, never raised.
@@ -484,6 +486,10 @@ def register_files(
     writer lock is held only for the rows. Each blob is fsynced and renamed into place
     before the commit that names it, under the store's shared lock, which is held from
     storing a blob until its rows are committed.
+
+    With all_or_nothing (a browser upload: the user sends the files together) every file is
+    checked first and they are stored and committed as one transaction: any file that fails
+    raises an InputError naming it, and nothing is registered (blobs this call created are removed).
     """
     with translated_errors():
         recover(session, store)  # what a killed run left: its temporary files and uncommitted blobs
@@ -503,9 +509,15 @@ def register_files(
                 done(_failed(item, exc))
 
     checked: Iterable[_Prepared] = prepared_files()
-    if strict_dates:  # every file is checked before the first is stored
+    if strict_dates or all_or_nothing:  # every file is checked before the first is stored
         checked = list(checked)
-        _refuse_bad_dates(checked)
+        if all_or_nothing:
+            _refuse_failures(outcomes)
+        if strict_dates:
+            _refuse_bad_dates(checked)
+    if all_or_nothing:
+        _register_batch(session, store, list(checked), follow_symlinks, done, actor=actor, all_or_nothing=True)
+        return outcomes
     batch: list[_Prepared] = []
     batch_bytes = 0
     for prepared in checked:
@@ -528,6 +540,15 @@ def _refuse_bad_dates(prepared: list[_Prepared]) -> None:
             f"--strict-dates: {len(refused)} files dated outside their attested period or year; nothing was registered",
             details=refused,
         )
+
+
+def _refuse_failures(outcomes: list[Outcome]) -> None:
+    """all_or_nothing: one failed file refuses them all, before (or instead of) any commit."""
+    failed = [o.message for o in outcomes if o.status is OutcomeStatus.FAILED]
+    if len(failed) == 1:
+        raise InputError(f"{failed[0]}; nothing was registered")
+    if failed:
+        raise InputError(f"{len(failed)} files refused, nothing was registered: {failed[0]}", details=failed)
 
 
 def _failed(item: FileToRegister, exc: EvidenceError) -> Outcome:
@@ -590,6 +611,7 @@ def _register_batch(
     done: Callable[[Outcome], None],
     *,
     actor: str,
+    all_or_nothing: bool = False,
 ) -> None:
     """Store a batch with one durable flush, then commit its rows; the durability order is:
 
@@ -611,16 +633,23 @@ def _register_batch(
         _end_transaction(session)  # no transaction, nor writer lock, while files are stored
     try:
         with store.writing():
-            _stage_all(store, batch, follow_symlinks, keep_years, done, into=staged)
+            refused: list[Outcome] = []
+            report = refused.append if all_or_nothing else done
+            _stage_all(store, batch, follow_symlinks, keep_years, report, into=staged)
             store.publish([s for _, s in staged])  # every blob durable before the commit that names it
             for prepared, item in staged:
                 if item.error is not None:
-                    done(_failed(prepared.item, _cannot_store(prepared, item.error)))
+                    report(_failed(prepared.item, _cannot_store(prepared, item.error)))
                 elif item.stored is not None:
                     stored.append((prepared, item.stored))
+            _refuse_failures(refused)  # the finally below removes what this batch stored
             try:
                 with translated_errors():
                     rows = record_batch(session, [_rows(p, blob) for p, blob in stored], actor=actor)
+                    if all_or_nothing:  # known content recorded otherwise refuses the upload, not one file
+                        conflicts = [_failed(p.item, InputError(f"{p.item.path}: {row.conflict}"))
+                                     for (p, _), row in zip(stored, rows, strict=True) if row.conflict]  # fmt: skip
+                        _refuse_failures(conflicts)
                     session.commit()
                 results = [
                     (p, row.evidence.id, row.changed, row.conflict) for (p, _), row in zip(stored, rows, strict=True)
@@ -628,6 +657,8 @@ def _register_batch(
                 committed = True
             except EvidenceError:
                 session.rollback()
+                if all_or_nothing:
+                    raise
             if not committed:  # isolate the file that failed; the others still register
                 for prepared, blob in stored:
                     try:
@@ -755,7 +786,7 @@ def _rows(prepared: _Prepared, blob: StoredBlob) -> RowsToRecord:
     return RowsToRecord(
         blob,
         prepared.target,
-        item.path.name,
+        item.name or item.path.name,
         prepared.effective_date,
         item.description,
         prepared.effective_until,

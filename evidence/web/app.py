@@ -15,8 +15,8 @@ from evidence.support.outputs import OutputGuard
 from evidence.web import errors
 from evidence.web.jobs import JobRunner
 from evidence.web.ratelimit import SignInLimiter
-from evidence.web.routes import api, audits, health, packets, pages, records, retention, signin
-from evidence.web.security import CsrfProtection, SecurityHeaders
+from evidence.web.routes import activity, api, api_upload, audits, health, packets, pages, records, retention, signin
+from evidence.web.security import BodyLimit, CsrfProtection, SecurityHeaders
 from evidence.web.settings import WebSettings
 from evidence.web.templating import STATIC
 
@@ -65,11 +65,14 @@ def create_app(settings: WebSettings) -> FastAPI:
         audits.router,
         records.router,
         retention.router,
+        activity.router,
+        api_upload.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Added innermost first: headers wrap everything, sessions are decoded before the CSRF check.
     app.add_middleware(CsrfProtection)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)  # counts what the CSRF check reads too
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,

@@ -15,6 +15,7 @@ from evidence.errors import (
     InputError,
     NotFoundError,
 )
+from evidence.web.security import BodyTooLarge
 from evidence.web.sessions import SignInRequired, sign_in_url
 from evidence.web.templating import page
 
@@ -33,7 +34,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     for code, description in [
         (400, "A malformed parameter (TIN, year, NPI, ...)"),
         (401, "No API token, or one that is malformed, unknown or revoked"),
-        (403, "The token's role may not do this (every role reads: the write endpoints to come answer it)"),
+        (403, "The token's role may not do this (every role reads; a viewer may not write)"),
         (404, "No such practice, or one the token is not granted (the same answer)"),
     ]
 }
@@ -66,6 +67,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
         return RedirectResponse(sign_in_url(exc.next_path), status_code=303)
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> Response:
+        return refusal(request, 413, exc.message)
 
     @app.exception_handler(EvidenceError)
     async def _evidence(request: Request, exc: EvidenceError) -> Response:

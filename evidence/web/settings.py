@@ -19,6 +19,7 @@ SECURE_COOKIES_ENV = "EVIDENCE_WEB_SECURE_COOKIES"
 SECRET_FILE = "web-secret"
 PACKET_KEEP_ENV = "EVIDENCE_WEB_PACKET_KEEP_SECONDS"
 SECRET_BYTES = 32
+DEFAULT_MAX_UPLOAD_MB = 512
 
 
 def _today() -> date:
@@ -38,6 +39,8 @@ class WebSettings:
     today: Callable[[], date] = field(default=_today)  # what the dashboard counts days from
     packet_workers: int = 1  # packet and audit-response jobs rendered at once (the rest wait their turn)
     packet_keep_seconds: int = 60 * 60  # a finished job's files are removed this long after it ended
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 2**20  # a larger request body is refused with 413
+    upload_dir: Path | None = None  # where uploads are spooled (a private folder per request): None, $TMPDIR
 
 
 def session_secret(home: Path) -> str:
@@ -72,7 +75,9 @@ def _create_once(path: Path, key: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def web_settings(store: Settings, *, behind_tls: bool = False) -> WebSettings:
+def web_settings(
+    store: Settings, *, behind_tls: bool = False, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
+) -> WebSettings:
     secure = behind_tls or os.environ.get(SECURE_COOKIES_ENV, "") == "1"
     keep = os.environ.get(PACKET_KEEP_ENV, "").strip()
     if keep and not (keep.isascii() and keep.isdigit() and 60 <= int(keep) <= 7 * 24 * 3600):
@@ -82,4 +87,5 @@ def web_settings(store: Settings, *, behind_tls: bool = False) -> WebSettings:
         secret_key=session_secret(store.home),
         secure_cookies=secure,
         packet_keep_seconds=int(keep) if keep else WebSettings.packet_keep_seconds,
+        max_upload_bytes=max_upload_mb * 2**20,
     )

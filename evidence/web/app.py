@@ -13,7 +13,7 @@ from evidence import __version__
 from evidence.app import App
 from evidence.web import errors
 from evidence.web.ratelimit import SignInLimiter
-from evidence.web.routes import api, health, pages, signin
+from evidence.web.routes import api, evidence_pages, health, pages, signin
 from evidence.web.security import CsrfProtection, SecurityHeaders
 from evidence.web.settings import WebSettings
 from evidence.web.templating import STATIC
@@ -45,7 +45,14 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.state.web_settings = settings
     app.state.sign_in_limiter = SignInLimiter(settings.sign_in_failures, settings.sign_in_window_seconds, settings.now)
     errors.install(app)
-    for router in (health.router, signin.router, pages.router, api.router):
+    for router in (
+        health.router,
+        signin.router,
+        pages.router,
+        api.router,
+        evidence_pages.router,
+        evidence_pages.api_router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Added innermost first: headers wrap everything, sessions are decoded before the CSRF check.

@@ -10,28 +10,30 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from evidence.app import App
 from evidence.db.models import Evidence
 from evidence.errors import StoreError
 from evidence.records.listing import list_evidence
 from evidence.retention.audit import list_events
-from evidence.retention.policy import add_hold
+from evidence.retention.policy import add_hold, release_hold
 from evidence.store.blobstore import LocalBlobStore
 from evidence.store.download import open_verified
 from evidence.web.download import content_disposition, served_media_type
 from tests.access_helpers import cheap_argon2  # noqa: F401 - fixture
 from tests.conftest import SAMPLE
-from tests.web_helpers import HOSTILE, TIN, Web, csrf_of, open_web, sign_in
+from tests.web_helpers import HOSTILE, OTHER, TIN, Web, csrf_of, open_web, sign_in
 
 pytestmark = pytest.mark.usefixtures("cheap_argon2")
 
+Run = Callable[..., object]  # the `run` fixture: the CLI
 NOT_SHOWN = "no evidence with id"
 HOSTILE_FILE_NAME = 'report "final"\r\nSet-Cookie: x=1; \u202egpj.html'
 
 
 @pytest.fixture
-def web(run, app: App) -> Iterator[Web]:
+def web(run: Run, app: App) -> Iterator[Web]:
     yield from open_web(run, app)  # cheap_argon2 is in use for the whole module (pytestmark)
 
 
@@ -56,7 +58,7 @@ def _last_event(app: App) -> tuple[str, str, str]:
         return event.actor, event.action, event.summary
 
 
-def _post(client: TestClient, path: str, fields: dict[str, str], *, csrf: bool = True):  # type: ignore[no-untyped-def]
+def _post(client: TestClient, path: str, fields: dict[str, str], *, csrf: bool = True) -> Response:
     evidence_page = path.rsplit("/", 1)[0]
     token = csrf_of(client.get(evidence_page).text) if csrf else None
     data = {**fields, **({"csrf_token": token} if token else {})}
@@ -181,7 +183,7 @@ def test_the_download_is_the_stored_bytes_as_an_attachment_of_the_stored_type(we
     assert answer.headers["x-evidence-sha256"] == hashlib.sha256(data).hexdigest()
 
 
-def _register(run, tmp_path: Path, name: str, content: bytes, *extra: str) -> None:  # type: ignore[no-untyped-def]
+def _register(run: Run, tmp_path: Path, name: str, content: bytes, *extra: str) -> None:
     path = tmp_path / "upload" / name
     path.parent.mkdir(exist_ok=True)
     path.write_bytes(content)
@@ -189,7 +191,7 @@ def _register(run, tmp_path: Path, name: str, content: bytes, *extra: str) -> No
         "--effective-date", "2020-05-01", "--description", HOSTILE, *extra)  # fmt: skip
 
 
-def test_an_html_file_with_a_hostile_name_is_an_attachment_never_a_page(web: Web, run, tmp_path: Path) -> None:
+def test_an_html_file_with_a_hostile_name_is_an_attachment_never_a_page(web: Web, run: Run, tmp_path: Path) -> None:
     content = b"<!doctype html><script>alert(document.cookie)</script>\n"
     _register(run, tmp_path, HOSTILE_FILE_NAME, content)
     evidence_id = _id_of(web.app, HOSTILE_FILE_NAME)
@@ -305,7 +307,7 @@ def test_a_stored_file_gone_from_the_store_is_one_line_503_naming_no_folder(web:
     assert str(blob.parent) not in answer.text
 
 
-def test_a_withdrawn_file_is_410_and_its_page_says_why(web: Web, run) -> None:  # type: ignore[no-untyped-def]
+def test_a_withdrawn_file_is_410_and_its_page_says_why(web: Web, run: Run) -> None:
     evidence_id = _id_of(web.app, REPORT)
     run("withdraw", str(evidence_id), "--reason", "wrong quarter")
     client = _client(web, "olga")
@@ -423,8 +425,6 @@ def test_unlinking_and_its_refusals(web: Web, dump: Callable[[], list[str]]) -> 
     assert held.status_code == 409 and f"under legal hold #{hold.id}" in held.text
     assert dump() == before
     with web.app.write() as db:
-        from evidence.retention.policy import release_hold
-
         release_hold(db, hold.id, "done", actor="tester")
     assert _post(client, path, {"link_id": str(link_id), "reason": "mistaken"}).status_code == 303
     page = client.get(f"/evidence/{evidence_id}").text
@@ -513,3 +513,34 @@ def test_an_admin_corrects_any_practices_evidence(web: Web) -> None:
     assert _last_event(web.app)[:2] == ("ada", "evidence.edit")
     with web.app.read() as db:
         assert db.get(Evidence, evidence_id).description == "Q3 QCDR feedback report"  # type: ignore[union-attr]
+
+
+# --- records beyond one practice, and purged ones ----------------------------------------------
+
+MINUTES = "qi-team-meeting-minutes-2019-05.txt"  # 2019 IA_PSPA_20 item 2
+
+
+def test_a_purged_record_is_410_to_download_and_its_page_says_so(web: Web, run: Run) -> None:
+    evidence_id = _id_of(web.app, MINUTES)
+    run("purge", "--yes")  # PY2019 was kept through 2025-12-31
+    client = _client(web, "vic")
+    page = client.get(f"/evidence/{evidence_id}")
+    assert page.status_code == 404 and f"evidence {evidence_id} was purged on" in page.text
+    download = client.get(f"/evidence/{evidence_id}/file")
+    assert download.status_code == 410 and f"evidence {evidence_id} was purged on" in download.text
+    other = _client(web, "nog").get(f"/evidence/{evidence_id}/file")  # the tombstone's practice is not nog's
+    assert other.status_code == 404 and f"{NOT_SHOWN} {evidence_id}" in other.text and "purged" not in other.text
+
+
+def test_evidence_linked_to_a_practice_not_granted_is_hidden_from_an_officer_of_only_one(web: Web, run: Run) -> None:
+    evidence_id = _id_of(web.app, CARE_PLAN)
+    run("attest", "--tin", OTHER, "--activity", "IA_CC_9", "--year", "2020", "--start", "2020-04-01",
+        "--end", "2020-09-30")  # fmt: skip
+    run("link", str(evidence_id), "--tin", OTHER, "--year", "2020", "--activity", "IA_CC_9", "--item", "1",
+        "--reason", "shared care compact")  # fmt: skip
+    for name in ("olga", "ogre"):  # each is granted one of its two practices
+        answer = _client(web, name).get(f"/evidence/{evidence_id}")
+        assert answer.status_code == 404 and f"{NOT_SHOWN} {evidence_id}" in answer.text, name
+    page = _client(web, "ada").get(f"/evidence/{evidence_id}").text  # an admin sees every practice
+    assert f"{OTHER} PY2020" in page and f"{TIN} PY2020" in page
+    assert "<td>link</td>" in page and "shared care compact" in page

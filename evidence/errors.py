@@ -35,6 +35,10 @@ class NotFoundError(EvidenceError):
     """A record the user named does not exist."""
 
 
+class GoneError(NotFoundError):
+    """A record that was there and is no longer handed out: withdrawn or purged (HTTP 410)."""
+
+
 class ConflictError(EvidenceError):
     """The request contradicts what is already stored (a duplicate, a held record, ...)."""
 

@@ -15,7 +15,19 @@ from evidence.support.outputs import OutputGuard
 from evidence.web import errors
 from evidence.web.jobs import JobRunner
 from evidence.web.ratelimit import SignInLimiter
-from evidence.web.routes import activity, api, api_upload, audits, health, packets, pages, records, retention, signin
+from evidence.web.routes import (
+    activity,
+    api,
+    api_upload,
+    audits,
+    evidence_pages,
+    health,
+    packets,
+    pages,
+    records,
+    retention,
+    signin,
+)
 from evidence.web.security import BodyLimit, CsrfProtection, SecurityHeaders
 from evidence.web.settings import WebSettings
 from evidence.web.templating import STATIC
@@ -39,7 +51,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         lifespan=lifespan,
         title="evidence",
         version=__version__,
-        summary="MIPS Improvement Activities evidence: the read-only REST API (Bearer tokens).",
+        summary="MIPS Improvement Activities evidence: the REST API (Bearer tokens).",
         openapi_url="/api/v1/openapi.json",
         docs_url=None,  # Swagger UI needs inline script and a CDN, which the CSP forbids: the JSON is served
         redoc_url=None,
@@ -67,6 +79,8 @@ def create_app(settings: WebSettings) -> FastAPI:
         retention.router,
         activity.router,
         api_upload.router,
+        evidence_pages.router,
+        evidence_pages.api_router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -12,6 +12,7 @@ from evidence.errors import (
     ConflictError,
     EvidenceError,
     ForbiddenError,
+    GoneError,
     InputError,
     NotFoundError,
 )
@@ -23,6 +24,7 @@ STATUS: list[tuple[type[EvidenceError], int]] = [
     (InputError, 400),
     (AuthenticationError, 401),
     (ForbiddenError, 403),
+    (GoneError, 410),  # before NotFoundError, its base
     (NotFoundError, 404),
     (ConflictError, 409),
 ]

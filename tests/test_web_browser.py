@@ -203,12 +203,14 @@ def test_the_csp_is_enforced_and_no_page_breaks_it(browser: Browser, live: Live)
     context.close()
 
 
-def test_axe_check_fails_on_a_serious_violation(page: Page) -> None:
+def test_axe_check_fails_on_a_serious_violation(browser: Browser) -> None:
     """The check itself can fail: an unlabelled field (axe's `label` rule, critical) and empty button."""
+    page = browser.new_page()  # no server needed: the page is given whole
     page.set_content('<!doctype html><html lang="en"><title>t</title><main><input><button></button></main></html>')
     with pytest.raises(AssertionError, match="serious violations") as refused:
         axe_check(page)
     assert '"label"' in str(refused.value) and '"button-name"' in str(refused.value)
+    page.context.close()
 
 
 @pytest.mark.parametrize(("on_ci", "outcome"), [(False, pytest.skip.Exception), (True, pytest.fail.Exception)])

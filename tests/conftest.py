@@ -8,7 +8,9 @@ The PostgreSQL pass runs only the tests that can reach its database. A test runs
 requests, directly or through its own fixtures, one of STORE_FIXTURES (template_home, home, app,
 dump, run; the autouse `home` every test gets does not count), or is marked
 @pytest.mark.postgresql; every other test is deselected there (pure rules, identifiers, text,
-fonts, templates, docs and layer checks: the same code on either backend). So that this rule can
+fonts, templates, docs and layer checks: the same code on either backend). The real-browser tests
+(@pytest.mark.browser) run in the SQLite pass only: they prove what a browser shows, not the backend,
+and they cost a browser launch per module. So that this rule can
 never drop a test that does reach a store, every other run fails such a test (unless sqlite_only
 skips it on PostgreSQL anyway) when it connects to a store's database (a server, or a SQLite file
 named evidence.sqlite3 as a home's is; a file the test names itself is its own) or starts a
@@ -139,16 +141,21 @@ def _requested_fixtures(item: pytest.Item) -> set[str]:
 
 
 def reaches_a_store(item: pytest.Item) -> bool:
-    """Whether the PostgreSQL pass runs this test (the rule in the module docstring)."""
+    """Whether the test can reach a store's database (the rule in the module docstring)."""
     return item.get_closest_marker("postgresql") is not None or bool(_requested_fixtures(item) & STORE_FIXTURES)
+
+
+def runs_on_postgres(item: pytest.Item) -> bool:
+    """Whether the PostgreSQL pass runs this test: it reaches a store, and is not a browser test."""
+    return reaches_a_store(item) and item.get_closest_marker("browser") is None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not ON_POSTGRES:
         return
-    kept = [item for item in items if reaches_a_store(item)]
+    kept = [item for item in items if runs_on_postgres(item)]
     if len(kept) < len(items):
-        config.hook.pytest_deselected(items=[item for item in items if not reaches_a_store(item)])
+        config.hook.pytest_deselected(items=[item for item in items if not runs_on_postgres(item)])
         items[:] = kept
 
 

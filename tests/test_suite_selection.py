@@ -63,6 +63,11 @@ def test_asks_through_a_fixture(sample) -> None:
 @pytest.mark.usefixtures("home")
 def test_asks_by_usefixtures() -> None:
     App(resolve_settings(None, None)).engine.dispose()
+
+
+@pytest.mark.browser
+def test_in_a_browser(app) -> None:
+    app.engine  # noqa: B018
 """
 
 LEFT_OUT = {
@@ -71,6 +76,7 @@ LEFT_OUT = {
     "test_starts_a_process_that_inherits_the_store",
     "test_starts_a_process_with_a_database_of_its_own",
     "test_opens_a_sqlite_file_of_its_own",
+    "test_in_a_browser",  # asks for a store, but the browser tests run in the SQLite pass only
 }
 KEPT = {"test_marked", "test_asks_for_the_app", "test_asks_through_a_fixture", "test_asks_by_usefixtures"}
 

@@ -12,6 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from evidence import __version__
 from evidence.app import App
 from evidence.web import errors
+from evidence.web.answers import Answers
 from evidence.web.ratelimit import SignInLimiter
 from evidence.web.routes import api, health, pages, signin
 from evidence.web.security import CsrfProtection, SecurityHeaders
@@ -44,6 +45,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.state.evidence = store
     app.state.web_settings = settings
     app.state.sign_in_limiter = SignInLimiter(settings.sign_in_failures, settings.sign_in_window_seconds, settings.now)
+    app.state.answers = Answers()  # the pages' reports, kept until the store changes
     errors.install(app)
     for router in (health.router, signin.router, pages.router, api.router):
         app.include_router(router)

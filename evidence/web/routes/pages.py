@@ -105,15 +105,20 @@ def missing(
     start, end = _page_of(report, page_number)
     # The CSV link drops ?page=: the download is always the whole report.
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "page"])
-    pages = {
-        "shown": report.activities[start:end],
-        "first": start + 1,
-        "last": end,
-        "previous": _page_link(request, page_number - 1) if page_number > 1 else None,
-        "next": _page_link(request, page_number + 1) if end < len(report.activities) else None,
-    }
     return page(
-        request, "missing.html", principal, report=report, tin=tin, year=year, filters=filters, query=query, **pages
+        request,
+        "missing.html",
+        principal,
+        report=report,
+        tin=tin,
+        year=year,
+        filters=filters,
+        query=query,
+        shown=report.activities[start:end],
+        first=start + 1,
+        last=end,
+        previous=_page_link(request, page_number - 1) if page_number > 1 else None,
+        next=_page_link(request, page_number + 1) if end < len(report.activities) else None,
     )
 
 

@@ -21,6 +21,7 @@ from evidence.support.text import redact_url
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from evidence.db.changes import ChangeMarker
     from evidence.store.blobstore import BlobStore
     from evidence.support.outputs import OutputGuard
 
@@ -44,6 +45,7 @@ class App:
 
     # Set by commands that only read (open_existing_only): they never create a home, database or store.
     existing_only = False
+    _changes: ChangeMarker  # made on the first change_marker() call
 
     def open_existing_only(self) -> None:
         """Open only a store that exists: a read command on a missing home or --db file creates nothing."""
@@ -257,6 +259,17 @@ class App:
         settings = self.settings
         return OutputGuard.for_store(settings.home, settings.store_dir, settings.sqlite_path)
 
+    def change_marker(self) -> str | None:
+        """A value that differs after any commit to the database by anyone (evidence.db.changes);
+        None when the backend gives none. Read it before the reads whose answer it keys."""
+        if "_changes" not in self.__dict__:
+            from evidence.db.changes import ChangeMarker
+
+            self._changes = ChangeMarker(self.engine)
+        return self._changes.current()
+
     def close(self) -> None:
+        if "_changes" in self.__dict__:
+            self._changes.close_watcher()
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -35,6 +35,12 @@ def _readable(session: Session, principal: Principal, tin: str) -> str:
     return tin
 
 
+def readable_tin(session: Session, principal: Principal, tin: str) -> str:
+    """The TIN, parsed, once the principal may read it (NotFoundError otherwise): what a front end
+    checks on every request before it shows an answer it kept (evidence.web.answers)."""
+    return _readable(session, principal, tin)
+
+
 def practices(session: Session, principal: Principal) -> list[dict[str, object]]:
     """`evidence practice list`, limited to the practices the principal sees."""
     require(principal, Permission.READ)

@@ -13,6 +13,7 @@ from evidence import __version__
 from evidence.app import App
 from evidence.support.outputs import OutputGuard
 from evidence.web import errors
+from evidence.web.answers import Answers
 from evidence.web.jobs import JobRunner
 from evidence.web.ratelimit import SignInLimiter
 from evidence.web.routes import (
@@ -59,6 +60,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.state.evidence = store
     app.state.web_settings = settings
     app.state.sign_in_limiter = SignInLimiter(settings.sign_in_failures, settings.sign_in_window_seconds, settings.now)
+    app.state.answers = Answers()  # the pages' reports, kept until the store changes
     errors.install(app)
     app.state.jobs = JobRunner(
         settings.store.home,

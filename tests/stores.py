@@ -24,6 +24,7 @@ from typing import TypeVar, cast
 from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
+from evidence.app import App
 from evidence.cli import cli
 from evidence.config import AUDIT_HEAD_FILE, DATABASE_URL_ENV, HOME_ENV
 from tests.conftest import ON_POSTGRES, SAMPLE, TEMPLATE_DATABASE, _postgres_admin, _postgres_url
@@ -96,12 +97,24 @@ def cli_in(home: Path, *args: object) -> None:
     assert result.exit_code == 0 and result.exception is None, result.output
 
 
-def sample_practice(home: Path) -> None:
-    """The bundled sample practice imported and its manifest registered, as a user would (the CLI)."""
+def sample_practice(home: Path, *, register: bool = True) -> None:
+    """The bundled sample practice imported and (by default) its manifest registered, as a user would (the CLI)."""
     cli_in(home, "import", SAMPLE / "practice.csv")
-    cli_in(home, "register", "--manifest", SAMPLE / "manifest.yaml")
+    if register:
+        cli_in(home, "register", "--manifest", SAMPLE / "manifest.yaml")
 
 
-def copy_sample_practice(home: Path) -> None:
-    """Make the test's untouched home a private copy of the sample practice (built once per process)."""
-    copy_built_store(home, "sample practice", sample_practice)
+def _sample_imported(home: Path) -> None:
+    sample_practice(home, register=False)
+
+
+def use_sample_practice(app: App, *, register: bool = True) -> None:
+    """The sample practice in the test's store: a private copy of one built once per process, or built
+    in place where the test already wrote to its store or opened its app (a copy would replace them)."""
+    home = app.settings.home
+    if "engine" in app.__dict__ or not untouched(home):
+        sample_practice(home, register=register)
+    elif register:
+        copy_built_store(home, "sample practice", sample_practice)
+    else:
+        copy_built_store(home, "sample practice, imported only", _sample_imported)

@@ -74,4 +74,4 @@ def test_open_web_gives_each_test_its_users_and_working_tokens(run, app: App) ->
         }
         assert {"000123456", OTHER} <= tins
     finally:
-        web.close()
+        next(web, None)  # the rest of open_web: closes the client and the web app's engine

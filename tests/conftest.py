@@ -266,8 +266,13 @@ def template_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         app = App(resolve_settings(home, database_url), actor="tester")
         app.engine  # noqa: B018 - creates schema and catalog
         app.close()
+    from tests import stores  # not at the top: it imports this module (as tests.conftest)
+
+    stores.BUILT_IN[:] = [home.parent]
     yield home
     if ON_POSTGRES:
+        for database in stores.built_databases():
+            _postgres_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         _postgres_admin(f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE} WITH (FORCE)")
 
 

@@ -12,16 +12,15 @@ from evidence.cli import cli
 from evidence.cli import output as output_module
 from evidence.cli.output import render_table
 from evidence.records.missing import missing_report
-from tests.conftest import SAMPLE
+from tests.stores import use_sample_practice
 
 TIN = "000123456"
 OPEN_2019 = ("audit", "open", "--tin", TIN, "--year", "2019", "--received", "2024-11-20")
 
 
 @pytest.fixture
-def sample(run) -> None:  # type: ignore[no-untyped-def]
-    run("import", SAMPLE / "practice.csv")
-    run("register", "--manifest", SAMPLE / "manifest.yaml")
+def sample(app) -> None:  # type: ignore[no-untyped-def]
+    use_sample_practice(app)  # tests/stores.py: a copy of one built once
 
 
 def _actions(run) -> list[str]:  # type: ignore[no-untyped-def]

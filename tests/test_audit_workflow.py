@@ -20,7 +20,7 @@ from evidence.records.missing import missing_report
 from evidence.retention.policy import add_hold, held_attestations, hold_digests, release_hold
 from evidence.retention.policy import digests_to_release as hold_release_digests
 from tests import factories
-from tests.conftest import SAMPLE
+from tests.stores import use_sample_practice
 
 RECEIVED = date(2024, 11, 20)
 
@@ -192,9 +192,8 @@ def test_a_requested_activity_deleted_since_shows_as_no_longer_attested(app: App
 
 
 @pytest.fixture
-def registered(run) -> None:  # type: ignore[no-untyped-def]
-    run("import", SAMPLE / "practice.csv")
-    run("register", "--manifest", SAMPLE / "manifest.yaml")
+def registered(app: App) -> None:
+    use_sample_practice(app)  # tests/stores.py: a copy of one built once
 
 
 def test_the_store_hold_follows_the_audit_and_spares_what_others_still_hold(app: App, registered: None) -> None:

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from evidence.app import App
 from evidence.cli import cli
 from tests.conftest import REPO, SAMPLE, sqlite_only
+from tests.stores import use_sample_practice
 
 pytestmark = sqlite_only  # backup of PostgreSQL runs pg_dump; restore writes the SQLite file
 
@@ -38,9 +40,8 @@ def stored(home: Path) -> set[str]:
 
 
 @pytest.fixture
-def filled(run, home: Path) -> Path:
-    run("import", SAMPLE / "practice.csv")
-    run("register", "--manifest", SAMPLE / "manifest.yaml")
+def filled(app: App, home: Path) -> Path:
+    use_sample_practice(app)  # tests/stores.py: a copy of one built once
     return home
 
 

@@ -14,6 +14,7 @@ import pytest
 from evidence import __version__
 from evidence.cli import COMMANDS, cli
 from tests.conftest import sqlite_only
+from tests.stores import use_sample_practice
 
 
 def _walk(group: click.Group, ctx: click.Context, prefix: tuple[str, ...] = ()):
@@ -200,11 +201,8 @@ def test_catalog_show_gives_items_and_rule(run) -> None:
 
 
 @pytest.fixture
-def sample(run):
-    from tests.conftest import SAMPLE
-
-    run("import", SAMPLE / "practice.csv")
-    run("register", "--manifest", SAMPLE / "manifest.yaml")
+def sample(app):
+    use_sample_practice(app)  # tests/stores.py: a copy of one built once
 
 
 @pytest.mark.parametrize(

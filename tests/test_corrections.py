@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from evidence.errors import InputError
-from tests.conftest import SAMPLE
+from tests.stores import use_sample_practice
 
 # Whole report lines are matched: a terminal wide enough that none wraps (tables fit $COLUMNS).
 pytestmark = pytest.mark.usefixtures("wide")
@@ -23,9 +23,8 @@ ESC, RLO = "\x1b", "\u202e"
 
 
 @pytest.fixture
-def sample(run):
-    run("import", SAMPLE / "practice.csv")
-    run("register", "--manifest", SAMPLE / "manifest.yaml")
+def sample(app):
+    use_sample_practice(app)  # tests/stores.py: a copy of one built once
 
 
 def _attestation(app, year: int, activity: str) -> int:

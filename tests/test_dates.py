@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE
+from tests.stores import use_sample_practice
 
 # Whole report lines are matched: a terminal wide enough that none wraps (tables fit $COLUMNS).
 pytestmark = pytest.mark.usefixtures("wide")
@@ -20,8 +20,8 @@ CC9 = ("--tin", TIN, "--year", "2020", "--activity", "IA_CC_9", "--item", "1")  
 
 
 @pytest.fixture
-def sample(run):
-    run("import", SAMPLE / "practice.csv")
+def sample(app):
+    use_sample_practice(app, register=False)  # tests/stores.py: a copy of one built once
 
 
 def _file(tmp_path: Path, name: str, text: str = "content\n", mtime: int | None = None) -> Path:

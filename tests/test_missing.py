@@ -12,14 +12,14 @@ from sqlalchemy import event
 
 from evidence.records.missing import missing_report
 from tests.conftest import SAMPLE
+from tests.stores import use_sample_practice
 
 TIN = "000123456"
 
 
 @pytest.fixture
-def sample(run):
-    run("import", SAMPLE / "practice.csv")
-    run("register", "--manifest", SAMPLE / "manifest.yaml")
+def sample(app):
+    use_sample_practice(app)  # tests/stores.py: a copy of one built once
 
 
 def _report(run, *args: str) -> dict:

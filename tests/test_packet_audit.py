@@ -20,6 +20,7 @@ from pypdf import PdfReader
 from evidence.errors import InputError
 from evidence.packet.content import AuditAnchor, check_generated_at
 from tests.conftest import GENERATED_AT, SAMPLE
+from tests.stores import use_sample_practice
 
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset will be required:DeprecationWarning")
 
@@ -30,9 +31,8 @@ Run = Callable[..., Result]
 
 
 @pytest.fixture
-def sample(run: Run) -> None:
-    run("import", SAMPLE / "practice.csv")
-    run("register", "--manifest", SAMPLE / "manifest.yaml")
+def sample(app) -> None:
+    use_sample_practice(app)  # tests/stores.py: a copy of one built once
 
 
 def events(run: Run) -> list[dict[str, Any]]:

@@ -12,13 +12,14 @@ from sqlalchemy import func, select
 
 from evidence.db.models import Blob, Evidence, EvidenceLink
 from tests.conftest import SAMPLE
+from tests.stores import use_sample_practice
 
 TIN = "000123456"
 
 
 @pytest.fixture
-def sample(run):
-    run("import", SAMPLE / "practice.csv")
+def sample(app):
+    use_sample_practice(app, register=False)  # tests/stores.py: a copy of one built once
 
 
 def _count(app, model) -> int:

@@ -20,8 +20,10 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from evidence.app import App
 from tests.conftest import GENERATED_AT, ON_POSTGRES, REPO, SAMPLE
 from tests.listener import Listener
+from tests.stores import use_sample_practice
 
 TIN = "000123456"
 PATIENT_FILE = "jane-doe-1961-03-14-colonoscopy-consent.pdf"
@@ -30,9 +32,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset will be required
 
 
 @pytest.fixture
-def sample(run) -> None:
-    run("import", SAMPLE / "practice.csv")
-    run("register", "--manifest", SAMPLE / "manifest.yaml")
+def sample(app: App) -> None:
+    use_sample_practice(app)  # tests/stores.py: a copy of one built once
 
 
 @contextmanager

@@ -5,16 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from evidence.access import passwords
 from evidence.access.tokens import create_token
 from evidence.access.users import add_user
 from evidence.app import App
+from evidence.config import resolve_settings
 from evidence.web.app import create_app
 from evidence.web.settings import WebSettings
 from tests.access_helpers import PASSWORD
 from tests.conftest import SAMPLE
+from tests.stores import cli_in, copy_built_store, sample_practice, untouched
 
 TIN = "000123456"  # the sample practice
 OTHER = "000222333"  # a second practice, with a hostile name
@@ -61,16 +65,43 @@ def sign_in(client: TestClient, name: str, password: str = PASSWORD, next_path: 
     )
 
 
-def open_web(run, app: App) -> Iterator[Web]:
-    """The sample practice, a hostile-named second one, a user and a token of each kind, and the app."""
-    run("import", SAMPLE / "practice.csv")
-    run("register", "--manifest", SAMPLE / "manifest.yaml")
-    run("practice", "add", OTHER, "--name", HOSTILE)
+def _add_people(app: App) -> dict[str, str]:
+    """A user and a token of each kind in USERS: the tokens' secrets by user name."""
     tokens = {}
     with app.write() as session:
         for name, (role, tins) in USERS.items():
             add_user(session, name, role, PASSWORD, practices=tins, actor="tester")
             tokens[name] = create_token(session, f"{name}-token", role, practices=tins, actor="tester")[1]
+    return tokens
+
+
+def _web_store(home: Path) -> dict[str, str]:
+    sample_practice(home)
+    cli_in(home, "practice", "add", OTHER, "--name", HOSTILE)
+    app = App(resolve_settings(home, None), actor="tester")
+    try:
+        return _add_people(app)
+    finally:
+        app.close()
+
+
+def open_web(run, app: App, *, copy: bool = True) -> Iterator[Web]:
+    """The sample practice, a hostile-named second one, a user and a token of each kind, and the app.
+
+    The store is built once per process and each test gets a private copy of it (tests/conftest.py
+    copy_built_store), while the test's home is untouched and its app not yet open; otherwise, or
+    with copy=False, it is built in the test's own store. The passwords are hashed with the hasher
+    in effect (cheap_argon2 or the shipped one): each hasher's store is built apart.
+    """
+    if copy and "engine" not in app.__dict__ and untouched(app.settings.home):
+        hasher = passwords.HASHER
+        key = ("web", type(hasher), hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.hash_len)
+        tokens = dict(copy_built_store(app.settings.home, key, _web_store))
+    else:
+        run("import", SAMPLE / "practice.csv")
+        run("register", "--manifest", SAMPLE / "manifest.yaml")
+        run("practice", "add", OTHER, "--name", HOSTILE)
+        tokens = _add_people(app)
     clock = Clock()
     settings = WebSettings(store=app.settings, secret_key="k" * 64, now=clock)
     client = TestClient(create_app(settings), base_url="http://testserver", follow_redirects=False)

@@ -59,3 +59,21 @@ def test_serve_refuses_a_store_that_does_not_exist(run, tmp_path: Path) -> None:
 @pytest.mark.parametrize("port", ["0", "70000", "http"])
 def test_serve_refuses_a_bad_port(run, port: str) -> None:
     assert "Invalid value for '--port'" in run("serve", "--port", port, expect=2).output
+
+
+def test_serve_refuses_a_port_in_use_in_one_line(run) -> None:
+    run("init")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = run("serve", "--port", str(port), expect=1)
+    assert result.output.strip() == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0x", "no such host.invalid"])
+def test_serve_refuses_a_host_it_cannot_listen_on_in_one_line(run, host: str) -> None:
+    run("init")
+    result = run("serve", "--host", host, "--port", str(_free_port()), expect=1)
+    assert result.output.startswith(f"Error: --host '{host}' is not an address this machine can listen on")
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1

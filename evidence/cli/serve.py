@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 import click
 
 from evidence.app import App
 from evidence.cli.params import read_only
+from evidence.errors import InputError
 from evidence.web.settings import DEFAULT_MAX_UPLOAD_MB
 
 
@@ -35,7 +38,7 @@ from evidence.web.settings import DEFAULT_MAX_UPLOAD_MB
 @read_only
 @click.pass_obj
 def serve(app: App, host: str, port: int, behind_tls: bool, forwarded_allow_ips: str, max_upload_mb: int) -> None:
-    """Serve the web app: sign-in, practice dashboards, missing documentation, the REST API.
+    """Serve the web app: dashboards, uploads, corrections, packets, retention, the REST API.
 
     Uses the same home, database and store settings as every command, and only a store that
     exists. Users sign in with the names and passwords of `evidence user add`; API clients
@@ -52,10 +55,11 @@ def serve(app: App, host: str, port: int, behind_tls: bool, forwarded_allow_ips:
     from evidence.web.settings import web_settings
 
     app.require_existing_store()
+    listener = _listen(host, port)  # a bad address or a port in use is one line, before the app opens
     web = create_app(web_settings(app.settings, behind_tls=behind_tls, max_upload_mb=max_upload_mb))
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Serving evidence at http://{shown}:{port}/ (Ctrl+C stops)", err=False)
-    uvicorn.run(
+    config = uvicorn.Config(
         web,
         host=host,
         port=port,
@@ -64,3 +68,23 @@ def serve(app: App, host: str, port: int, behind_tls: bool, forwarded_allow_ips:
         server_header=False,
         log_level="info",
     )
+    with listener:
+        uvicorn.Server(config).run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket on host:port, or InputError naming what is wrong with them."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise InputError(f"--host {host[:80]!r} is not an address this machine can listen on ({exc})") from None
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError as exc:
+        listener.close()
+        raise InputError(f"cannot listen on {host[:80]}:{port}: {exc.strerror or exc}") from None
+    listener.set_inheritable(True)
+    return listener

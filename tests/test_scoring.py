@@ -320,3 +320,21 @@ def test_table_output_explains_each_activity(run, app) -> None:
         "Category score: 50% documented -> 7.5 of 15 final-score points (claimed: 100% -> 15 of 15",
     ]:
         assert expected in output, expected
+
+
+def test_the_dashboard_score_made_from_its_own_report_equals_the_score_made_alone(app) -> None:
+    """The dashboard makes the year's report once and scores from its group rows: the same answer."""
+    from evidence.records.dashboard import dashboard
+    from evidence.records.missing import missing_report
+    from evidence.rules.scoring import score
+    from tests.stores import use_sample_practice
+
+    use_sample_practice(app)
+    with app.read() as session:
+        years = sorted({a.year for a in missing_report(session, tin="000123456").activities})
+        assert len(years) >= 3
+        for year in years:
+            board = dashboard(session, "000123456", year, as_of=date(2026, 12, 1))
+            assert board.score == score(session, "000123456", year), year
+        with pytest.raises(ValueError, match="another practice or year"):
+            score(session, "000123456", years[0], report=missing_report(session, tin="000123456", year=years[1]))

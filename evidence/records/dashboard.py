@@ -35,14 +35,15 @@ class Dashboard:
 def dashboard(session: Session, tin: str, year: int | str, *, as_of: date) -> Dashboard:
     tin, year = parse_tin(tin), parse_year(year)
     practice = require_known_tin(session, tin)
+    report = missing_report(session, tin=tin, year=year)  # made once: the score reads its group rows
     upcoming = [d for d in deadlines(session, as_of=as_of, tin=tin) if d.day is not None and d.day >= as_of]
     return Dashboard(
         tin=tin,
         practice_name=practice.name,
         year=year,
         as_of=as_of,
-        score=score(session, tin, year),
-        report=missing_report(session, tin=tin, year=year),
+        score=score(session, tin, year, report=report),
+        report=report,
         next_deadline=upcoming[0] if upcoming else None,
         open_audits=[a for a in list_audits(session, open_only=True, tin=tin) if a.year == year],
     )

@@ -15,7 +15,7 @@ from fractions import Fraction
 from sqlalchemy.orm import Session
 
 from evidence.catalog.store import activity_sort_key
-from evidence.records.missing import ActivityStatus, missing_report
+from evidence.records.missing import ActivityStatus, MissingReport, missing_report
 from evidence.records.reporting import YearFacts, year_facts
 from evidence.rules import cms as rules
 from evidence.rules.status import ReportingEntity, SpecialStatus, reporting_entity, statuses_of
@@ -100,7 +100,11 @@ class ScoreReport:
         return rules.final_score_points(self.year, self.documented_raw_points, self.apm.kind, self.program.program)
 
 
-def score(session: Session, tin: str, year: int | str, npi: str | None = None) -> ScoreReport:
+def score(
+    session: Session, tin: str, year: int | str, npi: str | None = None, *, report: MissingReport | None = None
+) -> ScoreReport:
+    """The score of the TIN (or the NPI) for the year. `report`: the year's whole missing report of
+    that TIN, already made (the dashboard shows both), so it is not made again."""
     entity = reporting_entity(session, tin, year, npi)
     year = entity.year
     facts = year_facts(session, entity.practice.tin, year, entity.clinician.npi if entity.clinician else None)
@@ -108,7 +112,7 @@ def score(session: Session, tin: str, year: int | str, npi: str | None = None) -
     applying = [s for s in statuses_of(entity).at_level() if s.applies]
     special = rules.has_ia_special_status(year, (s.status for s in applying))
     activities = sorted(
-        (_score_activity(year, a, applying, special, mvp) for a in _attestations(session, entity)),
+        (_score_activity(year, a, applying, special, mvp) for a in _attestations(session, entity, report)),
         key=lambda a: activity_sort_key(a.activity_id),
     )
     practice = entity.practice
@@ -150,10 +154,13 @@ def _program(year: int, facts: YearFacts, mvp: bool) -> ProgramFacts:
     return ProgramFacts(facts.program, facts.status.program_name, facts.source, requirement, tuple(facts.problems()))
 
 
-def _attestations(session: Session, entity: ReportingEntity) -> list[ActivityStatus]:
+def _attestations(session: Session, entity: ReportingEntity, report: MissingReport | None) -> list[ActivityStatus]:
     """The group's attestations for a group score; the NPI's own for an individual score."""
     npi = entity.clinician.npi if entity.clinician else None
-    report = missing_report(session, tin=entity.practice.tin, year=entity.year, npi=npi, group=npi is None)
+    if report is None:
+        report = missing_report(session, tin=entity.practice.tin, year=entity.year, npi=npi, group=npi is None)
+    elif any(a.tin != entity.practice.tin or a.year != entity.year for a in report.activities):
+        raise ValueError("the report given to score() is of another practice or year")
     return [a for a in report.activities if a.npi == npi]
 
 

@@ -341,6 +341,18 @@ def test_log_shows_the_chain_broken_after_an_event_is_edited(web: Web, app: App)
     assert "BROKEN:" in html and "event #3 was altered" in html and "Intact:" not in html
 
 
+def test_the_kept_chain_check_is_made_again_when_the_head_mirror_changes(web: Web, app: App) -> None:
+    client = _signed_in(web, "vic")
+    assert "Intact:" in client.get("/log").text
+    computed = web.client.app.state.answers.computed
+    assert "Intact:" in client.get("/log").text  # nothing changed: the check is kept
+    assert web.client.app.state.answers.computed == computed
+    mirror = app.settings.home / "audit-head"
+    mirror.write_text("1 " + "0" * 64 + "\n")  # cut back to event 1, the database untouched
+    html = client.get("/log").text
+    assert "BROKEN:" in html and "Intact:" not in html
+
+
 # --- Deadlines -----------------------------------------------------------------------------------
 
 

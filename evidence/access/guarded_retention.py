@@ -19,7 +19,7 @@ from evidence.db.models import LegalHold
 from evidence.errors import InputError, NotFoundError
 from evidence.records.practices import require_known_tin
 from evidence.retention import policy
-from evidence.retention.audit import ChainCheck, verify_chain
+from evidence.retention.audit import ChainCheck, head_file_facts, verify_chain
 from evidence.retention.deadlines import Deadline, deadlines, soonest_first
 from evidence.retention.ics import deadlines_ics
 from evidence.retention.log_view import ACCESS_ACTIONS, EventFilter, EventPage, event_actions, event_page
@@ -223,6 +223,11 @@ def verify_log(
     """`evidence log verify` (without checkpoint files): the chain, its head, the mirror, stored checkpoints."""
     require(principal, Permission.READ)
     return verify_chain(session, home, trusted_key=trusted_key)
+
+
+def verify_log_question(home: Path) -> tuple[object, ...]:
+    """What a kept `verify_log` answer depends on besides the database: the audit-head mirror file."""
+    return ("log.verify", head_file_facts(home))
 
 
 def deadline_rows(session: Session, principal: Principal, *, as_of: date, tin: str | None = None) -> list[Deadline]:

@@ -248,6 +248,16 @@ class DamagedHeadFile(Exception):
     pass
 
 
+def head_file_facts(home: Path) -> tuple[int, int, int] | None:
+    """The mirror's inode, size and modification time (None when there is none): a chain check kept
+    by a front end is made again when these or the database change."""
+    try:
+        info = (home / HEAD_FILE).lstat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
 def read_head_file(home: Path) -> HeadFile | None:
     """The mirror, or None when there is none; DamagedHeadFile when it is not one."""
     path = home / HEAD_FILE

@@ -140,17 +140,27 @@ def test_unlink_removes_the_link_and_the_event_keeps_it(run, app, sample) -> Non
     _intact(run)
 
 
-def test_a_legal_hold_freezes_unlink_and_deletions(run, app, dump, sample) -> None:
+def test_a_legal_hold_freezes_unlink_withdraw_and_deletions(run, app, dump, sample) -> None:
     run("hold", "add", "--tin", TIN, "--year", "2020", "--reason", "CMS audit")
     (link,) = _links(run, 6)
     attestation = _attestation(app, 2020, "IA_CC_9")
     participation = json.loads(run("participation", "list", "--tin", TIN, "--format", "json").output)[0]["id"]
     before = dump()
     for args in (("unlink", link["link_id"]), ("attestation", "delete", attestation, "--unlink"),
-                 ("participation", "delete", participation)):  # fmt: skip
+                 ("participation", "delete", participation), ("withdraw", 6)):  # fmt: skip
         out = run(*args, "--reason", "x", expect=1).output
         assert f"{TIN} PY2020 is under legal hold #1; release the hold first" in out and out.count("\n") == 1
     assert dump() == before
+
+
+def test_an_open_audit_freezes_withdraw_until_it_is_closed(run, dump, sample) -> None:
+    run("audit", "open", "--tin", TIN, "--year", "2020", "--received", "2024-11-20")
+    before = dump()
+    out = run("withdraw", 6, "--reason", "wrong file", expect=1).output
+    assert out.startswith(f"Error: cannot withdraw evidence 6: {TIN} PY2020 is under open audit #1;") and out.count("\n") == 1
+    assert dump() == before
+    run("audit", "close", "1", "--outcome", "passed")
+    assert "withdrawn" in run("withdraw", 6, "--reason", "wrong file").output
 
 
 # --- attestations ------------------------------------------------------------------------------

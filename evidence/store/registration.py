@@ -37,6 +37,7 @@ from evidence.db.engine import translated_errors
 from evidence.db.models import Attestation, Blob, Clinician, Evidence, EvidenceLink, Participation, Tombstone
 from evidence.db.types import utcnow
 from evidence.errors import ConflictError, EvidenceError, InputError, NotFoundError
+from evidence.records.corrections import refuse_if_held
 from evidence.records.practices import Lookup, find_attestation
 from evidence.retention import audit
 from evidence.retention.policy import held_attestations, retention_years
@@ -860,6 +861,10 @@ def withdraw(session: Session, evidence_id: int, reason: str, *, actor: str) -> 
         raise NotFoundError(f"no evidence with id {evidence_id}")
     if evidence.withdrawn_at is not None:
         raise InputError(f"evidence {evidence_id} was already withdrawn on {evidence.withdrawn_at:%Y-%m-%d}")
+    # Withdrawing takes the file out of what the practice shows CMS: frozen, as unlinking is, while
+    # a legal hold or an open audit covers any practice-year it documents.
+    for attestation in {link.attestation_id: link.attestation for link in evidence.links}.values():
+        refuse_if_held(session, attestation, f"withdraw evidence {evidence_id}")
     evidence.withdrawn_at, evidence.withdrawn_by, evidence.withdrawal_reason = utcnow(), actor, reason
     session.flush()
     audit.record(session, actor, "withdraw", f"evidence {evidence.id} withdrawn: {reason}",

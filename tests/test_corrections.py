@@ -157,7 +157,10 @@ def test_an_open_audit_freezes_withdraw_until_it_is_closed(run, dump, sample) ->
     run("audit", "open", "--tin", TIN, "--year", "2020", "--received", "2024-11-20")
     before = dump()
     out = run("withdraw", 6, "--reason", "wrong file", expect=1).output
-    assert out.startswith(f"Error: cannot withdraw evidence 6: {TIN} PY2020 is under open audit #1;") and out.count("\n") == 1
+    assert (
+        out.startswith(f"Error: cannot withdraw evidence 6: {TIN} PY2020 is under open audit #1;")
+        and out.count("\n") == 1
+    )
     assert dump() == before
     run("audit", "close", "1", "--outcome", "passed")
     assert "withdrawn" in run("withdraw", 6, "--reason", "wrong file").output

@@ -9,6 +9,7 @@ CI=true they fail instead (as the CMS reference tests do without ../shared).
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -179,19 +180,19 @@ def sign_out(page: Page) -> None:
         page.get_by_role("button", name="Sign out").click()
 
 
-def download(page: Page, link_name: str) -> bytes:
-    """Follow a download link by its accessible name; the bytes the browser saved."""
+def download(page: Page, link_name: str | re.Pattern[str]) -> bytes:
+    """Follow a download link by its accessible name (or a pattern of it); the bytes the browser saved."""
     with page.expect_download() as event:
         page.get_by_role("link", name=link_name).click()
     path = event.value.path()
     return Path(path).read_bytes()
 
 
-def upload(page: Page, files: Sequence[Path], *, label: str = "Files", submit: str = "Upload") -> None:
-    """Choose files in the file input named by its label, then press the submit button by its name.
-
-    For the activity page's upload form (built in parallel; the lead adds its flow at merge): pass
-    that form's label and button text if they differ from these."""
+def upload(
+    page: Page, files: Sequence[Path], *, label: str = "Drop files here, or choose them", submit: str = "Upload"
+) -> None:
+    """Choose files in the file input named by its label (the activity page's, by default: a label's
+    start is enough), then press the submit button by its name."""
     page.get_by_label(label).set_input_files([str(f) for f in files])
     with page.expect_navigation():
         page.get_by_role("button", name=submit).click()

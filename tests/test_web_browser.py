@@ -7,9 +7,11 @@ arrive, escaping as rendered, the CSP enforced, and no serious accessibility vio
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -29,6 +31,7 @@ from tests.browser_helpers import (
     served_web,
     sign_in,
     sign_out,
+    upload,
 )
 from tests.web_helpers import HOSTILE, OTHER, TIN
 
@@ -221,3 +224,62 @@ def test_without_chromium_the_browser_tests_skip_except_on_ci(
     monkeypatch.setattr(browser_helpers, "ON_CI", on_ci)
     with pytest.raises(outcome, match="no-chromium not found: install Debian's chromium package"):
         require_browser()
+
+
+def test_an_officer_documents_an_activity_corrects_a_date_and_downloads_the_packet(
+    page: Page, run, tmp_path: Path
+) -> None:
+    """The issue's flow end to end, with axe-core once on each page it meets: IA_CC_9 of PY2020 lacks
+    item 2; two files uploaded through the file input make it complete, on its page and the dashboard."""
+    activity_url = f"/activity?tin={TIN}&year=2020&activity=IA_CC_9"
+    files = [tmp_path / "care-plan-shared-a.txt", tmp_path / "care-plan-shared-b.txt"]
+    for n, f in enumerate(files):
+        f.write_text(f"care plan shared with patient {n}\n")
+    sign_in(page, "olga", check=False)
+    page.goto(activity_url)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("IA_CC_9")
+    state = page.get_by_role("paragraph").filter(has_text="Documentation (rule")
+    expect(state).to_contain_text("incomplete")
+    axe_check(page)
+    page.get_by_label("2) Care plan shared with patient or caregiver").first.check()
+    page.get_by_label("Effective date").fill("2020-06-15")
+    upload(page, files)
+    assert page.url.endswith(activity_url.removeprefix("/")) or "activity=IA_CC_9" in page.url
+    expect(state).to_contain_text("complete")
+    expect(state).not_to_contain_text("incomplete")
+    for f in files:
+        expect(page.get_by_role("link", name=f.name)).to_have_count(1)
+    page.goto(f"/dashboard?tin={TIN}&year=2020")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=re.compile("IA_CC_9")))
+    expect(row.get_by_role("cell").nth(3)).to_have_text("complete")
+
+    # One file's evidence page: correct its date, with a reason; the facts and the history show it.
+    page.goto(activity_url)
+    with page.expect_navigation():
+        page.get_by_role("link", name=files[0].name).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(files[0].name)
+    axe_check(page)
+    edit = page.get_by_role("group", name=re.compile("Edit the effective date"))
+    edit.get_by_label("Effective date (one day, YYYY-MM-DD)").fill("2020-06-20")
+    edit.get_by_label("Reason").fill("the shared copy is dated June 20")
+    with page.expect_navigation():
+        edit.get_by_role("button", name="Save the correction").click()
+    facts = page.get_by_role("table", name="The file and its registration")
+    expect(facts.get_by_role("row").filter(has_text="Effective")).to_contain_text("2020-06-20")
+    history = page.get_by_role("table", name=re.compile("Events of the audit trail"))
+    expect(history.get_by_role("row").filter(has_text="the shared copy is dated June 20")).to_have_count(1)
+
+    # The packet: started on its page, made in the background; the job page refreshes itself until done.
+    page.goto(f"/packet?tin={TIN}&year=2020")
+    axe_check(page)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Make the packet").click()
+    assert "/packet/jobs/" in page.url
+    done = page.get_by_role("status").filter(has_text="Done:")
+    expect(done).to_be_visible(timeout=60_000)  # no click: the page's own <meta refresh> brings it
+    axe_check(page)
+    pages = int(re.search(r"(\d+) pages", done.inner_text())[1])  # type: ignore[index]
+    pdf = download(page, re.compile(r"\.pdf$"))
+    from pypdf import PdfReader
+
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == pages

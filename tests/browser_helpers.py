@@ -203,3 +203,24 @@ def screenshot(page: Page, target: Path) -> None:
     page.set_viewport_size({"width": WIDTH, "height": 800})
     target.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(target), full_page=True)
+
+
+def tab_through(page: Page) -> list[str]:
+    """Press Tab from the top of the page over every control it reaches (until the focus wraps
+    round); each focused control must show an outline. The controls reached, in order."""
+    reached: list[str] = []
+    page.locator("body").focus()
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    focusable = page.locator("a[href], button, input:not([type=hidden]), select, textarea, summary").count()
+    for _ in range(focusable):
+        page.keyboard.press("Tab")
+        shown = page.evaluate(
+            """() => { const e = document.activeElement; const s = getComputedStyle(e);
+                 return [e.outerHTML.slice(0, 80), s.outlineStyle, s.outlineWidth]; }"""
+        )
+        html, style, width = shown
+        if html.startswith("<body"):
+            break
+        assert style != "none" and width != "0px", f"no visible focus on {html} at {page.url}"
+        reached.append(html)
+    return reached

@@ -31,6 +31,7 @@ from tests.browser_helpers import (
     served_web,
     sign_in,
     sign_out,
+    tab_through,
     upload,
 )
 from tests.web_helpers import HOSTILE, OTHER, TIN
@@ -155,33 +156,56 @@ def test_a_viewer_sees_no_purge_control_and_a_post_without_the_csrf_token_is_403
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()  # still signed in: nothing happened
 
 
-def test_follow_up_retention_purge_is_an_admins_button_and_a_viewers_post_is_403(browser: Browser, live: Live) -> None:
-    """For the lead at merge: /retention is built on another branch. Until it is here this test
-    is an expected failure (xfail) at its first step; once the page exists it runs in full."""
+def test_purge_is_an_admins_button_after_a_preview_and_a_viewers_post_is_403(browser: Browser, live: Live) -> None:
+    """PY2019 of the sample has passed its window (as of the real day): the admin's preview offers
+    the purge; the viewer sees no purge control and posting the admin's form anyway is refused."""
     admin = live.context(browser).new_page()
-    sign_in(admin, "ada")
-    response = admin.goto("/retention")
-    if response is None or response.status == 404:
-        pytest.xfail("/retention is not on this branch yet (another engineer's page): enabled when it is merged")
+    sign_in(admin, "ada", check=False)
+    admin.goto("/retention")
     axe_check(admin)
-    purge_button = admin.get_by_role("button", name=re.compile("purge", re.IGNORECASE)).first
+    with admin.expect_navigation():
+        admin.get_by_role("link", name="Preview purge").click()
+    axe_check(admin)
+    purge_button = admin.get_by_role("button", name=f"Purge {TIN}")
     expect(purge_button).to_be_visible()
-    form = purge_button.locator("xpath=ancestor::form")
-    action = form.get_attribute("action") or "/retention"
-    fields = {
-        name: form.locator(f'[name="{name}"]').first.input_value()
-        for name in form.locator("[name]").evaluate_all("els => els.map(e => e.name)")
-        if name
-    }
+    form = admin.locator("form.purge-confirm")
+    action = form.get_attribute("action")
+    assert action == "/retention/purge"
+    fields = {name: form.locator(f'[name="{name}"]').input_value() for name in ("tin", "plan")}
+    admin.context.close()
 
     viewer = live.context(browser).new_page()
-    sign_in(viewer, "vic")
+    sign_in(viewer, "vic", check=False)
     viewer.goto("/retention")
-    axe_check(viewer)
-    expect(viewer.get_by_role("button", name=re.compile("purge", re.IGNORECASE))).to_have_count(0)
+    purge = re.compile("purge", re.IGNORECASE)
+    expect(viewer.get_by_role("heading", level=1)).to_have_text("Retention and legal holds")
+    expect(viewer.get_by_role("button", name=purge)).to_have_count(0)
+    expect(viewer.get_by_role("link", name=purge)).to_have_count(0)
     token = viewer.locator('input[name="csrf_token"]').first.input_value()
-    answer = viewer.request.post(action, form={**fields, "csrf_token": token}, max_redirects=0)
+    answer = viewer.request.post(action, form={**fields, "confirm_tin": TIN, "csrf_token": token}, max_redirects=0)
     assert answer.status == 403
+    viewer.reload()
+    expect(viewer.get_by_role("table", name=re.compile("retention window")).get_by_text("PY2019")).to_have_count(1)
+    viewer.context.close()
+
+
+def test_every_other_page_passes_axe_core(page: Page, run) -> None:
+    """The pages no flow above visits, once each, as an admin (who sees every control)."""
+    run("audit", "open", "--tin", TIN, "--year", "2020", "--received", "2026-11-20", "--reference", "DVA-2020-7")
+    sign_in(page, "ada", check=False)
+    for path, heading in (
+        (f"/evidence?tin={TIN}&year=2020", "Evidence"),
+        (f"/audits?tin={TIN}", "audit"),
+        ("/audits/1", "DVA-2020-7"),
+        ("/records", "Records"),
+        (f"/records?tin={TIN}", TIN),
+        ("/log", "log"),
+        ("/deadlines", "Deadlines"),
+    ):
+        response = page.goto(path)
+        assert response is not None and response.status == 200, path
+        expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile(heading, re.IGNORECASE))
+        axe_check(page)
 
 
 def test_the_csp_is_enforced_and_no_page_breaks_it(browser: Browser, live: Live) -> None:
@@ -241,6 +265,8 @@ def test_an_officer_documents_an_activity_corrects_a_date_and_downloads_the_pack
     state = page.get_by_role("paragraph").filter(has_text="Documentation (rule")
     expect(state).to_contain_text("incomplete")
     axe_check(page)
+    reached = tab_through(page)  # the skip link first, then every link and control, each with its outline
+    assert reached[0].startswith('<a class="skip"') and any('type="file"' in html for html in reached)
     page.get_by_label("2) Care plan shared with patient or caregiver").first.check()
     page.get_by_label("Effective date").fill("2020-06-15")
     upload(page, files)

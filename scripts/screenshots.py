@@ -1,4 +1,4 @@
-"""Refresh docs/images/dashboard.png (and activity.png, once the activity page exists) from the demo store.
+"""Refresh docs/images/dashboard.png, activity.png, evidence.png and retention.png from the demo store.
 
     python3 scripts/screenshots.py      # needs /usr/bin/chromium (Debian) and playwright (the test extra)
 
@@ -23,6 +23,8 @@ USER, PASSWORD = "screenshots", secrets.token_urlsafe(24)
 PAGES = {
     "dashboard.png": f"/dashboard?tin={TIN}&year={YEAR}",
     "activity.png": f"/activity?tin={TIN}&year={YEAR}&activity={ACTIVITY}",
+    "evidence.png": "/evidence/1",  # the demo's first registered file
+    "retention.png": "/retention",
 }
 
 

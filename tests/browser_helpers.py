@@ -9,6 +9,7 @@ CI=true they fail instead (as the CMS reference tests do without ../shared).
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -179,19 +180,19 @@ def sign_out(page: Page) -> None:
         page.get_by_role("button", name="Sign out").click()
 
 
-def download(page: Page, link_name: str) -> bytes:
-    """Follow a download link by its accessible name; the bytes the browser saved."""
+def download(page: Page, link_name: str | re.Pattern[str]) -> bytes:
+    """Follow a download link by its accessible name (or a pattern of it); the bytes the browser saved."""
     with page.expect_download() as event:
         page.get_by_role("link", name=link_name).click()
     path = event.value.path()
     return Path(path).read_bytes()
 
 
-def upload(page: Page, files: Sequence[Path], *, label: str = "Files", submit: str = "Upload") -> None:
-    """Choose files in the file input named by its label, then press the submit button by its name.
-
-    For the activity page's upload form (built in parallel; the lead adds its flow at merge): pass
-    that form's label and button text if they differ from these."""
+def upload(
+    page: Page, files: Sequence[Path], *, label: str = "Drop files here, or choose them", submit: str = "Upload"
+) -> None:
+    """Choose files in the file input named by its label (the activity page's, by default: a label's
+    start is enough), then press the submit button by its name."""
     page.get_by_label(label).set_input_files([str(f) for f in files])
     with page.expect_navigation():
         page.get_by_role("button", name=submit).click()
@@ -202,3 +203,24 @@ def screenshot(page: Page, target: Path) -> None:
     page.set_viewport_size({"width": WIDTH, "height": 800})
     target.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(target), full_page=True)
+
+
+def tab_through(page: Page) -> list[str]:
+    """Press Tab from the top of the page over every control it reaches (until the focus wraps
+    round); each focused control must show an outline. The controls reached, in order."""
+    reached: list[str] = []
+    page.locator("body").focus()
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    focusable = page.locator("a[href], button, input:not([type=hidden]), select, textarea, summary").count()
+    for _ in range(focusable):
+        page.keyboard.press("Tab")
+        shown = page.evaluate(
+            """() => { const e = document.activeElement; const s = getComputedStyle(e);
+                 return [e.outerHTML.slice(0, 80), s.outlineStyle, s.outlineWidth]; }"""
+        )
+        html, style, width = shown
+        if html.startswith("<body"):
+            break
+        assert style != "none" and width != "0px", f"no visible focus on {html} at {page.url}"
+        reached.append(html)
+    return reached

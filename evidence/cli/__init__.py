@@ -158,7 +158,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": (
         "evidence.cli.serve",
         "serve",
-        "Serve the web app: sign-in, practice dashboards, missing documentation, the REST API.",
+        "Serve the web app: dashboards, uploads, corrections, packets, retention, the REST API.",
     ),
     "packet": (
         "evidence.cli.packet",

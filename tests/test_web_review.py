@@ -263,3 +263,17 @@ def test_an_admin_who_sees_every_practice_is_still_told_the_recorded_name(web: W
     client, csrf = _signed_in(web, "ada")
     response = client.post("/records/clinicians", data={"csrf_token": csrf, **KNOWN})
     assert response.status_code == 409 and "already recorded as &#39;Dr. Avery Chen&#39;" in response.text
+
+
+# CSRF -------------------------------------------------------------------------------------------------
+
+
+def test_a_bearer_header_on_a_page_post_does_not_skip_the_csrf_check(web: Web, dump) -> None:
+    client, _ = _signed_in(web, "olga")  # the page acts on the cookie: a Bearer header must not excuse it
+    before = dump()
+    forged = client.post(
+        "/records/clinicians",
+        data={**KNOWN, "tin": TIN, "npi": "1245319599"},
+        headers={"Authorization": "Bearer anything"},
+    )
+    assert forged.status_code == 403 and "CSRF" in forged.text and dump() == before

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -58,6 +59,7 @@ def ids(web: Web, run) -> Ids:  # type: ignore[no-untyped-def]
     made = client.post("/packet", data={"tin": TIN, "year": "2020", "no_attachments": "yes", "csrf_token": csrf})
     assert made.status_code == 303, made.text
     job = made.headers["location"].rsplit("/", 1)[-1]
+    assert web.client.app.state.jobs.get(job, "olga").wait(120)  # type: ignore[attr-defined]
     with web.app.read() as db:
         mine = select(Practice.id).where(Practice.tin == TIN).scalar_subquery()
         return Ids(
@@ -94,7 +96,7 @@ TABLE: dict[tuple[str, str], Probe] = {
     ("GET", "/dashboard"): Probe(f"/dashboard?{Q}"),
     ("GET", "/missing"): Probe(f"/missing?{Q}"),
     ("GET", "/missing.csv"): Probe(f"/missing.csv?{Q}"),
-    ("GET", "/activity"): Probe(f"/activity?{Q}&activity=IA_EPA_1"),
+    ("GET", "/activity"): Probe(f"/activity?{Q}&activity=IA_PM_7"),
     ("POST", "/activity/upload"): Probe(f"/activity/upload?{Q}&activity=IA_EPA_1", FORM),
     ("POST", "/activity/link"): Probe(f"/activity/link?{Q}&activity=IA_EPA_1", {**FORM, "evidence": "{evidence}"}),
     ("GET", "/evidence"): Probe(f"/evidence?{Q}"),
@@ -277,3 +279,74 @@ def test_a_bearer_header_on_a_page_post_does_not_skip_the_csrf_check(web: Web, d
         headers={"Authorization": "Bearer anything"},
     )
     assert forged.status_code == 403 and "CSRF" in forged.text and dump() == before
+
+
+# Pages: headings, titles, labels, no inline script or style; headers on every answer -------------------
+
+
+class _Page(HTMLParser):
+    """What a page holds that the house rules check: title, h1, controls and their labels, inline code."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.title = ""
+        self.labelled: set[str] = set()
+        self.controls: list[tuple[str, str | None, bool]] = []  # (tag, id, inside a <label>)
+        self.inline: list[str] = []
+        self._open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        self.tags.append(tag)
+        if "style" in values or any(name.startswith("on") for name in values):
+            self.inline.append(f"<{tag} {values}>")
+        if tag in {"script", "style"}:
+            self.inline.append(tag)
+        if tag == "label" and values.get("for"):
+            self.labelled.add(str(values["for"]))
+        hidden = values.get("type") in {"hidden", "submit"}
+        if tag in {"select", "textarea"} or (tag == "input" and not hidden):
+            self.controls.append((tag, values.get("id"), "label" in self._open))
+        if tag not in {"input", "br", "meta", "link", "img", "hr"}:
+            self._open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._open:
+            del self._open[len(self._open) - 1 - self._open[::-1].index(tag) :]
+
+    def handle_data(self, data: str) -> None:
+        if self._open and self._open[-1] == "title":
+            self.title += data
+
+
+PAGES = sorted(
+    key
+    for key, probe in TABLE.items()
+    if key[0] == "GET" and not key[1].startswith("/api/") and probe.scope != "public"
+)
+
+
+@pytest.mark.parametrize(("method", "template"), PAGES)
+def test_every_page_has_a_title_an_h1_labelled_controls_and_no_inline_code(
+    web: Web, ids: Ids, method: str, template: str
+) -> None:
+    client, _ = _signed_in(web, "olga" if "/jobs/" in template else "ada")  # a packet job is its maker's only
+    response = _call(client, method, TABLE[(method, template)], ids, csrf=None)
+    assert response.status_code == 200, response.text[:300]
+    if not response.headers["content-type"].startswith("text/html"):
+        assert response.headers["content-disposition"].startswith("attachment")
+        assert response.headers["x-content-type-options"] == "nosniff"
+        return
+    found = _Page()
+    found.feed(response.text)
+    assert found.title.strip() and "h1" in found.tags
+    unlabelled = [c for c in found.controls if not c[2] and (c[1] is None or c[1] not in found.labelled)]
+    assert unlabelled == [] and found.inline == []
+
+
+@pytest.mark.parametrize("path", ["/static/style.css", "/no-such-page", "/evidence/x", "/sign-in?next=//evil.example"])
+def test_every_answer_carries_the_security_headers_static_files_and_errors_too(web: Web, path: str) -> None:
+    response = web.client.get(path)
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    assert response.headers["x-content-type-options"] == "nosniff" and response.headers["x-frame-options"] == "DENY"

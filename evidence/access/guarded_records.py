@@ -116,7 +116,8 @@ def add_clinician(
 ) -> None:
     """`evidence clinician add NPI --tin --name --year [status inputs]`."""
     tin = _granted(session, principal, Permission.RECORDS, tin)
-    practices.add_clinician(session, tin, npi, name, parse_year(year), inputs, actor=principal.actor)
+    practices.add_clinician(session, tin, npi, name, parse_year(year), inputs, actor=principal.actor,
+                            show_names=principal.tins is None)  # fmt: skip
 
 
 def attest(
@@ -266,5 +267,7 @@ def import_csv(
         ]
         if refused:
             raise InputError.listing(name, refused)
-    summary = importer.import_rows(session, rows, name, actor=principal.actor, dry_run=dry_run)
+    summary = importer.import_rows(
+        session, rows, name, actor=principal.actor, dry_run=dry_run, show_names=principal.tins is None
+    )
     return summary, sorted({row.text("tin") for row in rows})

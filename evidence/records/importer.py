@@ -141,7 +141,7 @@ def read_uploaded(raw: bytes, name: str) -> list[ImportRow]:
     ]
 
 
-def _apply(session: Session, row: ImportRow, lookup: Lookup, actor: str) -> bool:
+def _apply(session: Session, row: ImportRow, lookup: Lookup, actor: str, show_names: bool) -> bool:
     """Apply one row; True if it created something, False if identical data was already there."""
     missing = [c for c in REQUIRED[row.record] if not row.text(c)]
     if missing:
@@ -165,7 +165,15 @@ def _apply(session: Session, row: ImportRow, lookup: Lookup, actor: str) -> bool
             asc_pos_pct=row.decimal("asc_pos_pct"),
         )
         _, created = add_clinician(
-            session, tin, row.text("npi"), row.text("name"), year, inputs, lookup=lookup, exist_ok=True
+            session,
+            tin,
+            row.text("npi"),
+            row.text("name"),
+            year,
+            inputs,
+            lookup=lookup,
+            exist_ok=True,
+            show_names=show_names,
         )
         return created
     start = row.parsed("start", lambda v: parse_iso_date(v, field="start"))
@@ -189,23 +197,32 @@ def import_csv(session: Session, path: Path, *, actor: str) -> ImportSummary:
 
 
 def import_rows(
-    session: Session, rows: list[ImportRow], name: str, *, source: object = None, actor: str, dry_run: bool = False
+    session: Session,
+    rows: list[ImportRow],
+    name: str,
+    *,
+    source: object = None,
+    actor: str,
+    dry_run: bool = False,
+    show_names: bool = True,
 ) -> ImportSummary:
     """Apply read rows (all or nothing); `name` is the file's in the audit event, `source` opens each problem.
 
     With `dry_run` every row is checked and applied exactly as an import would, then rolled back:
     nothing is written and no event recorded, and the summary says what the import would do.
+    `show_names`: as add_clinician's (False for a principal limited to some practices).
     """
     preview = session.begin_nested() if dry_run else None
     try:
-        return _import_rows(session, rows, name, source if source is not None else name, actor, recorded=not dry_run)
+        origin = source if source is not None else name
+        return _import_rows(session, rows, name, origin, actor, recorded=not dry_run, show_names=show_names)
     finally:
         if preview is not None:
             preview.rollback()
 
 
 def _import_rows(
-    session: Session, rows: list[ImportRow], name: str, source: object, actor: str, *, recorded: bool
+    session: Session, rows: list[ImportRow], name: str, source: object, actor: str, *, recorded: bool, show_names: bool
 ) -> ImportSummary:
     problems: list[tuple[int, str]] = []
     for row in rows:
@@ -221,7 +238,7 @@ def _import_rows(
     for row in ordered:
         try:
             with session.begin_nested():
-                if _apply(session, row, lookup, actor):
+                if _apply(session, row, lookup, actor, show_names):
                     created[row.record] += 1
                 else:
                     unchanged[row.record] += 1

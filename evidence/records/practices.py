@@ -245,8 +245,12 @@ def add_clinician(
     lookup: Lookup | None = None,
     exist_ok: bool = False,
     actor: str | None = None,
+    show_names: bool = True,
 ) -> tuple[Membership, bool]:
-    """Record that NPI bills under TIN in `year`, with its status inputs; (membership, created)."""
+    """Record that NPI bills under TIN in `year`, with its status inputs; (membership, created).
+
+    `show_names=False` (a principal limited to some practices) keeps the name an NPI is already
+    recorded under out of the refusal: it may come from a practice the caller is not granted."""
     lookup = lookup or Lookup(session)
     tin, npi, year = parse_tin(tin), parse_npi(npi), parse_year(year)
     name = person_or_practice_name(name, f"clinician {npi}: name")
@@ -259,7 +263,8 @@ def add_clinician(
         session.flush()
         lookup.remember(clinician)
     elif clinician.name != name:
-        raise ConflictError(f"NPI {npi} is already recorded as {clinician.name!r}, not {name!r}")
+        recorded = repr(clinician.name) if show_names else "another name"
+        raise ConflictError(f"NPI {npi} is already recorded as {recorded}, not {name!r}")
     existing = lookup.membership(practice, clinician, year)
     values = {
         "rural": inputs.rural,

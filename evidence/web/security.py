@@ -62,8 +62,8 @@ class SecurityHeaders:
 
 class CsrfProtection:
     """A synchronizer token: the session's token must come back in the form field (or X-CSRF-Token)
-    of every POST, PUT, PATCH and DELETE, except an API call (under /api/, or carrying a Bearer token:
-    no cookie is involved, so another site cannot forge it). Anything else is refused with 403 before
+    of every POST, PUT, PATCH and DELETE, except an API call (under /api/: a Bearer token, no cookie
+    is involved, so another site cannot forge it). Anything else is refused with 403 before
     any route runs. A multipart body (an upload) is not buffered: its first part must be the token.
     Sits inside SessionMiddleware (it reads scope["session"])."""
 
@@ -178,16 +178,10 @@ async def _first_part(content_type: bytes, receive: Receive) -> tuple[bytes, boo
 
 
 def _api(scope: Scope) -> bool:
-    """The API authenticates by Bearer token only, never by the cookie, so another site cannot
-    forge a call: no CSRF token (and an anonymous call gets its 401 from the route)."""
-    return str(scope.get("path", "")).startswith("/api/") or _bearer(scope)
-
-
-def _bearer(scope: Scope) -> bool:
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            return bool(value[:7].lower() == b"bearer ")
-    return False
+    """The API (under /api/) authenticates by Bearer token only, never by the cookie, so another site
+    cannot forge a call: no CSRF token (an anonymous call gets its 401 from the route). A Bearer
+    header on a page's POST skips nothing: the page acts on the cookie, which is what CSRF forges."""
+    return str(scope.get("path", "")).startswith("/api/")
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

@@ -10,7 +10,11 @@ dump, run; the autouse `home` every test gets does not count), or is marked
 @pytest.mark.postgresql; every other test is deselected there (pure rules, identifiers, text,
 fonts, templates, docs and layer checks: the same code on either backend). The real-browser tests
 (@pytest.mark.browser) run in the SQLite pass only: they prove what a browser shows, not the backend,
-and they cost a browser launch per module. So that this rule can
+and they cost a browser launch per module. The web route tests marked @pytest.mark.backend_neutral
+(tests/test_web.py: sessions, headers, read pages; tests/test_web_review.py: the refusal table) run in
+the SQLite pass only too: the web layer holds no SQL, their every query is a library call that the
+PostgreSQL pass runs through the CLI's and the library's own tests, and the web tests that write
+(uploads, corrections, records, retention, packets, kept answers) still run there. So that this rule can
 never drop a test that does reach a store, every other run fails such a test (unless sqlite_only
 skips it on PostgreSQL anyway) when it connects to a store's database (a server, or a SQLite file
 named evidence.sqlite3 as a home's is; a file the test names itself is its own) or starts a
@@ -146,8 +150,9 @@ def reaches_a_store(item: pytest.Item) -> bool:
 
 
 def runs_on_postgres(item: pytest.Item) -> bool:
-    """Whether the PostgreSQL pass runs this test: it reaches a store, and is not a browser test."""
-    return reaches_a_store(item) and item.get_closest_marker("browser") is None
+    """Whether the PostgreSQL pass runs this test: it reaches a store, and is neither a browser test
+    nor a web route test marked backend_neutral."""
+    return reaches_a_store(item) and not any(item.get_closest_marker(m) for m in ("browser", "backend_neutral"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

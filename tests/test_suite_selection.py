@@ -68,6 +68,11 @@ def test_asks_by_usefixtures() -> None:
 @pytest.mark.browser
 def test_in_a_browser(app) -> None:
     app.engine  # noqa: B018
+
+
+@pytest.mark.backend_neutral
+def test_a_backend_neutral_route(app) -> None:
+    app.engine  # noqa: B018
 """
 
 LEFT_OUT = {
@@ -77,6 +82,7 @@ LEFT_OUT = {
     "test_starts_a_process_with_a_database_of_its_own",
     "test_opens_a_sqlite_file_of_its_own",
     "test_in_a_browser",  # asks for a store, but the browser tests run in the SQLite pass only
+    "test_a_backend_neutral_route",  # asks for a store, but is marked to run in the SQLite pass only
 }
 KEPT = {"test_marked", "test_asks_for_the_app", "test_asks_through_a_fixture", "test_asks_by_usefixtures"}
 

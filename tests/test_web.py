@@ -16,7 +16,8 @@ from tests.access_helpers import (
 )
 from tests.web_helpers import OTHER, TIN, USERS, Web, csrf_of, open_web, sign_in
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")
+# SQLite pass only (tests/conftest.py): the web layer holds no SQL; what these pages read is the library's, tested on PostgreSQL.
+pytestmark = [pytest.mark.usefixtures("cheap_argon2"), pytest.mark.backend_neutral]
 
 PAGES = [
     "/",

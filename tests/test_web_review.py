@@ -21,7 +21,8 @@ from evidence.db.models import Attestation, Evidence, LegalHold, Participation, 
 from tests.access_helpers import cheap_argon2  # noqa: F401 - fixture
 from tests.web_helpers import OTHER, TIN, Web, csrf_of, open_web, sign_in
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")
+# SQLite pass only (tests/conftest.py): the web layer holds no SQL; what these pages read is the library's, tested on PostgreSQL.
+pytestmark = [pytest.mark.usefixtures("cheap_argon2"), pytest.mark.backend_neutral]
 
 NOWHERE = "000999999"  # a valid TIN no practice has
 NO_ID = "987654"  # an id no record has

@@ -21,16 +21,19 @@ def _another_process_of(app: App) -> App:
 def test_the_marker_stays_while_nobody_writes_and_moves_on_every_commit(app: App) -> None:
     other = _another_process_of(app)
     try:
+        # PostgreSQL's marker is the cluster's snapshot: the other test workers' commits to their own
+        # databases move it at any moment (harmless: a recomputed page), so "it stays" is SQLite's alone.
+        stays = not ON_POSTGRES
         before = app.change_marker()
-        assert before is not None and app.change_marker() == before
+        assert before is not None
+        assert app.change_marker() == before or not stays
         with app.read() as session:  # reading changes nothing
             session.execute(text("SELECT count(*) FROM practices")).one()
-        assert app.change_marker() == before
+        assert app.change_marker() == before or not stays
         with other.engine.connect() as connection:  # a write rolled back is no change either
             connection.execute(text("INSERT INTO settings (key, value) VALUES ('scratch', '1')"))
             connection.rollback()
-        if not ON_POSTGRES:  # PostgreSQL gave that transaction an id, so its snapshot moved: harmless
-            assert app.change_marker() == before
+        assert app.change_marker() == before or not stays  # (PostgreSQL also gave that transaction an id)
         seen = {before, app.change_marker()}
         for value in ("1", "2"):  # a write no audited event records, then another
             with other.engine.begin() as connection:

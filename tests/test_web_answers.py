@@ -17,9 +17,12 @@ from sqlalchemy import text
 from evidence.app import App
 from evidence.web.routes import pages
 from tests.access_helpers import cheap_argon2  # noqa: F401 - fixture
+from tests.conftest import ON_POSTGRES
 from tests.web_helpers import OTHER, TIN, Web, open_web, sign_in
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")
+# backend_neutral: the PostgreSQL pass runs only the tests marked postgresql here, each a flow through the
+# library; the refusals stay in the SQLite pass (the rule: tests/conftest.py).
+pytestmark = [pytest.mark.usefixtures("cheap_argon2"), pytest.mark.backend_neutral]
 DASHBOARD, MISSING = f"/dashboard?tin={TIN}&year=2020", f"/missing?tin={TIN}&year=2020"
 
 
@@ -40,6 +43,10 @@ def _cli_in_another_process(home: Path, *args: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+# On PostgreSQL the marker is the cluster's snapshot (evidence.db.changes), which any database's commit
+# moves: there the parallel workers' own databases drop the kept answers at random (never a stale page,
+# only a recomputed one), so the count below holds on the embedded default alone.
+@pytest.mark.skipif(ON_POSTGRES, reason="PostgreSQL's marker is cluster-wide: other workers' commits move it")
 def test_a_page_asked_again_is_the_kept_answer(web: Web) -> None:
     client = web.fresh_client()
     sign_in(client, "olga")
@@ -51,6 +58,7 @@ def test_a_page_asked_again_is_the_kept_answer(web: Web) -> None:
     assert _computed(web) == computed + 1  # the dashboard once, the missing page once
 
 
+@pytest.mark.postgresql
 def test_a_cli_write_in_another_process_makes_the_next_page_fresh(web: Web, home: Path, tmp_path: Path) -> None:
     client = web.fresh_client()
     sign_in(client, "olga")
@@ -65,6 +73,7 @@ def test_a_cli_write_in_another_process_makes_the_next_page_fresh(web: Web, home
     assert "Renamed Clinic" in client.get(DASHBOARD).text
 
 
+@pytest.mark.postgresql
 def test_a_write_that_records_no_event_makes_the_next_page_fresh_too(web: Web, app: App) -> None:
     """The key is the database's own change marker, not the audit trail: even a write past the
     tool (another connection, no audited event) is seen."""
@@ -92,6 +101,7 @@ def _shown(html: str) -> list[str]:
     return re.findall(r'<h2 id="a\d+"><span class="id">([^<]+)</span>', html)
 
 
+@pytest.mark.postgresql
 def test_the_missing_page_is_paged_and_the_pages_make_the_whole_report(
     web: Web, run, monkeypatch: pytest.MonkeyPatch
 ) -> None:

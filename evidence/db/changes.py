@@ -13,6 +13,10 @@ also sees writes by other processes, other tools and restores.
 - PostgreSQL: the current snapshot (`txid_current_snapshot()`, `xmin:xmax:in-progress ids`).
   Two equal snapshots see the same committed data; a commit of a writer removes it from the
   in-progress list and every new writer raises xmax, so any committed write changes the text.
+  The snapshot is the cluster's: a commit to another database on the same server changes it
+  too, which costs the web app a recomputed page, never a stale one. (A per-database marker
+  would need a trigger on every table or the statistics views, which lag commits by up to a
+  second: a stale page.)
 - Any other backend: None, which means "do not keep anything".
 """
 

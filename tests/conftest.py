@@ -9,12 +9,15 @@ requests, directly or through its own fixtures, one of STORE_FIXTURES (template_
 dump, run; the autouse `home` every test gets does not count), or is marked
 @pytest.mark.postgresql; every other test is deselected there (pure rules, identifiers, text,
 fonts, templates, docs and layer checks: the same code on either backend). The real-browser tests
-(@pytest.mark.browser) run in the SQLite pass only: they prove what a browser shows, not the backend,
-and they cost a browser launch per module. The web route tests marked @pytest.mark.backend_neutral
-(tests/test_web.py: sessions, headers, read pages; tests/test_web_review.py: the refusal table) run in
-the SQLite pass only too: the web layer holds no SQL, their every query is a library call that the
-PostgreSQL pass runs through the CLI's and the library's own tests, and the web tests that write
-(uploads, corrections, records, retention, packets, kept answers) still run there. So that this rule can
+(@pytest.mark.browser, slow too: .ci/run's slow step) run on SQLite only: they prove what a browser
+shows, not the backend, and they cost a browser launch per module. The web route modules are marked @pytest.mark.backend_neutral
+and run in the SQLite pass only too: the web layer holds no SQL, and their every query is a library call
+that the PostgreSQL pass runs through the CLI's and the library's own tests. What does run there of them
+is each page's own flow through the library (an upload, each correction, a hold, a purge, a record added
+and corrected, an import, a packet job, a page made fresh by a write): those tests are marked
+@pytest.mark.postgresql themselves, which puts a test on the PostgreSQL pass whatever its module says.
+Their refusals (roles, grants, CSRF, bad input) stay in the SQLite pass: they are decided before or by
+the same library calls. So that this rule can
 never drop a test that does reach a store, every other run fails such a test (unless sqlite_only
 skips it on PostgreSQL anyway) when it connects to a store's database (a server, or a SQLite file
 named evidence.sqlite3 as a home's is; a file the test names itself is its own) or starts a
@@ -93,6 +96,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     event.remove(Engine, "engine_connect", _engine_connect)
+    for engine in _admin_engines:
+        engine.dispose()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -150,9 +155,13 @@ def reaches_a_store(item: pytest.Item) -> bool:
 
 
 def runs_on_postgres(item: pytest.Item) -> bool:
-    """Whether the PostgreSQL pass runs this test: it reaches a store, and is neither a browser test
-    nor a web route test marked backend_neutral."""
-    return reaches_a_store(item) and not any(item.get_closest_marker(m) for m in ("browser", "backend_neutral"))
+    """Whether the PostgreSQL pass runs this test: never a browser test; always one marked postgresql
+    itself (not only by its module); otherwise one that reaches a store and is not backend_neutral."""
+    if item.get_closest_marker("browser") is not None:
+        return False
+    if any(mark.name == "postgresql" for mark in getattr(item, "own_markers", ())):
+        return True
+    return reaches_a_store(item) and item.get_closest_marker("backend_neutral") is None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -238,15 +247,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+_admin_engines: list[Engine] = []  # one per process: a connection per statement cost more than the statement
+
+
 def _postgres_admin(statement: str) -> None:
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(statement))
-    finally:
-        engine.dispose()
+    if not _admin_engines:
+        _admin_engines.append(create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True))
+    with _admin_engines[0].connect() as connection:
+        if " TEMPLATE " in statement and connection.dialect.server_version_info >= (15,):
+            # Copy the template's files instead of writing them through the WAL: half the time for
+            # these small databases (fsync is off on the throwaway server, so its checkpoints are cheap).
+            statement += " STRATEGY FILE_COPY"
+        connection.execute(text(statement))
 
 
 def _postgres_url(database: str) -> str:

@@ -74,6 +74,21 @@ def test_in_a_browser(app) -> None:
 def test_a_backend_neutral_route(app) -> None:
     app.engine  # noqa: B018
 """
+# A web route module as the real ones are: backend_neutral as a whole, its flows through the library marked.
+NEUTRAL_MODULE = """
+import pytest
+
+pytestmark = pytest.mark.backend_neutral
+
+
+def test_a_refusal_in_a_neutral_module(app) -> None:
+    app.engine  # noqa: B018
+
+
+@pytest.mark.postgresql
+def test_a_flow_in_a_neutral_module(app) -> None:
+    app.engine  # noqa: B018
+"""
 
 LEFT_OUT = {
     "test_pure",
@@ -83,8 +98,15 @@ LEFT_OUT = {
     "test_opens_a_sqlite_file_of_its_own",
     "test_in_a_browser",  # asks for a store, but the browser tests run in the SQLite pass only
     "test_a_backend_neutral_route",  # asks for a store, but is marked to run in the SQLite pass only
+    "test_a_refusal_in_a_neutral_module",  # so is its module
 }
-KEPT = {"test_marked", "test_asks_for_the_app", "test_asks_through_a_fixture", "test_asks_by_usefixtures"}
+KEPT = {
+    "test_marked",
+    "test_asks_for_the_app",
+    "test_asks_through_a_fixture",
+    "test_asks_by_usefixtures",
+    "test_a_flow_in_a_neutral_module",  # its own postgresql mark outranks its module's backend_neutral
+}
 
 
 @pytest.fixture
@@ -92,7 +114,7 @@ def inner(pytester: pytest.Pytester, home: object, monkeypatch: pytest.MonkeyPat
     """The inner suite beside a conftest that is this suite's (home: so this test runs on PostgreSQL too)."""
     monkeypatch.delenv("EVIDENCE_DATABASE_URL", raising=False)  # on PostgreSQL: the outer test's database
     pytester.makeconftest("from tests.conftest import *  # noqa: F403\n")
-    pytester.makepyfile(test_inner=INNER)
+    pytester.makepyfile(test_inner=INNER, test_inner_neutral=NEUTRAL_MODULE)
     return pytester
 
 
@@ -101,7 +123,7 @@ def test_the_postgresql_pass_deselects_the_tests_that_ask_for_no_store(
 ) -> None:
     monkeypatch.setattr(shared, "ON_POSTGRES", True)  # collection only: no server is reached
     result = inner.runpytest_inprocess("--collect-only", "-q", "-p", "no:cacheprovider")
-    collected = {line.split("::")[1] for line in result.outlines if "::" in line}
+    collected = {line.split("::")[-1] for line in result.outlines if "::" in line}
     assert collected == KEPT, result.outlines
     result.stdout.fnmatch_lines(
         [f"{len(KEPT)}/{len(KEPT) + len(LEFT_OUT)} tests collected ({len(LEFT_OUT)} deselected)*"]

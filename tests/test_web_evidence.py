@@ -25,7 +25,9 @@ from tests.access_helpers import cheap_argon2  # noqa: F401 - fixture
 from tests.conftest import SAMPLE
 from tests.web_helpers import HOSTILE, OTHER, TIN, Web, csrf_of, open_web, sign_in
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")
+# backend_neutral: the PostgreSQL pass runs only the tests marked postgresql here, each a flow through the
+# library; the refusals stay in the SQLite pass (the rule: tests/conftest.py).
+pytestmark = [pytest.mark.usefixtures("cheap_argon2"), pytest.mark.backend_neutral]
 
 Run = Callable[..., object]  # the `run` fixture: the CLI
 NOT_SHOWN = "no evidence with id"
@@ -72,6 +74,7 @@ CARE_PLAN = "care-plan-template.pdf"  # 2020 IA_CC_9 item 1
 # --- the list ---------------------------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_the_list_links_each_of_the_years_files_and_filters_by_activity(web: Web) -> None:
     client = _client(web, "vic")
     page = client.get(f"/evidence?tin={TIN}&year=2020")
@@ -115,6 +118,7 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(web: Web, path: str) -> None:
 # --- the page ---------------------------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_the_page_shows_the_files_facts_links_and_history(web: Web) -> None:
     evidence_id = _id_of(web.app, REPORT)
     data = _sample_file(REPORT).read_bytes()
@@ -170,6 +174,7 @@ def test_a_malformed_evidence_id_is_one_line_400(web: Web, path: str) -> None:
 # --- downloads --------------------------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_the_download_is_the_stored_bytes_as_an_attachment_of_the_stored_type(web: Web) -> None:
     evidence_id = _id_of(web.app, REPORT)
     data = _sample_file(REPORT).read_bytes()
@@ -327,6 +332,7 @@ def test_a_withdrawn_file_is_410_and_its_page_says_why(web: Web, run: Run) -> No
 # --- corrections ------------------------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_editing_the_date_shows_the_change_and_records_the_signed_in_user(web: Web) -> None:
     evidence_id = _id_of(web.app, REPORT)
     client = _client(web, "olga")
@@ -374,6 +380,7 @@ def test_a_refused_edit_shows_the_page_with_one_line_and_writes_nothing(
     assert dump() == before
 
 
+@pytest.mark.postgresql
 def test_linking_to_another_item_and_its_refusals(web: Web, dump: Callable[[], list[str]]) -> None:
     evidence_id = _id_of(web.app, CARE_PLAN)
     client = _client(web, "olga")
@@ -406,6 +413,7 @@ def _link_of(web: Web, name: str) -> int:
         return next(v for v in list_evidence(db) if v.original_name == name).links[0].link_id
 
 
+@pytest.mark.postgresql
 def test_unlinking_and_its_refusals(web: Web, dump: Callable[[], list[str]]) -> None:
     evidence_id, link_id = _id_of(web.app, CARE_PLAN), _link_of(web, CARE_PLAN)
     client = _client(web, "olga")
@@ -432,6 +440,7 @@ def test_unlinking_and_its_refusals(web: Web, dump: Callable[[], list[str]]) -> 
     assert _last_event(web.app)[:2] == ("olga", "unlink")
 
 
+@pytest.mark.postgresql
 def test_withdrawing_and_its_refusals(web: Web, dump: Callable[[], list[str]]) -> None:
     evidence_id = _id_of(web.app, REPORT)
     client = _client(web, "olga")
@@ -520,6 +529,7 @@ def test_an_admin_corrects_any_practices_evidence(web: Web) -> None:
 MINUTES = "qi-team-meeting-minutes-2019-05.txt"  # 2019 IA_PSPA_20 item 2
 
 
+@pytest.mark.postgresql
 def test_a_purged_record_is_410_to_download_and_its_page_says_so(web: Web, run: Run) -> None:
     evidence_id = _id_of(web.app, MINUTES)
     run("purge", "--yes")  # PY2019 was kept through 2025-12-31
@@ -532,6 +542,7 @@ def test_a_purged_record_is_410_to_download_and_its_page_says_so(web: Web, run: 
     assert other.status_code == 404 and f"{NOT_SHOWN} {evidence_id}" in other.text and "purged" not in other.text
 
 
+@pytest.mark.postgresql
 def test_evidence_linked_to_a_practice_not_granted_is_hidden_from_an_officer_of_only_one(web: Web, run: Run) -> None:
     evidence_id = _id_of(web.app, CARE_PLAN)
     run("attest", "--tin", OTHER, "--activity", "IA_CC_9", "--year", "2020", "--start", "2020-04-01",

@@ -24,7 +24,9 @@ from evidence.web.jobs import FOLDER, JobContext, JobRunner
 from tests.access_helpers import cheap_argon2  # noqa: F401 - fixture
 from tests.web_helpers import HOSTILE, OTHER, TIN, Web, csrf_of, open_web, sign_in
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")
+# backend_neutral: the PostgreSQL pass runs only the tests marked postgresql here, each a flow through the
+# library; the refusals stay in the SQLite pass (the rule: tests/conftest.py).
+pytestmark = [pytest.mark.usefixtures("cheap_argon2"), pytest.mark.backend_neutral]
 
 # Later than anything the sample store records, so the CLI and the web accept it alike.
 STAMP = "2030-01-02T03:04:05Z"
@@ -75,6 +77,7 @@ def events(run, action: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped
 # The packet job ---------------------------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_a_packet_job_runs_to_downloads_with_the_clis_very_bytes(web: Web, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     client = signed_in(web, "olga")
     page = client.get(f"/packet?tin={TIN}&year=2020")
@@ -259,6 +262,7 @@ def _open_audit(client: TestClient, **fields: str) -> Any:
     return client.post("/audits", data=data)
 
 
+@pytest.mark.postgresql
 def test_an_audit_is_opened_noted_and_closed_through_the_pages(web: Web, run) -> None:  # type: ignore[no-untyped-def]
     client = signed_in(web, "olga")
     opened = _open_audit(client, reference=HOSTILE, contact="J. Doe", activities="IA_PM_7, IA_CC_9")
@@ -349,6 +353,7 @@ def test_who_may_see_and_change_audit_requests(web: Web) -> None:
     assert signed_in(web, "olga").post("/audits/1/note", data={"text": "no token"}).status_code == 403
 
 
+@pytest.mark.postgresql
 def test_the_audit_response_job_writes_pdf_zip_and_workbook_or_says_what_is_missing(web: Web, run) -> None:  # type: ignore[no-untyped-def]
     client = signed_in(web, "olga")
     assert _open_audit(client, reference="DVA-9").status_code == 303

@@ -16,7 +16,9 @@ from evidence.db.models import Event
 from tests.access_helpers import cheap_argon2  # noqa: F401 - fixture
 from tests.web_helpers import HOSTILE, OTHER, TIN, Web, csrf_of, open_web, sign_in
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")
+# backend_neutral: the PostgreSQL pass runs only the tests marked postgresql here, each a flow through the
+# library; the refusals stay in the SQLite pass (the rule: tests/conftest.py).
+pytestmark = [pytest.mark.usefixtures("cheap_argon2"), pytest.mark.backend_neutral]
 
 PAGE = f"/records?tin={TIN}"
 MISSING_TIN = "000999888"  # valid, never added
@@ -81,6 +83,7 @@ def test_a_viewer_sees_clinicians_attestations_participation_and_no_forms(web: W
     assert '<option value="2019">2019</option>' in individual
 
 
+@pytest.mark.postgresql
 def test_the_index_lists_granted_practices_only(web: Web) -> None:
     client, _ = _as(web, "olga")
     html = client.get("/records").text
@@ -116,6 +119,7 @@ def test_hostile_names_are_shown_escaped(web: Web) -> None:
 # --- Adding -------------------------------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_an_admin_adds_a_practice_with_a_year_and_sees_it(web: Web, app: App) -> None:
     client, csrf = _as(web, "ada")
     fields = {"tin": MISSING_TIN, "name": "Lakeside <b>Clinic</b>", "year": "2024", "pcmh": "yes", "apm": "none"}
@@ -157,6 +161,7 @@ def test_a_refused_practice_re_shows_the_page_and_writes_nothing(web: Web, dump,
     assert dump() == before
 
 
+@pytest.mark.postgresql
 def test_an_officer_adds_a_clinician_and_the_viewer_sees_it(web: Web, app: App) -> None:
     client, csrf = _as(web, "olga")
     fields = {"tin": TIN, "npi": "1245319599", "name": "Dr. Eden Ruiz", "year": "2020", "rural": "yes"}
@@ -188,6 +193,7 @@ def test_a_refused_clinician_is_one_line_and_nothing_is_written(web: Web, dump, 
     assert dump() == before
 
 
+@pytest.mark.postgresql
 def test_an_attestation_is_added_and_links_to_its_activity_page(web: Web, app: App) -> None:
     client, csrf = _as(web, "olga")
     response = _post(client, csrf, "/records/attestations", **ATTEST_2020)
@@ -217,6 +223,7 @@ def test_a_refused_attestation_shows_the_library_line(web: Web, dump, changes, m
     assert dump() == before
 
 
+@pytest.mark.postgresql
 def test_a_participation_is_added_to_a_group_attestation(web: Web, app: App) -> None:
     client, csrf = _as(web, "olga")
     fields = {"tin": TIN, "npi": "1000000020", "activity": "IA_PM_7", "year": "2020"}
@@ -251,6 +258,7 @@ def test_adding_is_refused_to_a_viewer_and_hidden_from_another_practice(web: Web
 # --- Corrections ----------------------------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_an_attestation_period_is_corrected_with_a_reason(web: Web, app: App, dump) -> None:
     client, csrf = _as(web, "olga")
     html = client.get(f"{PAGE}&year=2020").text
@@ -285,6 +293,7 @@ def test_an_attestation_id_of_another_practice_reads_as_no_such_id(web: Web, dum
     assert dump() == before
 
 
+@pytest.mark.postgresql
 def test_deleting_an_attestation_needs_unlink_and_is_refused_under_a_hold(web: Web, app: App, run, dump) -> None:
     client, csrf = _as(web, "olga")
     attestation = _attestation_id(client.get(f"{PAGE}&year=2020").text, "IA_BE_6", 2020)
@@ -312,6 +321,7 @@ def _participation_of(html: str, activity: str, npi: str) -> int:
     return int(match[1])
 
 
+@pytest.mark.postgresql
 def test_a_participation_is_corrected_then_deleted(web: Web, app: App, dump) -> None:
     client, csrf = _as(web, "olga")
     html = client.get(f"{PAGE}&year=2020").text
@@ -351,6 +361,7 @@ def test_participation_corrections_are_refused_to_viewers_and_outsiders(web: Web
     assert dump() == before
 
 
+@pytest.mark.postgresql
 def test_a_clinician_update_and_practice_facts_are_corrected(web: Web, app: App, dump) -> None:
     client, csrf = _as(web, "olga")
     before = dump()
@@ -416,6 +427,7 @@ def _import(client: TestClient, csrf: str, text: str | bytes, mode: str = "impor
     )
 
 
+@pytest.mark.postgresql
 def test_a_csv_import_adds_its_rows_and_says_what_it_added(web: Web, app: App) -> None:
     client, csrf = _as(web, "olga")
     response = _import(client, csrf, GOOD)
@@ -458,6 +470,7 @@ def test_a_csv_preview_checks_every_row_and_writes_nothing(web: Web, dump) -> No
     assert dump() == before
 
 
+@pytest.mark.postgresql
 def test_a_csv_naming_a_practice_not_granted_is_refused_row_by_row(web: Web, dump) -> None:
     client, csrf = _as(web, "olga")
     before = dump()

@@ -18,7 +18,9 @@ from evidence.web.app import create_app
 from tests.access_helpers import cheap_argon2  # noqa: F401 - fixture
 from tests.web_helpers import HOSTILE, OTHER, TIN, Web, csrf_of, open_web, sign_in
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")
+# backend_neutral: the PostgreSQL pass runs only the tests marked postgresql here, each a flow through the
+# library; the refusals stay in the SQLite pass (the rule: tests/conftest.py).
+pytestmark = [pytest.mark.usefixtures("cheap_argon2"), pytest.mark.backend_neutral]
 
 # IA_BE_6 in 2020: a group attestation (2020-07-01 to 2020-12-31) with two documentation items.
 ACTIVITY = "IA_BE_6"
@@ -54,6 +56,7 @@ def _names(run) -> set[str]:
     return {e["name"] for e in _listed(run)}
 
 
+@pytest.mark.postgresql
 def test_the_activity_page_shows_items_evidence_period_flags_and_verdicts(web: Web) -> None:
     html = _signed_in(web, "vic").get(PAGE).text
     assert "IA_BE_6" in html and "Group: 2020-07-01 to 2020-12-31" in html
@@ -80,6 +83,7 @@ def test_a_viewer_sees_no_upload_or_link_form_an_officer_does(web: Web) -> None:
     assert '<label for="file">' in form and 'type="file" id="file" name="file" multiple' in form
 
 
+@pytest.mark.postgresql
 def test_an_officer_uploads_two_files_seen_on_the_page_and_in_evidence_list(web: Web, run) -> None:
     client = _signed_in(web, "olga")
     response = _post_upload(client, [("survey-a.pdf", b"%PDF-1.4 one"), ("survey-b.pdf", b"%PDF-1.4 two")])
@@ -92,6 +96,7 @@ def test_an_officer_uploads_two_files_seen_on_the_page_and_in_evidence_list(web:
     assert listed["survey-a.pdf"]["effective_date"] == "2020-08-03"
 
 
+@pytest.mark.postgresql
 def test_an_upload_with_a_range_and_an_npi_records_them(web: Web, run) -> None:
     client = _signed_in(web, "olga")
     fields = {"item": ["1", "2"], "effective_from": "2020-07-01", "effective_until": "2020-12-31"}
@@ -102,6 +107,7 @@ def test_an_upload_with_a_range_and_an_npi_records_them(web: Web, run) -> None:
     assert len(entry["links"].split("; ")) == 2
 
 
+@pytest.mark.postgresql
 def test_one_bad_file_refuses_the_whole_upload_nothing_is_registered(web: Web, run, dump) -> None:
     client = _signed_in(web, "olga")
     before = dump()
@@ -285,6 +291,7 @@ def test_the_audit_trail_names_the_signed_in_user(web: Web, run) -> None:
     run("log", "verify")
 
 
+@pytest.mark.postgresql
 def test_linking_an_existing_file_to_another_item(web: Web, run) -> None:
     client = _signed_in(web, "olga")
     (survey,) = [e for e in _listed(run) if e["name"] == "patient-experience-survey-2020.csv"]
@@ -330,6 +337,7 @@ def _bearer(web: Web, name: str) -> dict[str, str]:
 API_FIELDS = {"tin": TIN, "year": "2020", "activity": ACTIVITY, "items": "1,2", "effective_date": "2020-09-01"}
 
 
+@pytest.mark.postgresql
 def test_the_api_registers_a_file_201_with_its_id_and_sha256(web: Web) -> None:
     content = b"%PDF-1.4 api upload"
     files = [("file", ("api.pdf", content, "application/pdf"))]
@@ -424,6 +432,7 @@ def test_a_chunked_upload_with_a_mixed_case_boundary_registers(web: Web, run) ->
     assert entry["size"] == len(expected) and entry["sha256"] == hashlib.sha256(expected).hexdigest()
 
 
+@pytest.mark.postgresql
 def test_known_content_with_another_description_refuses_the_whole_upload(web: Web, run, dump) -> None:
     client = _signed_in(web, "olga")
     assert _post_upload(client, [("first.pdf", b"%PDF-1.4 first")]).status_code == 303

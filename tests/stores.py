@@ -104,7 +104,7 @@ def sample_practice(home: Path, *, register: bool = True) -> None:
         cli_in(home, "register", "--manifest", SAMPLE / "manifest.yaml")
 
 
-def _sample_imported(home: Path) -> None:
+def sample_imported(home: Path) -> None:
     sample_practice(home, register=False)
 
 
@@ -117,4 +117,4 @@ def use_sample_practice(app: App, *, register: bool = True) -> None:
     elif register:
         copy_built_store(home, "sample practice", sample_practice)
     else:
-        copy_built_store(home, "sample practice, imported only", _sample_imported)
+        copy_built_store(home, "sample practice, imported only", sample_imported)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from evidence.app import App
 from evidence.db.models import Attestation, Evidence, LegalHold, Participation, Practice
 from tests.access_helpers import cheap_argon2  # noqa: F401 - fixture
+from tests.stores import cli_in
 from tests.web_helpers import OTHER, TIN, Web, csrf_of, open_web, sign_in
 
 # SQLite pass only (tests/conftest.py): the web layer holds no SQL; what these pages read is the library's, tested on PostgreSQL.
@@ -41,9 +43,15 @@ class Ids:
     job: str
 
 
+def _hold_and_audit(home: Path) -> None:
+    """What the id-bearing routes are tried on besides the sample: a legal hold and an open CMS audit."""
+    cli_in(home, "hold", "add", "--tin", TIN, "--year", "2019", "--reason", "review")
+    cli_in(home, "audit", "open", "--tin", TIN, "--year", "2020", "--received", RECEIVED)
+
+
 @pytest.fixture
 def web(run, app: App) -> Iterator[Web]:
-    yield from open_web(run, app)
+    yield from open_web(run, app, then=_hold_and_audit)  # built once per process, copied per test
 
 
 def _signed_in(web: Web, name: str) -> tuple[TestClient, str]:
@@ -53,9 +61,7 @@ def _signed_in(web: Web, name: str) -> tuple[TestClient, str]:
 
 
 @pytest.fixture
-def ids(web: Web, run, request: pytest.FixtureRequest) -> Ids:  # type: ignore[no-untyped-def]
-    run("hold", "add", "--tin", TIN, "--year", "2019", "--reason", "review")
-    run("audit", "open", "--tin", TIN, "--year", "2020", "--received", RECEIVED)
+def ids(web: Web, request: pytest.FixtureRequest) -> Ids:
     job = ""
     # A packet job costs a render (1-3 s): made only for the job routes' rows (the rest never name one).
     callspec = getattr(request.node, "callspec", None)

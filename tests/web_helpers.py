@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -85,23 +86,35 @@ def _web_store(home: Path) -> dict[str, str]:
         app.close()
 
 
-def open_web(run, app: App, *, copy: bool = True) -> Iterator[Web]:
+def _web_store_then(home: Path, then: Callable[[Path], None]) -> dict[str, str]:
+    tokens = _web_store(home)
+    then(home)
+    return tokens
+
+
+def open_web(run, app: App, *, copy: bool = True, then: Callable[[Path], None] | None = None) -> Iterator[Web]:
     """The sample practice, a hostile-named second one, a user and a token of each kind, and the app.
 
     The store is built once per process and each test gets a private copy of it (tests/conftest.py
     copy_built_store), while the test's home is untouched and its app not yet open; otherwise, or
     with copy=False, it is built in the test's own store. The passwords are hashed with the hasher
-    in effect (cheap_argon2 or the shipped one): each hasher's store is built apart.
+    in effect (cheap_argon2 or the shipped one): each hasher's store is built apart. `then(home)`, if
+    given, adds what a module's every test needs (as CLI commands on home): it is part of the built store.
     """
     if copy and "engine" not in app.__dict__ and untouched(app.settings.home):
         hasher = passwords.HASHER
         key = ("web", type(hasher), hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.hash_len)
-        tokens = dict(copy_built_store(app.settings.home, key, _web_store))
+        build = _web_store
+        if then is not None:
+            key, build = (*key, then.__module__, then.__qualname__), partial(_web_store_then, then=then)
+        tokens = dict(copy_built_store(app.settings.home, key, build))
     else:
         run("import", SAMPLE / "practice.csv")
         run("register", "--manifest", SAMPLE / "manifest.yaml")
         run("practice", "add", OTHER, "--name", HOSTILE)
         tokens = _add_people(app)
+        if then is not None:
+            then(app.settings.home)
     clock = Clock()
     settings = WebSettings(store=app.settings, secret_key="k" * 64, now=clock)
     client = TestClient(create_app(settings), base_url="http://testserver", follow_redirects=False)

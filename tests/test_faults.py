@@ -23,6 +23,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -59,9 +60,12 @@ def run_to_end(home: Path, *args: object, **options: object) -> subprocess.Compl
     )  # fmt: skip
 
 
-def run_and_kill(home: Path, args: tuple[object, ...], delay: float, log: Path) -> bool:
-    """Start the command and SIGKILL it after `delay` seconds; False if it finished first (then it must succeed)."""
+def run_and_kill(home: Path, args: tuple[object, ...], moments: KillMoments, log: Path) -> bool:
+    """Start the command and SIGKILL it at the next of `moments`; False if it finished first (then it must
+    succeed, and `moments` learns how long it took)."""
+    delay = next(moments)
     with open(log, "wb") as output:
+        started = time.monotonic()
         process = subprocess.Popen(evidence_command(*args), env=child_env(home), cwd=REPO, stdout=output, stderr=output)
         try:
             process.wait(timeout=delay)
@@ -70,6 +74,7 @@ def run_and_kill(home: Path, args: tuple[object, ...], delay: float, log: Path) 
             process.wait()
             return True
     assert process.returncode == 0, log.read_text(errors="replace")
+    moments.ran_to_end(time.monotonic() - started)
     return False
 
 
@@ -97,18 +102,31 @@ def measured(home: Path, *args: object) -> float:
     return time.monotonic() - started
 
 
-def kill_delays(rng: random.Random, duration: float) -> Iterator[float]:
+class KillMoments:
     """One random moment in each 1/KILLS slice of a run (in random order), then anywhere in it.
 
     A run takes a little longer or shorter each time: the span is 10% longer than the measured
-    run, and a run that ends before its kill is simply run again with another moment.
+    run, and a run that ends before its kill is simply run again with another moment. The span
+    follows the runs that ended first: the load beside a loop changes while it runs (other tests
+    start and stop), and a span measured under a load that has gone would put every kill after
+    the end ("kept finishing before the kill", seen in the slow step with the browser tests beside).
     """
-    span = 1.1 * duration
-    moments = [span * (k + rng.random()) / KILLS for k in range(KILLS)]
-    rng.shuffle(moments)
-    yield from moments
-    while True:
-        yield rng.uniform(0.0, span)
+
+    def __init__(self, rng: random.Random, duration: float) -> None:
+        self.rng = rng
+        self.span = 1.1 * duration
+        self.fractions = [(k + rng.random()) / KILLS for k in range(KILLS)]
+        rng.shuffle(self.fractions)
+
+    def __iter__(self) -> Iterator[float]:
+        return self
+
+    def __next__(self) -> float:
+        fraction = self.fractions.pop() if self.fractions else self.rng.random()
+        return self.span * fraction
+
+    def ran_to_end(self, seconds: float) -> None:
+        self.span = min(self.span, 1.1 * seconds)
 
 
 def report(request: pytest.FixtureRequest, name: str, figures: dict[str, object]) -> None:
@@ -199,13 +217,13 @@ def test_register_survives_sigkill_at_random_moments(run, home: Path, tmp_path: 
     assert len(expected) == BULK_FILES
 
     states, kills, attempts, left = Counter(), 0, 0, Counter()
-    delays = kill_delays(rng, duration)
+    delays = KillMoments(rng, duration)
     while kills < KILLS:
         attempts += 1
         assert attempts <= 3 * KILLS, "the command kept finishing before the kill"
         work = tmp_path / "work"
         shutil.copytree(home, work)
-        killed = run_and_kill(work, args, next(delays), tmp_path / "register.log")
+        killed = run_and_kill(work, args, delays, tmp_path / "register.log")
         kills += killed
         found = assert_consistent(run, work)
         left += found
@@ -309,13 +327,13 @@ def test_purge_survives_sigkill_at_random_moments(run, purge_store: Path, tmp_pa
     assert expected["purge events"] == 1 and len(expected["evidence"]) == 9  # PY2020 and PY2024 stay
 
     states, kills, attempts, left = Counter(), 0, 0, Counter()
-    delays = kill_delays(rng, duration)
+    delays = KillMoments(rng, duration)
     while kills < KILLS:
         attempts += 1
         assert attempts <= 3 * KILLS, "the command kept finishing before the kill"
         work = tmp_path / "work"
         shutil.copytree(purge_store, work)
-        killed = run_and_kill(work, PURGE, next(delays), tmp_path / "purge.log")
+        killed = run_and_kill(work, PURGE, delays, tmp_path / "purge.log")
         kills += killed
         found = assert_consistent(run, work)
         left += found
@@ -340,10 +358,18 @@ def test_purge_survives_sigkill_at_random_moments(run, purge_store: Path, tmp_pa
 # --- SIGKILL: packet -------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-@sqlite_only  # a packet changes no record (it appends its own event): one backend is enough for the kill loop
-def test_packet_survives_sigkill_and_never_leaves_half_a_file(run, dump, home: Path, tmp_path: Path, request) -> None:
-    rng = random.Random(SEED)
+@dataclass
+class PacketRun:
+    """The sample packet's command with its two outputs, and the bytes a whole run writes to them."""
+
+    args: tuple[object, ...]
+    out: Path
+    expected: dict[str, bytes]
+    duration: float  # a whole run, measured
+    before: list[str]  # every row of the database before the kills
+
+
+def _packet_run(run, dump, home: Path, tmp_path: Path) -> PacketRun:  # type: ignore[no-untyped-def]
     run("import", SAMPLE / "practice.csv")
     run("register", "--manifest", SAMPLE / "manifest.yaml")
     before = dump()
@@ -352,52 +378,78 @@ def test_packet_survives_sigkill_and_never_leaves_half_a_file(run, dump, home: P
     packet = ("packet", "--tin", TIN, "--year", 2020, "--generated-at", GENERATED_AT)
     duration = measured(home, *packet, "-o", reference / "p.pdf", "--zip", reference / "p.zip")
     expected = {"p.pdf": (reference / "p.pdf").read_bytes(), "p.zip": (reference / "p.zip").read_bytes()}
-
     out = tmp_path / "out"
     out.mkdir()
     args = (*packet, "-o", out / "p.pdf", "--zip", out / "p.zip", "--force")  # every other run replaces the last
+    return PacketRun(args, out, expected, duration, before)
+
+
+def _assert_no_half_file(packet: PacketRun) -> None:
+    for name, data in packet.expected.items():
+        target = packet.out / name
+        assert not target.exists() or target.read_bytes() == data, f"half-written {name}"
+
+
+def _assert_packet_changed_no_record(run, dump, home: Path, packet: PacketRun) -> None:  # type: ignore[no-untyped-def]
+    result = run_to_end(home, *packet.args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {name: (packet.out / name).read_bytes() for name in packet.expected} == packet.expected
+    # A packet changes no record: the only rows it adds are its own `packet.generate` events (and their head).
+    before, after = packet.before, dump()
+    added = [row for row in after if row not in before]
+    assert added and all(row.startswith(("events:", "audit_head:", "audit_checkpoints:")) for row in added), added
+    assert all("packet.generate" in row for row in added if row.startswith("events:"))
+    assert [row for row in before if row not in after] == [r for r in before if r.startswith("audit_head:")]
+    assert "0 problems" in run("verify").output
+
+
+# The packet's two kill loops are two tests, so that the slow step's workers run them side by side
+# (one test of both was the step's longest, about 70 s of its 140 s).
+@pytest.mark.slow
+@sqlite_only  # a packet changes no record (it appends its own event): one backend is enough for the kill loop
+def test_packet_survives_sigkill_and_never_leaves_half_a_file(run, dump, home: Path, tmp_path: Path, request) -> None:
+    rng = random.Random(SEED)
+    packet = _packet_run(run, dump, home, tmp_path)
+    out = packet.out
     states, kills, attempts = Counter(), 0, 0
-    delays = kill_delays(rng, duration)
+    delays = KillMoments(rng, packet.duration)
     while kills < KILLS:
         attempts += 1
         assert attempts <= 3 * KILLS, "the command kept finishing before the kill"
         if attempts % 2:  # every other run writes over the previous, complete, output
-            for name in expected:
+            for name in packet.expected:
                 (out / name).unlink(missing_ok=True)
-        kills += run_and_kill(home, args, next(delays), tmp_path / "packet.log")
-        for name, data in expected.items():
-            target = out / name
-            assert not target.exists() or target.read_bytes() == data, f"half-written {name}"
-            states[f"{name} {'complete' if target.exists() else 'absent'}"] += 1
-        assert {p.name for p in out.iterdir() if not p.name.startswith(".")} <= set(expected)
+        kills += run_and_kill(home, packet.args, delays, tmp_path / "packet.log")
+        _assert_no_half_file(packet)
+        for name in packet.expected:
+            states[f"{name} {'complete' if (out / name).exists() else 'absent'}"] += 1
+        assert {p.name for p in out.iterdir() if not p.name.startswith(".")} <= set(packet.expected)
     temporaries = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+    _assert_packet_changed_no_record(run, dump, home, packet)
+    report(request, "packet_kills", {
+        "kills": kills, "run_seconds": round(packet.duration, 2), "outputs": dict(states),
+        "hidden_temporaries_left": len(temporaries),
+    })  # fmt: skip
 
-    # Random moments rarely fall inside the short write itself: also kill the moment each
-    # temporary file appears, i.e. while the PDF or the ZIP is being written beside its target.
+
+@pytest.mark.slow
+@sqlite_only  # as above
+def test_packet_killed_while_writing_never_leaves_half_a_file(run, dump, home: Path, tmp_path: Path, request) -> None:
+    """Random moments rarely fall inside the short write itself: kill the moment each temporary
+    file appears, i.e. while the PDF or the ZIP is being written beside its target."""
+    packet = _packet_run(run, dump, home, tmp_path)
+    out = packet.out
     mid_write = Counter()
-    for name in [*expected] * 3:
+    for name in [*packet.expected] * 3:
         for leftover in out.glob(".*"):
             leftover.unlink()
         writing = lambda name=name: any(p.name.startswith(f".{name}.") for p in out.iterdir())  # noqa: E731
-        if run_and_kill_when(home, args, writing, tmp_path / "packet.log"):
+        if run_and_kill_when(home, packet.args, writing, tmp_path / "packet.log"):
             mid_write[name] += 1
-        for target, data in expected.items():
-            assert not (out / target).exists() or (out / target).read_bytes() == data, f"half-written {target}"
+        _assert_no_half_file(packet)
     assert sum(mid_write.values()) >= 3, mid_write
-
-    result = run_to_end(home, *args)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert {name: (out / name).read_bytes() for name in expected} == expected
-    # A packet changes no record: the only rows it adds are its own `packet.generate` events (and their head).
-    added = [row for row in dump() if row not in before]
-    assert added and all(row.startswith(("events:", "audit_head:", "audit_checkpoints:")) for row in added), added
-    assert all("packet.generate" in row for row in added if row.startswith("events:"))
-    assert [row for row in before if row not in dump()] == [r for r in before if r.startswith("audit_head:")]
-    assert "0 problems" in run("verify").output
-    report(request, "packet_kills", {
-        "kills": kills, "run_seconds": round(duration, 2), "outputs": dict(states),
-        "hidden_temporaries_left": len(temporaries), "killed_while_writing": dict(mid_write),
-    })  # fmt: skip
+    _assert_packet_changed_no_record(run, dump, home, packet)
+    report(request, "packet_kills_while_writing", {"killed_while_writing": dict(mid_write)})
 
 
 # --- A full disk -----------------------------------------------------------------------------------
@@ -689,7 +741,7 @@ def test_restore_survives_sigkill_at_random_moments(run, home: Path, tmp_path: P
     shutil.copytree(older, timing)
     _, duration = restore_and_kill(timing, args, None, tmp_path / "restore.log")
     states, kills, attempts, recovered = Counter(), 0, 0, Counter()
-    delays = kill_delays(rng, duration)
+    delays = KillMoments(rng, duration)
     while kills < KILLS:
         attempts += 1
         assert attempts <= 3 * KILLS, "the restore kept finishing before the kill"
@@ -698,7 +750,9 @@ def test_restore_survives_sigkill_at_random_moments(run, home: Path, tmp_path: P
             work.mkdir()
         else:
             shutil.copytree(older, work)
-        killed, _ = restore_and_kill(work, args, next(delays), tmp_path / "restore.log")
+        killed, ran = restore_and_kill(work, args, next(delays), tmp_path / "restore.log")
+        if not killed:
+            delays.ran_to_end(ran)
         kills += killed
         if fresh and not (work / "evidence.sqlite3").exists():
             # Undone in a new home: no database, so the read command says so (after what it undid)

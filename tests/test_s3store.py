@@ -46,7 +46,14 @@ MiB = 1024 * 1024
 LONG = "30"
 
 # The packet test renders a PDF; where libharfbuzz-subset is missing WeasyPrint says so at import.
-pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset will be required:DeprecationWarning")
+# s3 and slow: moto's server and a registration per test (about 45 s). .ci/run runs them once, in its
+# PostgreSQL pass (-m "not slow or s3"): the team's deployment is PostgreSQL + S3, and the S3 store's code
+# is the same over either database. `python3 -m pytest -m s3` runs them on SQLite.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:HarfBuzz-Subset will be required:DeprecationWarning"),
+    pytest.mark.slow,
+    pytest.mark.s3,
+]
 
 SERVER = """
 import sys

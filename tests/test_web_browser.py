@@ -39,7 +39,8 @@ from tests.web_helpers import HOSTILE, OTHER, TIN
 if TYPE_CHECKING:  # playwright is imported only where require_browser finds it
     from playwright.sync_api import Browser, Page
 
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("cheap_argon2")]
+# slow: a browser per module and real flows (about 40 s): in .ci/run's slow step, on SQLite, not the quick run.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("cheap_argon2")]
 
 
 @pytest.fixture(scope="module")

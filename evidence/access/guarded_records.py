@@ -24,6 +24,7 @@ from evidence.records import corrections, importer, practices, reporting
 from evidence.records.corrections import DeletedAttestation, PracticeChanges, StatusChanges
 from evidence.records.importer import ImportSummary
 from evidence.records.practices import AttestationRow, ParticipationRow, StatusInputs
+from evidence.records.views import clinician_rows
 from evidence.rules.identifiers import parse_tin, parse_year
 
 
@@ -63,20 +64,7 @@ def records(session: Session, principal: Principal, tin: str, year: int | str | 
     def wanted(y: int) -> bool:
         return year is None or y == year
 
-    clinicians = [
-        {
-            "year": m.performance_year,
-            "npi": m.clinician.npi,
-            "name": m.clinician.name,
-            "rural": m.rural,
-            "hpsa": m.hpsa,
-            "patient_facing_encounters": m.patient_facing_encounters,
-            "hospital_pos_pct": m.hospital_pos_pct,
-            "asc_pos_pct": m.asc_pos_pct,
-        }
-        for m in members
-        if wanted(m.performance_year)
-    ]
+    clinicians = clinician_rows(m for m in members if wanted(m.performance_year))
     return PracticeRecords(
         tin=practice.tin,
         name=practice.name,

@@ -211,21 +211,10 @@ def clinician_list(app: App, tin: str, year: int | None, fmt: str) -> None:
         evidence clinician list --tin 000123456 --year 2020
     """
     from evidence.records.practices import list_clinicians
+    from evidence.records.views import clinician_rows
 
     with app.read() as session:
-        rows = [
-            {
-                "year": m.performance_year,
-                "npi": m.clinician.npi,
-                "name": m.clinician.name,
-                "rural": m.rural,
-                "hpsa": m.hpsa,
-                "patient_facing_encounters": m.patient_facing_encounters,
-                "hospital_pos_pct": m.hospital_pos_pct,
-                "asc_pos_pct": m.asc_pos_pct,
-            }
-            for m in list_clinicians(session, tin, year)
-        ]
+        rows = clinician_rows(list_clinicians(session, tin, year))
     emit(rows, fmt, columns=list(rows[0]) if rows else ["year", "npi", "name"])
 
 

@@ -14,6 +14,7 @@ from evidence.records.missing import ActivityStatus, MissingReport
 from evidence.rules.cms import weight_label
 
 if TYPE_CHECKING:
+    from evidence.db.models import Membership
     from evidence.rules.scoring import ScoreReport
 
 
@@ -205,3 +206,20 @@ def evidence_document(views: Iterable[EvidenceView]) -> list[dict[str, Any]]:
     rows = evidence_rows(views)
     columns = evidence_columns(rows, "json")
     return [{k: r.get(k) for k in columns} for r in rows]
+
+
+def clinician_rows(members: Iterable[Membership]) -> list[dict[str, Any]]:
+    """`evidence clinician list` and the web app's records page: one row per clinician and year."""
+    return [
+        {
+            "year": m.performance_year,
+            "npi": m.clinician.npi,
+            "name": m.clinician.name,
+            "rural": m.rural,
+            "hpsa": m.hpsa,
+            "patient_facing_encounters": m.patient_facing_encounters,
+            "hospital_pos_pct": m.hospital_pos_pct,
+            "asc_pos_pct": m.asc_pos_pct,
+        }
+        for m in members
+    ]

@@ -422,7 +422,11 @@ def test_html_escapes_user_text(sample_home: Path) -> None:
     finally:
         app.close()
     evidence = content.activities[0].items[0].evidence
-    evidence[0] = dataclasses.replace(evidence[0], description='<img src="x">', name="<b>n</b>.pdf")
+    first = evidence[0]
+    assert first.details is not None  # the packet asks for the details
+    evidence[0] = dataclasses.replace(
+        first, details=first.details._replace(description='<img src="x">'), name="<b>n</b>.pdf"
+    )
     html = render_html(packet=content)
     assert '<img src="x">' not in html and "&lt;img src=&#34;x&#34;&gt;" in html
     assert "&lt;b&gt;n&lt;/b&gt;.pdf" in html

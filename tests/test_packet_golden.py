@@ -21,6 +21,7 @@ from evidence.config import resolve_settings
 from evidence.packet.archive import manifest_rows
 from evidence.packet.content import AuditAnchor, PacketContent, read_packet_content
 from evidence.packet.render import render_html
+from evidence.records.missing import EvidenceDetails, EvidenceRef
 from tests.conftest import sqlite_only
 from tests.test_packet import TIN, sample_home  # noqa: F401 - a fixture
 
@@ -33,6 +34,11 @@ BEFORE = {
 }
 
 
+def _fixed_registration(ref: EvidenceRef) -> EvidenceDetails:
+    assert ref.details is not None  # the packet asks for the details
+    return ref.details._replace(registered_at=FIXED, registered_by="someone")
+
+
 def normalised(content: PacketContent) -> PacketContent:
     activities = [
         dataclasses.replace(
@@ -40,9 +46,7 @@ def normalised(content: PacketContent) -> PacketContent:
             items=[
                 dataclasses.replace(
                     item,
-                    evidence=[
-                        dataclasses.replace(e, registered_at=FIXED, registered_by="someone") for e in item.evidence
-                    ],
+                    evidence=[dataclasses.replace(e, details=_fixed_registration(e)) for e in item.evidence],
                 )
                 for item in activity.items
             ],

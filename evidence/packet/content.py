@@ -206,7 +206,7 @@ def read_packet_content(
     # score() validates the TIN, the year and that the NPI bills under the TIN.
     score_report = score(session, tin, year, npi)
     statuses = special_statuses(session, tin, year, npi).at_level()
-    report = missing_report(session, tin=tin, year=year, npi=npi)
+    report = missing_report(session, tin=tin, year=year, npi=npi, details=True)
     activities = [a for a in report.activities if a.npi == npi]  # a group packet leaves out individual ones
     if not activities:
         raise InputError(_nothing_attested(tin, year, npi, report.activities))

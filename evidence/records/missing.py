@@ -42,6 +42,7 @@ from evidence.errors import InputError, NotFoundError
 from evidence.records.reporting import YearFacts, facts_in, recorded_years
 from evidence.rules import cms as rules
 from evidence.rules import coverage, credit
+from evidence.support.collection import collection_paused
 from evidence.support.derived import derived_once
 
 
@@ -61,21 +62,32 @@ class ItemState(StrEnum):
     MISSING = "missing"
 
 
-@dataclass(frozen=True, slots=True)
+class EvidenceDetails(NamedTuple):
+    """What only the packet shows of a file: loaded by `missing_report(..., details=True)`."""
+
+    description: str | None
+    size: int
+    registered_by: str
+    registered_at: datetime
+
+
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, and building the
+# 100,000 links of bench/large_store.py took 0.28 s that way against 0.04 s (docs/PERFORMANCE.md).
+# Nothing changes a ref after the report builds it.
+@dataclass(slots=True)
 class EvidenceRef:
     id: int
     name: str
     effective_date: date
     effective_until: date | None  # None: a single day
-    description: str | None
-    size: int
     digest: str  # SHA-256
-    registered_by: str
-    registered_at: datetime
     clinician_npi: str | None
     period_start: date  # the participant's own period for evidence about them, else the attested one
     period_end: date
     in_period: bool  # coverage.covers(...) of the dates and the period, decided once (100,000 links)
+    # None unless the report was asked for details: the registration timestamps alone (a UTC
+    # conversion per row) were a fifth of the report's time for 100,000 links.
+    details: EvidenceDetails | None = None
 
     @property
     def effective(self) -> str:
@@ -90,6 +102,27 @@ class EvidenceRef:
     @property
     def after_period(self) -> bool:
         return self.effective_date > self.period_end
+
+    @property
+    def description(self) -> str | None:
+        return self._details().description
+
+    @property
+    def size(self) -> int:
+        return self._details().size
+
+    @property
+    def registered_by(self) -> str:
+        return self._details().registered_by
+
+    @property
+    def registered_at(self) -> datetime:
+        return self._details().registered_at
+
+    def _details(self) -> EvidenceDetails:
+        if self.details is None:
+            raise AssertionError("the report was built without details: missing_report(..., details=True)")
+        return self.details
 
 
 @dataclass
@@ -459,6 +492,7 @@ def _load_links(
     scope: _Scope,
     attestations: list[_AttestationRow],
     participations: dict[int, list[_ParticipationRow]],
+    details: bool,
 ) -> _Links:
     """The evidence linked to each item (withdrawn evidence never counts), each checked against
     its period: the linked participant's own period, else the attestation's.
@@ -475,13 +509,11 @@ def _load_links(
         Evidence.original_name,
         Evidence.effective_date,
         Evidence.effective_until,
-        Evidence.description,
-        Blob.size,
         Blob.digest,
-        Evidence.registered_by,
-        Evidence.registered_at,
         linked.npi,
     ]
+    if details:
+        columns += [Evidence.description, Blob.size, Evidence.registered_by, Evidence.registered_at]
     query = (
         select(*columns)
         .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
@@ -494,11 +526,11 @@ def _load_links(
     periods = {a.id: (a.start, a.end) for a in attestations}
     own = {(p.attestation_id, p.clinician_id): (p.start, p.end) for rows in participations.values() for p in rows}
     covers = coverage.covers
+    make_details = EvidenceDetails._make
     evidence: dict[tuple[int, int], list[EvidenceRef]] = defaultdict(list)
     per_clinician: dict[tuple[int, int], set[int]] = defaultdict(set)
-    for row in session.connection().execute(query):
-        (attestation_id, item_id, clinician_id, evidence_id, name, effective_date, effective_until, description,
-         size, digest, registered_by, registered_at, npi) = row  # fmt: skip
+    for row in session.connection().execute(query).fetchall():
+        attestation_id, item_id, clinician_id, evidence_id, name, effective_date, effective_until, digest, npi = row[:9]
         period = periods.get(attestation_id)
         if period is None:  # not in the report (PostgreSQL: attested after the first query)
             continue
@@ -507,8 +539,8 @@ def _load_links(
             period = own.get((attestation_id, clinician_id), period)
         start, end = period
         in_period = covers(effective_date, effective_until, start, end)
-        ref = EvidenceRef(evidence_id, name, effective_date, effective_until, description, size, digest,
-                          registered_by, registered_at, npi, start, end, in_period)  # fmt: skip
+        ref = EvidenceRef(evidence_id, name, effective_date, effective_until, digest, npi, start, end, in_period,
+                          make_details(row[9:]) if details else None)  # fmt: skip
         evidence[attestation_id, item_id].append(ref)
     for refs in evidence.values():
         if len(refs) > 1:
@@ -630,23 +662,29 @@ def missing_report(
     year: int | None = None,
     npi: str | None = None,
     group: bool = False,
+    details: bool = False,
 ) -> MissingReport:
     """The report for the attestations matching the filters, in a fixed number of queries.
 
     `group=True` keeps only group attestations (a group score leaves out the individual ones).
+    `details=True` adds what only the packet shows of each file (EvidenceDetails).
     """
-    from evidence.catalog.store import activity_sort_key
-
     _check_practice(session, tin)
     if group and npi is not None:
         raise InputError("a group report has no NPI")
-    scope = _Scope(tin, year, npi, group)
+    with collection_paused():  # nothing it builds is garbage (evidence.support.collection)
+        return _build_report(session, _Scope(tin, year, npi, group), details)
+
+
+def _build_report(session: Session, scope: _Scope, details: bool) -> MissingReport:
+    from evidence.catalog.store import activity_sort_key
+
     attestations = _load_attestations(session, scope)
     requirements = _load_requirements(session, scope)
     participations = _load_participations(session, scope)
-    links = _load_links(session, scope, attestations, participations)
+    links = _load_links(session, scope, attestations, participations, details)
     member_counts = _load_member_counts(session)
-    recorded = recorded_years(session, tin=tin, year=year)
+    recorded = recorded_years(session, tin=scope.tin, year=scope.year)
     verdicts = _Verdicts()
     no_participations: list[_ParticipationRow] = []
     activities = [

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from evidence.cli import cli
 from evidence.cli.output import printable, render_table, terminal_width
-from evidence.support.text import display_width, wrap_to_width
+from evidence.support.text import display_width, wrap_to_width, wrap_words
 
 TIN = "000123456"
 NPI = "1234567893"
@@ -106,6 +106,18 @@ def test_wrapping_loses_nothing_and_fits(text: str, width: int) -> None:
     lines = wrap_to_width(text, width)
     assert "".join("".join(lines).split(" ")) == "".join(text.split(" "))
     assert all(display_width(line) <= width or len(line) == 1 for line in lines)
+
+
+@given(st.text(st.sampled_from("ab ."), max_size=80) | st.text(st.characters(max_codepoint=127), max_size=120),
+       st.integers(1, 30))  # fmt: skip
+@example("a  b", 3)  # the doubled space stays on the first line: "a "
+@example("abc  ", 4)  # trailing spaces that fit stay; the rest start no line
+@example("   ", 2)  # only spaces, wider than the column: one empty line
+@example("  abcdefgh ij", 3)  # leading spaces, then a word split by characters, then the rest
+@example("abcdef", 3)  # a word exactly twice the column
+def test_ascii_text_wraps_line_by_line_as_word_by_word(text: str, width: int) -> None:
+    """The fast path for ASCII text gives exactly the lines of the word-by-word definition."""
+    assert wrap_to_width(text, width) == wrap_words(text, width, len)
 
 
 # --- one year parameter (case 9) ------------------------------------------------------------------

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from evidence.config import Settings, missing_store_problem, prepare_home, refuse_mistaken_database
+from evidence.config import RESTORE_JOURNAL, Settings, missing_store_problem, prepare_home, refuse_mistaken_database
 from evidence.db.engine import describe_db_error, make_engine, read_session, translated_errors, write_session
 from evidence.errors import NotFoundError, StoreError
 from evidence.support.text import redact_url
@@ -125,6 +125,12 @@ class App:
         settings = self.settings
         if settings.sqlite_path is None or settings.store_url is not None:
             return
+        try:  # the common case, without importing the restore code (16 ms of every command's start-up)
+            os.lstat(settings.home / RESTORE_JOURNAL)
+        except FileNotFoundError:
+            return
+        except OSError:
+            pass  # unreadable: recover_restore names the problem
         from evidence.store.restore import recover_restore
 
         self.recovered = tuple(recover_restore(settings.home, settings.sqlite_path, settings.store_dir))

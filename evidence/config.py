@@ -7,8 +7,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from platformdirs import user_config_dir
-
 from evidence.errors import StoreError
 from evidence.support.fsutil import make_private_dir, touch_private_file
 
@@ -18,6 +16,8 @@ DATABASE_URL_ENV = "EVIDENCE_DATABASE_URL"
 STORE_URL_ENV = "EVIDENCE_STORE_URL"
 SIGNING_KEY_ENV = "EVIDENCE_SIGNING_KEY"
 DATABASE_FILE = "evidence.sqlite3"
+# What a restore killed midway leaves in the home (evidence.store.restore); looked for at every opening.
+RESTORE_JOURNAL = "restore-in-progress"
 STORE_DIR = "store"
 
 
@@ -50,12 +50,18 @@ def resolve_settings(
     signing_key: str | os.PathLike[str] | None = None,
 ) -> Settings:
     """Command-line values win over environment variables, which win over defaults."""
-    home_path = Path(home or os.environ.get(HOME_ENV) or user_config_dir(APP_NAME)).expanduser()
+    home_path = Path(home or os.environ.get(HOME_ENV) or _default_home()).expanduser()
     url = database_url or os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{home_path / DATABASE_FILE}"
     store = store_url or os.environ.get(STORE_URL_ENV) or None
     key = signing_key or os.environ.get(SIGNING_KEY_ENV) or None
     key_path = Path(key).expanduser().absolute() if key else None
     return Settings(home=home_path.absolute(), database_url=url, store_url=store, signing_key=key_path)
+
+
+def _default_home() -> str:
+    from platformdirs import user_config_dir  # imported when needed: 20 ms of every command's start-up
+
+    return user_config_dir(APP_NAME)
 
 
 def missing_store_problem(settings: Settings) -> str | None:

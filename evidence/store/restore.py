@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from evidence.config import RESTORE_JOURNAL
 from evidence.db.engine import make_engine, read_session, write_session
 from evidence.db.migrate import ensure_schema
 from evidence.errors import InputError, StoreError
@@ -66,7 +67,7 @@ from evidence.support.text import plural
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-JOURNAL = "restore-in-progress"
+JOURNAL = RESTORE_JOURNAL
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 
 

@@ -13,9 +13,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from evidence.config import RESTORE_JOURNAL, Settings, missing_store_problem, prepare_home, refuse_mistaken_database
+from evidence.config import Settings, missing_store_problem, prepare_home, refuse_mistaken_database
 from evidence.db.engine import describe_db_error, make_engine, read_session, translated_errors, write_session
 from evidence.errors import NotFoundError, StoreError
+from evidence.store.restore_journal import RESTORE_JOURNAL
 from evidence.support.text import redact_url
 
 if TYPE_CHECKING:

@@ -16,8 +16,6 @@ DATABASE_URL_ENV = "EVIDENCE_DATABASE_URL"
 STORE_URL_ENV = "EVIDENCE_STORE_URL"
 SIGNING_KEY_ENV = "EVIDENCE_SIGNING_KEY"
 DATABASE_FILE = "evidence.sqlite3"
-# What a restore killed midway leaves in the home (evidence.store.restore); looked for at every opening.
-RESTORE_JOURNAL = "restore-in-progress"
 STORE_DIR = "store"
 
 

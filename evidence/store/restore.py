@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from evidence.config import RESTORE_JOURNAL
 from evidence.db.engine import make_engine, read_session, write_session
 from evidence.db.migrate import ensure_schema
 from evidence.errors import InputError, StoreError
@@ -61,6 +60,7 @@ from evidence.store.backup import (
     read_backup,
 )
 from evidence.store.blobstore import LocalBlobStore, sha256_of_file
+from evidence.store.restore_journal import RESTORE_JOURNAL
 from evidence.support.fsutil import PRIVATE_FILE_MODE, atomic_write_bytes, fsync_dir, make_private_dir
 from evidence.support.text import plural
 

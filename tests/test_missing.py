@@ -120,3 +120,34 @@ def test_query_count_does_not_grow_with_the_data(run, app, sample) -> None:
         "--start", "2020-01-01", "--end", "2020-06-30")  # fmt: skip
     run("register", SAMPLE / "files/2020", "--tin", TIN, "--year", "2020", "--activity", "IA_PSPA_19", "--item", "1")
     assert (count_queries(), count_queries(tin=TIN)) == (small, small_for_tin)
+
+
+def test_the_packet_only_details_come_only_when_asked(app, sample) -> None:
+    """`missing` and `score` skip what only the packet shows; reading it from such a report fails
+    loudly instead of showing nothing, and details=True gives the registration of each file."""
+    with app.read() as session:
+        lean = missing_report(session, tin=TIN, year=2020)
+        full = missing_report(session, tin=TIN, year=2020, details=True)
+    lean_refs = [e for a in lean.activities for i in a.items for e in i.evidence]
+    full_refs = [e for a in full.activities for i in a.items for e in i.evidence]
+    assert lean_refs and [e.id for e in lean_refs] == [e.id for e in full_refs]
+    assert all(e.details is None for e in lean_refs)
+    with pytest.raises(AssertionError, match="details=True"):
+        lean_refs[0].registered_at  # noqa: B018
+    assert all(e.size > 0 and e.registered_by and e.registered_at.tzinfo is not None for e in full_refs)
+    assert [(e.digest, e.in_period) for e in lean_refs] == [(e.digest, e.in_period) for e in full_refs]
+
+
+def test_the_report_leaves_the_garbage_collector_as_it_found_it(app, sample) -> None:
+    import gc
+
+    with app.read() as session:
+        assert gc.isenabled()
+        missing_report(session, tin=TIN)
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            missing_report(session, tin=TIN)
+            assert not gc.isenabled()  # a caller that paused it keeps it paused
+        finally:
+            gc.enable()

@@ -266,4 +266,7 @@ def cli(
 
 
 def main() -> None:
+    from evidence.support.collection import collect_in_batches
+
+    collect_in_batches()
     cli(prog_name="evidence")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import socket
 
 import click
@@ -10,14 +9,8 @@ import click
 from evidence.app import App
 from evidence.cli.params import read_only
 from evidence.errors import InputError
+from evidence.support.collection import collect_in_batches
 from evidence.web.settings import DEFAULT_MAX_UPLOAD_MB
-
-# The server keeps each page's report until the store changes: on the 100k-link bench store, several
-# hundred thousand objects that every full collection walks again. Python's default thresholds
-# (700, 10, 10) made one dashboard request in ten take 190 ms instead of 60 (p95 187-196 ms over three
-# quiet runs); a young generation of 50,000 made p95 64 ms (bench/bench_web_pages.py, PERFORMANCE.md).
-# Cycles still get collected, only in larger batches.
-SERVER_GC_THRESHOLDS = (50_000, 50, 100)
 
 
 @click.command()
@@ -76,7 +69,10 @@ def serve(app: App, host: str, port: int, behind_tls: bool, forwarded_allow_ips:
         server_header=False,
         log_level="info",
     )
-    gc.set_threshold(*SERVER_GC_THRESHOLDS)
+    # The server keeps each page's report until the store changes: several hundred thousand objects
+    # that every full collection would walk again. main() has set it already; this keeps the server's
+    # need visible where it is started.
+    collect_in_batches()
     with listener:
         uvicorn.Server(config).run(sockets=[listener])
 

@@ -43,6 +43,13 @@ def _markers(home: Path) -> list[Path]:
     return sorted((home / "store" / "pending").glob("*"))
 
 
+def _marked(home: Path) -> list[str]:
+    """The digests the intent markers list, read as recovery reads them (a batch's marker lists many)."""
+    from evidence.store.blobstore import LocalBlobStore
+
+    return sorted(LocalBlobStore(home / "store").interrupted(all_dead=True).intents)
+
+
 def _killed_child(home: Path, folder: Path, patch: str) -> subprocess.CompletedProcess[str]:
     """Run `evidence register` in a child that applies `patch` first (it SIGKILLs itself at its moment)."""
     code = (
@@ -74,7 +81,8 @@ def test_a_kill_between_the_flush_and_the_commit_leaves_only_marked_blobs_that_v
     _killed_child(home, folder, KILL_BEFORE_COMMIT)
     left = store_files(home)
     assert len(left) == 30  # every blob of the batch was durable and in place before the commit ...
-    assert sorted(m.name.split("-", 1)[1] for m in _markers(home)) == sorted(left)  # ... and each has its marker
+    assert _marked(home) == sorted(left)  # ... and each is marked,
+    assert len(_markers(home)) == 1 and _markers(home)[0].name.endswith(".intents")  # in one marker for the batch
     assert part_files(home) == []  # no temporary: all were renamed
     assert query(home, "SELECT COUNT(*) FROM evidence") == 0 and query(home, "SELECT COUNT(*) FROM blobs") == 0
     found = assert_consistent(run, home)  # verify exits 0, every line "recovered:", no marker or .part left
@@ -222,7 +230,7 @@ def test_a_batch_is_durable_in_order_before_its_commit(app, home: Path, tmp_path
 
     def replace(source, target) -> None:  # type: ignore[no-untyped-def]
         if str(target).startswith(f"{store}/sha256/"):
-            assert (store / "pending" / f"{os.getpid()}-{Path(target).name}").exists(), "renamed before its marker"
+            assert Path(target).name in _marked(home), "renamed before its marker"
             steps.append(("rename", str(target)))
         real_replace(source, target)
 

@@ -6,10 +6,13 @@ instead of one per file:
 
 - `stage`: the file is streamed in chunks into a temporary file (store/incoming/<pid>-<random>.part)
   while it is hashed (one read of the source); nothing is fsynced yet;
-- `publish` (a whole batch): the temporaries' data is fsynced (in parallel threads), an intent
-  marker (<home>/store/pending/<pid>-<digest>) is written for every new blob and the pending
-  folder fsynced once, each temporary is renamed into place, and every folder that received a
-  blob is fsynced once. Only then may the caller commit rows that name the blobs.
+- `publish` (a whole batch): the temporaries' data is fsynced (in parallel threads), the batch's
+  intent marker is written and made durable (one file for the batch's new blobs,
+  <home>/store/pending/<pid>-<random>.intents listing their digests; a batch of one new blob gets an
+  empty <pid>-<digest>, which needs no data flush), each temporary is renamed into place, and every
+  folder that received a blob is fsynced once. Only then may the caller commit rows that name the
+  blobs. (One marker per batch, not per blob: creating a file costs about 0.7 ms of kernel time on
+  the project machine, as much as storing a small file.)
 
 A crash leaves either the whole file or a temporary one, never a half-written blob under its final
 name. The marker is removed once the rows naming the blob are committed: a marker left by a killed
@@ -27,8 +30,9 @@ import os
 import re
 import shutil
 import stat
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
@@ -58,7 +62,9 @@ STORE_ID_FILE = "STORE-ID"  # the store's random id, also in the database's sett
 QUARANTINE_DIR = "quarantine"  # <home>/quarantine/<date>/sha256/<digest>: files no database names
 # The names this module gives its own temporary files and intent markers.
 _TEMPORARY = re.compile(r"(\d+)-[0-9a-f]{12}\.part")
-_INTENT = re.compile(r"(\d+)-([0-9a-f]{64})")
+_INTENT = re.compile(r"(\d+)-([0-9a-f]{64})")  # one blob's marker (also what versions before 2026-12-02 wrote)
+_INTENTS = re.compile(r"(\d+)-[0-9a-f]{12}\.intents")  # a batch's marker: one digest a line
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 # Opening never blocks (a FIFO with no writer) and, unless asked, never follows a symbolic link.
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
@@ -138,6 +144,7 @@ class Interrupted:
 
     temporaries: list[Path]
     intents: dict[str, list[Path]]  # digest -> its markers
+    markers: list[Path] = field(default_factory=list)  # every one, to remove once its blobs are dealt with
 
 
 def kind_of(mode: int) -> str:
@@ -189,6 +196,11 @@ class LocalBlobStore:
         # Beside the store, not in it: a quarantined file is no longer one of the store's files.
         self.quarantine_dir = Path(quarantine_dir) if quarantine_dir else self.root.parent / QUARANTINE_DIR
         self.pending = self.root / "pending"
+        # This process's batch markers: the digests each still covers (settled ones leave it, the
+        # marker goes with the last); a lock, as the web server registers in several threads.
+        self._marker_of: dict[str, Path] = {}
+        self._unsettled: dict[Path, set[str]] = {}
+        self._markers_lock = threading.Lock()
 
     @property
     def location(self) -> str:
@@ -460,25 +472,58 @@ class LocalBlobStore:
             return []
         return sorted(p for p in self.incoming.glob("*.part") if not _process_alive(p.name.split("-")[0]))
 
-    def _intend(self, digests: Iterable[str]) -> None:
-        """Markers of blobs about to appear that nothing names yet (see the module docstring).
+    def _intend(self, digests: Sequence[str]) -> None:
+        """The marker of blobs about to appear that nothing names yet (see the module docstring).
 
         Durable before any of the blobs is renamed into place: a power cut cannot leave a new
-        blob without its marker.
+        blob without its marker. A marker torn by a crash while it is written lists no blob that
+        was renamed (none is yet), and a torn line is not a digest, so it is read as far as it goes.
         """
         make_private_dir(self.pending, tighten=True)
-        for digest in digests:
-            fd = os.open(self._intent_path(digest), os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
+        if len(digests) == 1:
+            marker = self._intent_path(digests[0])
+            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), PRIVATE_FILE_MODE))
+        else:
+            marker = self.pending / f"{os.getpid()}-{os.urandom(6).hex()}.intents"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+            fd = os.open(marker, flags, PRIVATE_FILE_MODE)
+            try:
+                data = memoryview("".join(f"{digest}\n" for digest in digests).encode("ascii"))
+                while data:
+                    data = data[os.write(fd, data) :]
+                os.fsync(fd)
+            except BaseException:
+                os.close(fd)
+                marker.unlink(missing_ok=True)
+                raise
             os.close(fd)
+        with self._markers_lock:
+            for digest in digests:
+                self._marker_of[digest] = marker
+            self._unsettled[marker] = set(digests)
         fsync_dir(self.pending)
 
     def _intent_path(self, digest: str) -> Path:
         return self.pending / f"{os.getpid()}-{digest}"
 
     def settle(self, digests: Iterable[str]) -> None:
-        """The rows naming these blobs are committed (or the blobs are gone): drop this process's markers."""
-        for digest in digests:
-            self._intent_path(digest).unlink(missing_ok=True)
+        """The rows naming these blobs are committed (or the blobs are gone): drop this process's markers.
+
+        A batch's marker goes once every blob it lists is settled; one left behind by a failure
+        lists some settled blobs too, which recovery leaves alone because the database names them.
+        """
+        done: list[Path] = []
+        with self._markers_lock:
+            for digest in digests:
+                marker = self._marker_of.pop(digest, None) or self._intent_path(digest)
+                unsettled = self._unsettled.get(marker)
+                if unsettled is not None:
+                    unsettled.discard(digest)
+                if not unsettled:
+                    self._unsettled.pop(marker, None)
+                    done.append(marker)
+        for marker in done:
+            marker.unlink(missing_ok=True)
 
     def interrupted(self, *, all_dead: bool) -> Interrupted:
         """Temporary files and intent markers of writers that are gone.
@@ -489,15 +534,23 @@ class LocalBlobStore:
         """
         temporaries: list[Path] = []
         intents: dict[str, list[Path]] = {}
+        markers: list[Path] = []
         for path in _entries(self.incoming):
             match = _TEMPORARY.fullmatch(path.name)
             if match and (all_dead or not _process_alive(match[1])):
                 temporaries.append(path)
         for path in _entries(self.pending):
-            match = _INTENT.fullmatch(path.name)
-            if match and (all_dead or not _process_alive(match[1])):
-                intents.setdefault(match[2], []).append(path)
-        return Interrupted(temporaries, intents)
+            if match := _INTENT.fullmatch(path.name):
+                pid, listed = match[1], [match[2]]
+            elif match := _INTENTS.fullmatch(path.name):
+                pid, listed = match[1], _listed_digests(path)
+            else:
+                continue
+            if all_dead or not _process_alive(pid):
+                markers.append(path)  # (one torn before its first line marks nothing, and goes too)
+                for digest in listed:
+                    intents.setdefault(digest, []).append(path)
+        return Interrupted(temporaries, intents, markers)
 
     def strays(self) -> dict[str, str]:
         """Entries of the blob folders that are not regular files (a FIFO or folder dropped there).
@@ -588,6 +641,14 @@ def _in_threads(work: Callable[[_T], object], items: Sequence[_T]) -> list[OSErr
 
     with ThreadPoolExecutor(min(FLUSH_THREADS, len(items))) as pool:
         return list(pool.map(attempt, items))
+
+
+def _listed_digests(marker: Path) -> list[str]:
+    try:
+        text = marker.read_bytes().decode("ascii", errors="replace")
+    except FileNotFoundError:  # settled meanwhile by its (live) process
+        return []
+    return [line for line in text.split("\n") if _DIGEST.fullmatch(line)]
 
 
 def _entries(folder: Path) -> list[Path]:

@@ -4,11 +4,12 @@ SQLite's journal (PostgreSQL's WAL) undoes a transaction the kill interrupted; t
 the same for the files around it:
 
 - temporary files of a killed registration (store/incoming/<pid>-<random>.part) are removed;
-- a blob a killed registration stored but never committed is removed: its intent marker
-  (store/pending/<pid>-<digest>) says it was new, and the database does not name it, so it was
-  never evidence (the source file is still with the user; registering it again stores it again).
-  A marker whose blob the database names is the trace of a committed registration: only the
-  marker goes. A registration running meanwhile that stores the same content adopts the blob;
+- a blob a killed registration stored but never committed is removed: its intent marker (a
+  batch's store/pending/<pid>-<random>.intents listing it, or a lone blob's <pid>-<digest>) says it
+  was new, and the database does not name it, so it was never evidence (the source file is still
+  with the user; registering it again stores it again). A marker's blob the database names is the
+  trace of a committed registration: it stays, and the marker goes once every blob it lists is
+  dealt with. A registration running meanwhile that stores the same content adopts the blob;
 - a blob a killed purge committed the removal of (a "file" tombstone, no row naming it) is
   removed, as the purge would have done the moment after its commit (only where `purged` is asked:
   it needs a scan of the store).
@@ -57,11 +58,11 @@ def recover(session: Session, store: BlobStore, *, purged: bool = False) -> Reco
             return done
         try:
             named = _named(session, set(left.intents))
-            for digest, markers in sorted(left.intents.items()):
+            for digest in sorted(left.intents):
                 if digest not in named and store.delete(digest):
                     done.lines.append(f"removed file {digest} stored by an interrupted registration, never committed")
-                for marker in markers:
-                    marker.unlink(missing_ok=True)
+            for marker in left.markers:  # after every blob it lists: a kill before this leaves it to redo
+                marker.unlink(missing_ok=True)
             if purged:
                 for digest in _purged_but_present(session, store):
                     try:

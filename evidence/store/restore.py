@@ -263,18 +263,23 @@ def _undo(journal: _Journal, home: Path, database: Path, store: LocalBlobStore) 
         if os.path.samefile(aside, database):
             aside.unlink()  # a second name of the live database, which stays: nothing is lost
     removed = 0
-    mine = {d: paths for d, paths in store.interrupted(all_dead=True).intents.items()
-            if any(p.name.startswith(f"{journal.pid}-") for p in paths)}  # fmt: skip
+    left = store.interrupted(all_dead=True)
+    mine = sorted(d for d, paths in left.intents.items() if any(_by(journal, p) for p in paths))
     named = _named(database) if _holds_database(database) else set()
-    for digest, markers in sorted(mine.items()):
+    for digest in mine:
         if digest not in named and store.delete(digest):
             removed += 1
-        for marker in markers:
-            if marker.name.startswith(f"{journal.pid}-"):
-                marker.unlink(missing_ok=True)
+    for marker in left.markers:
+        if _by(journal, marker):
+            marker.unlink(missing_ok=True)
     (home / JOURNAL).unlink(missing_ok=True)
     fsync_dir(home)
     return removed
+
+
+def _by(journal: _Journal, marker: Path) -> bool:
+    """An intent marker the restore's process wrote."""
+    return marker.name.startswith(f"{journal.pid}-")
 
 
 def _finish(journal: _Journal, home: Path, database: Path, store: LocalBlobStore) -> None:
@@ -288,10 +293,9 @@ def _finish(journal: _Journal, home: Path, database: Path, store: LocalBlobStore
     restored_id = _setting(database, STORE_ID_SETTING)
     if restored_id is not None and store.read_store_id() is None:
         store.write_store_id(restored_id)  # the backup holds the files, not the store's STORE-ID
-    for marker in store.interrupted(all_dead=True).intents.values():
-        for path in marker:
-            if path.name.startswith(f"{journal.pid}-"):
-                path.unlink(missing_ok=True)  # the restored database names these blobs now
+    for marker in store.interrupted(all_dead=True).markers:
+        if _by(journal, marker):
+            marker.unlink(missing_ok=True)  # the restored database names these blobs now
     (home / JOURNAL).unlink(missing_ok=True)
     fsync_dir(home)
 

@@ -111,7 +111,9 @@ def build_practice(app, store, files_dir: Path, name: str) -> None:  # type: ign
 
 
 def render_packet_child(home: Path, tin: str, out: Path) -> dict[str, float]:
-    import weasyprint  # noqa: F401 - imported first so the timing is the render alone
+    from evidence.packet.weasy import weasyprint
+
+    weasyprint()  # imported first (as the packet imports it), so the timing is the render alone
 
     from evidence.app import App
     from evidence.config import resolve_settings
@@ -168,8 +170,9 @@ def profile_child(home: Path, tin: str, out: Path) -> dict[str, float]:
     from evidence.packet import content, render
 
     phase("imports: evidence, SQLAlchemy, click")
-    import weasyprint  # noqa: F401
+    from evidence.packet.weasy import weasyprint
 
+    weasyprint()  # as the packet imports it: without ctypes' library search (evidence/packet/weasy.py)
     phase("imports: WeasyPrint")
     from evidence.app import App
     from evidence.config import resolve_settings

@@ -2,7 +2,8 @@
 
 Evidence descriptions and file names are user text: they are escaped by the templates, and
 even if markup slipped through, WeasyPrint can fetch nothing but the packet's own CSS and
-fonts. WeasyPrint is imported inside the functions (it takes half a second to import).
+fonts. WeasyPrint is imported inside the functions, by evidence.packet.weasy (it takes half a
+second to import).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.request import url2pathname
 import jinja2
 import markupsafe
 
+from evidence.packet.weasy import weasyprint
 from evidence.support.inert import marker, neutralise
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -74,7 +76,7 @@ def fetch_packet_url(url: str, attachment_names: frozenset[str]) -> tuple[bytes,
 
 def make_url_fetcher(attachment_names: frozenset[str] = frozenset()) -> Any:
     """A WeasyPrint URL fetcher that serves only `fetch_packet_url`."""
-    from weasyprint import urls
+    urls: Any = weasyprint().urls
 
     if hasattr(urls, "URLFetcherResponse"):  # newer WeasyPrint: fetchers are URLFetcher objects
         # WeasyPrint has no type hints, so URLFetcher is Any to mypy: subclassing it is [misc].
@@ -246,7 +248,7 @@ def render_pdf(html: str, *, generated_at: datetime, attachments: list[EmbeddedF
 
 def layout_html(html: str, attachment_names: frozenset[str]) -> Any:
     """The laid-out WeasyPrint document (its pages), with only the packet's own fonts in sight."""
-    from weasyprint import HTML
+    HTML = weasyprint().HTML
 
     fetcher = make_url_fetcher(attachment_names)
     with _environment("FONTCONFIG_FILE", str(ASSETS_DIR / "fonts" / "fonts.conf")):
@@ -257,7 +259,7 @@ def write_document(
     document: Any, *, generated_at: datetime, attachments: list[EmbeddedFile], identifier: bytes
 ) -> bytes:
     """The PDF/A-3b, tagged bytes of a laid-out document, its files embedded and linked from their rows."""
-    from weasyprint import Attachment
+    Attachment = weasyprint().Attachment
 
     fetcher = make_url_fetcher(frozenset(file.name for file in attachments))
     # Without explicit dates the PDF would carry none (or the clock's, in PDF/A variants).

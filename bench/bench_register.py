@@ -110,7 +110,7 @@ def phases(root: Path, folder: Path) -> None:
         measured += seconds if not name.startswith(" ") else 0.0
         if name == closing:  # the phases above are outside register_files, the ones below inside
             before, imports = wall - report["total"], report["start-up (interpreter + imports)"]
-            print(f"    {'interpreter start-up (process)':<40} {before:6.3f} s")
+            print(f"    {'interpreter start-up and exit':<40} {before:6.3f} s")
             print(f"    {'imports (evidence, SQLAlchemy, click)':<40} {imports:6.3f} s")
             print(
                 f"    {'output, finding the files, the rest':<40} {wall - whole - measured - before - imports:6.3f} s"
